@@ -1,0 +1,42 @@
+# Postern: the two commands are `make run` and `make test`.
+BUILD      ?= build
+TEST_BUILD ?= build-test
+PYTHON     ?= /usr/bin/python3
+
+.PHONY: all build run test unit integration fuzz format lint bench clean install
+
+all: build
+
+build:
+	@scripts/deps build
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD)
+
+# Builds, writes a demo configuration under ./demo and runs the daemon in the foreground.
+run: build
+	@scripts/demo $(BUILD)/postern
+
+# Sanitized (ASan+UBSan) clang build; unit, integration and fuzz-smoke suites through ctest.
+test:
+	@scripts/deps test
+	@cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+		-DPOSTERN_SANITIZE=ON -DPOSTERN_FUZZ=ON >/dev/null
+	@ninja -C $(TEST_BUILD)
+	@cd $(TEST_BUILD) && ctest --output-on-failure --timeout 1800 $(CTEST_ARGS)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--inline-suppr --std=c11 -Isrc src
+
+bench: build
+	@bench/run $(BUILD)/postern
+
+install: build
+	install -D -m 0755 $(BUILD)/postern $(DESTDIR)/usr/sbin/postern
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,33 @@
+/* `postern check`: validates the configuration and the files it names. */
+#include <stdio.h>
+
+#include "auth/users.h"
+#include "cli/cli.h"
+#include "conf/conf.h"
+
+int cli_check(const char *conf_path)
+{
+    struct buf err;
+    buf_init(&err);
+    struct conf *conf = conf_load(conf_path, &err);
+    int status = 0;
+    if (conf) {
+        struct user_table *users =
+            user_table_load_files(conf->users_file, conf->aliases_file, &err);
+        if (users == NULL)
+            status = 1;
+        user_table_free(&users);
+    } else {
+        status = 1;
+    }
+    if (status) {
+        fputs(err.data, stderr);
+    } else {
+        printf("%s: configuration is valid (%zu local domain%s, %zu listener%s)\n", conf_path,
+               conf->nlocal_domains, conf->nlocal_domains == 1 ? "" : "s", conf->nlistens,
+               conf->nlistens == 1 ? "" : "s");
+    }
+    conf_free(&conf);
+    buf_free(&err);
+    return status;
+}

@@ -1,0 +1,7 @@
+/* cli: the command-line tools of the postern binary (see main.c). */
+#ifndef POSTERN_CLI_CLI_H
+#define POSTERN_CLI_CLI_H
+
+int cli_check(const char *conf_path);
+
+#endif

@@ -1,0 +1,482 @@
+#include "conf/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "util/xmalloc.h"
+
+struct parse_state {
+    struct conf *conf;
+    struct buf *err;
+    const char *path;
+    const char *dir;
+    unsigned line;
+    bool line_open; /* the last read piece did not end with a newline */
+    int errors;
+};
+
+const char *service_name(enum service s)
+{
+    switch (s) {
+    case SERVICE_SMTP:
+        return "smtp";
+    case SERVICE_SUBMISSION:
+        return "submission";
+    case SERVICE_SUBMISSIONS:
+        return "submissions";
+    case SERVICE_POP3:
+        return "pop3";
+    case SERVICE_POP3S:
+        return "pop3s";
+    }
+    return "?";
+}
+
+static void conf_error(struct parse_state *st, const char *section, const char *key,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void conf_error(struct parse_state *st, const char *section, const char *key,
+                       const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (key)
+        buf_printf(st->err, "%s:%u: [%s] %s: %s\n", st->path, st->line, section, key, msg);
+    else
+        buf_printf(st->err, "%s:%u: %s\n", st->path, st->line, msg);
+    st->errors++;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Splits a comma-separated value into trimmed, non-empty items. */
+static char **split_list(const char *value, size_t *n_r)
+{
+    char *copy = xstrdup(value);
+    char **items = NULL;
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *t = trim(tok);
+        if (*t == '\0')
+            continue;
+        items = xrealloc(items, (n + 1) * sizeof(*items));
+        items[n++] = xstrdup(t);
+    }
+    free(copy);
+    *n_r = n;
+    return items;
+}
+
+static void free_list(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+bool conf_parse_size(const char *s, uint64_t *out_r)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return false;
+    uint64_t mult = 1;
+    if (*end) {
+        switch (toupper((unsigned char)*end)) {
+        case 'K':
+            mult = 1024;
+            break;
+        case 'M':
+            mult = 1024 * 1024;
+            break;
+        case 'G':
+            mult = 1024ull * 1024 * 1024;
+            break;
+        default:
+            return false;
+        }
+        end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end)
+            return false;
+    }
+    if (v > UINT64_MAX / mult)
+        return false;
+    *out_r = v * mult;
+    return true;
+}
+
+bool conf_parse_duration_ms(const char *s, uint64_t *out_r)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    double v = strtod(s, &end);
+    if (errno || v < 0)
+        return false;
+    double mult = 1000; /* seconds by default */
+    if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        mult = 1000;
+    else if (strcmp(end, "m") == 0)
+        mult = 60 * 1000.0;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600 * 1000.0;
+    else if (strcmp(end, "d") == 0)
+        mult = 86400 * 1000.0;
+    else
+        return false;
+    double ms = v * mult;
+    if (ms > 1e15)
+        return false;
+    *out_r = (uint64_t)ms;
+    return true;
+}
+
+static char *resolve_path(const struct parse_state *st, const char *value)
+{
+    if (value[0] == '/' || st->dir == NULL)
+        return xstrdup(value);
+    return xasprintf("%s/%s", st->dir, value);
+}
+
+static bool parse_unsigned(const char *value, unsigned max, unsigned *out_r)
+{
+    uint64_t v;
+    if (!conf_parse_size(value, &v) || v > max)
+        return false;
+    *out_r = (unsigned)v;
+    return true;
+}
+
+static bool parse_ms(const char *value, unsigned *out_r)
+{
+    uint64_t v;
+    if (!conf_parse_duration_ms(value, &v) || v > UINT_MAX)
+        return false;
+    *out_r = (unsigned)v;
+    return true;
+}
+
+static bool valid_hostname(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+            return false;
+    return true;
+}
+
+static void set_str(char **field, char *value)
+{
+    free(*field);
+    *field = value;
+}
+
+static bool add_listens(struct parse_state *st, enum service svc, const char *value)
+{
+    struct conf *c = st->conf;
+    size_t n;
+    char **items = split_list(value, &n);
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        struct conf_listen l = {.service = svc};
+        const char *item = items[i];
+        if (strncmp(item, "unix:", 5) == 0) {
+            l.unix_path = resolve_path(st, item + 5);
+        } else {
+            const char *colon = strrchr(item, ':');
+            if (colon == NULL || colon[1] == '\0') {
+                conf_error(st, "listen", service_name(svc),
+                           "'%s' is not host:port (use [::1]:25 for IPv6)", item);
+                ok = false;
+                continue;
+            }
+            const char *h = item;
+            size_t hl = (size_t)(colon - item);
+            if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+                h++;
+                hl -= 2;
+            }
+            char *end;
+            long port = strtol(colon + 1, &end, 10);
+            if (*end || port < 0 || port > 65535) {
+                conf_error(st, "listen", service_name(svc), "bad port in '%s'", item);
+                ok = false;
+                continue;
+            }
+            l.host = xstrndup(h, hl);
+            l.port = xstrdup(colon + 1);
+        }
+        c->listens = xrealloc(c->listens, (c->nlistens + 1) * sizeof(*c->listens));
+        c->listens[c->nlistens++] = l;
+    }
+    free_list(items, n);
+    return ok;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct parse_state *st = user;
+    struct conf *c = st->conf;
+#define IS(s, k) (strcasecmp(section, s) == 0 && strcasecmp(key, k) == 0)
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        conf_error(st, section, key, __VA_ARGS__);                                                 \
+        return 1;                                                                                  \
+    } while (0)
+    if (IS("server", "hostname")) {
+        if (!valid_hostname(value))
+            BAD("'%s' is not a valid host name", value);
+        set_str(&c->hostname, xstrdup(value));
+    } else if (IS("server", "data_dir")) {
+        set_str(&c->data_dir, resolve_path(st, value));
+    } else if (IS("server", "user")) {
+        set_str(&c->user, xstrdup(value));
+    } else if (IS("server", "workers")) {
+        if (!parse_unsigned(value, 64, &c->workers) || c->workers == 0)
+            BAD("expected a number of threads from 1 to 64");
+    } else if (strcasecmp(section, "listen") == 0) {
+        static const enum service svcs[] = {SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS,
+                                            SERVICE_POP3, SERVICE_POP3S};
+        for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++)
+            if (strcasecmp(key, service_name(svcs[i])) == 0) {
+                add_listens(st, svcs[i], value);
+                return 1;
+            }
+        BAD("unknown service (expected smtp, submission, submissions, pop3 or pop3s)");
+    } else if (IS("tls", "cert")) {
+        set_str(&c->tls_cert, resolve_path(st, value));
+    } else if (IS("tls", "key")) {
+        set_str(&c->tls_key, resolve_path(st, value));
+    } else if (IS("domains", "local")) {
+        free_list(c->local_domains, c->nlocal_domains);
+        c->local_domains = split_list(value, &c->nlocal_domains);
+        for (size_t i = 0; i < c->nlocal_domains; i++) {
+            for (char *p = c->local_domains[i]; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            if (!valid_hostname(c->local_domains[i]))
+                BAD("'%s' is not a valid domain", c->local_domains[i]);
+        }
+    } else if (IS("domains", "users_file")) {
+        set_str(&c->users_file, resolve_path(st, value));
+    } else if (IS("domains", "aliases_file")) {
+        set_str(&c->aliases_file, resolve_path(st, value));
+    } else if (IS("limits", "message_size")) {
+        if (!conf_parse_size(value, &c->message_size) || c->message_size < 1024)
+            BAD("expected a size such as 35M (at least 1K)");
+    } else if (IS("limits", "recipients")) {
+        if (!parse_unsigned(value, 100000, &c->recipients) || c->recipients == 0)
+            BAD("expected a number from 1 to 100000");
+    } else if (IS("limits", "connections")) {
+        if (!parse_unsigned(value, 1000000, &c->connections) || c->connections == 0)
+            BAD("expected a number from 1 to 1000000");
+    } else if (IS("limits", "connections_per_ip")) {
+        if (!parse_unsigned(value, 1000000, &c->connections_per_ip) || c->connections_per_ip == 0)
+            BAD("expected a number from 1 to 1000000");
+    } else if (IS("limits", "bad_commands")) {
+        if (!parse_unsigned(value, 1000, &c->bad_commands) || c->bad_commands == 0)
+            BAD("expected a number from 1 to 1000");
+    } else if (IS("smtpd", "greeting_delay")) {
+        if (!parse_ms(value, &c->greeting_delay_ms))
+            BAD("expected a duration such as 500ms, 30s or 5m");
+    } else if (IS("smtpd", "command_timeout")) {
+        if (!parse_ms(value, &c->command_timeout_ms) || c->command_timeout_ms == 0)
+            BAD("expected a duration such as 30s or 5m");
+    } else if (IS("smtpd", "data_timeout")) {
+        if (!parse_ms(value, &c->data_timeout_ms) || c->data_timeout_ms == 0)
+            BAD("expected a duration such as 30s or 10m");
+    } else if (IS("relay", "resolver")) {
+        set_str(&c->resolver, xstrdup(value));
+    } else if (IS("relay", "port")) {
+        if (!parse_unsigned(value, 65535, &c->relay_port) || c->relay_port == 0)
+            BAD("expected a port number");
+    } else if (IS("relay", "smarthost")) {
+        set_str(&c->smarthost, *value ? xstrdup(value) : NULL);
+    } else if (IS("relay", "retry")) {
+        size_t n;
+        char **items = split_list(value, &n);
+        free(c->retry_ms);
+        c->retry_ms = xcalloc(n ? n : 1, sizeof(unsigned));
+        c->nretry = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!parse_ms(items[i], &c->retry_ms[c->nretry]) || c->retry_ms[c->nretry] == 0) {
+                conf_error(st, section, key, "'%s' is not a duration", items[i]);
+                continue;
+            }
+            c->nretry++;
+        }
+        free_list(items, n);
+        if (c->nretry == 0)
+            BAD("expected a list of durations such as 1m, 5m, 1h");
+    } else if (IS("relay", "queue_lifetime")) {
+        if (!conf_parse_duration_ms(value, &c->queue_lifetime_ms) || c->queue_lifetime_ms == 0)
+            BAD("expected a duration such as 5d");
+    } else {
+        BAD("unknown key");
+    }
+    return 1;
+#undef IS
+#undef BAD
+}
+
+/* A reader for ini_parse_stream that counts lines, so errors can name them. */
+static char *counting_reader(char *str, int num, void *stream)
+{
+    struct parse_state *st = ((void **)stream)[1];
+    FILE *f = ((void **)stream)[0];
+    char *r = fgets(str, num, f);
+    if (r == NULL)
+        return NULL;
+    if (!st->line_open)
+        st->line++;
+    size_t n = strlen(r);
+    st->line_open = n == 0 || r[n - 1] != '\n';
+    return r;
+}
+
+static void set_defaults(struct conf *c)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0 || !valid_hostname(host))
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    c->hostname = xstrdup(host);
+    c->data_dir = xstrdup("/var/lib/postern");
+    c->user = xstrdup("postern");
+    c->message_size = 35ull * 1024 * 1024;
+    c->recipients = 100;
+    c->connections = 2000;
+    c->connections_per_ip = 20;
+    c->bad_commands = 10;
+    c->greeting_delay_ms = 0;
+    c->command_timeout_ms = 5 * 60 * 1000;
+    c->data_timeout_ms = 10 * 60 * 1000;
+    c->workers = 4;
+    c->relay_port = 25;
+    static const unsigned retry[] = {60, 300, 900, 1800, 3600, 7200, 14400};
+    c->nretry = sizeof(retry) / sizeof(retry[0]);
+    c->retry_ms = xcalloc(c->nretry, sizeof(unsigned));
+    for (size_t i = 0; i < c->nretry; i++)
+        c->retry_ms[i] = retry[i] * 1000;
+    c->queue_lifetime_ms = 5ull * 86400 * 1000;
+}
+
+struct conf *conf_load(const char *path, struct buf *err_r)
+{
+    struct conf *c = xcalloc(1, sizeof(*c));
+    set_defaults(c);
+    c->path = xstrdup(path);
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    struct parse_state st = {.conf = c, .err = err_r, .path = path, .dir = dir};
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        buf_printf(err_r, "%s: cannot open: %s\n", path, strerror(errno));
+        free(dir);
+        conf_free(&c);
+        return NULL;
+    }
+    void *stream[2] = {f, &st};
+    int rc = ini_parse_stream(counting_reader, stream, on_key, &st);
+    fclose(f);
+    if (rc > 0 && st.errors == 0) {
+        st.line = (unsigned)rc;
+        conf_error(&st, NULL, NULL, "syntax error (expected [section] or key = value)");
+    }
+    st.line = 0;
+    if (c->nlocal_domains == 0)
+        buf_printf(err_r, "%s: [domains] local: at least one local domain is required\n", path),
+            st.errors++;
+    if (c->nlistens == 0)
+        buf_printf(err_r, "%s: [listen]: no service to listen on\n", path), st.errors++;
+    if (c->users_file == NULL)
+        c->users_file = resolve_path(&st, "users");
+    free(dir);
+    if (st.errors) {
+        conf_free(&c);
+        return NULL;
+    }
+    return c;
+}
+
+void conf_free(struct conf **cp)
+{
+    struct conf *c = *cp;
+    if (c == NULL)
+        return;
+    free(c->path);
+    free(c->hostname);
+    free(c->data_dir);
+    free(c->user);
+    for (size_t i = 0; i < c->nlistens; i++) {
+        free(c->listens[i].host);
+        free(c->listens[i].port);
+        free(c->listens[i].unix_path);
+    }
+    free(c->listens);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free_list(c->local_domains, c->nlocal_domains);
+    free(c->users_file);
+    free(c->aliases_file);
+    free(c->resolver);
+    free(c->smarthost);
+    free(c->retry_ms);
+    free(c);
+    *cp = NULL;
+}
+
+bool conf_is_local_domain(const struct conf *conf, const char *domain)
+{
+    for (size_t i = 0; i < conf->nlocal_domains; i++)
+        if (strcasecmp(conf->local_domains[i], domain) == 0)
+            return true;
+    return false;
+}
+
+const char *conf_default_path(const char *cli_path)
+{
+    if (cli_path)
+        return cli_path;
+    const char *env = getenv("POSTERN_CONF");
+    if (env && *env)
+        return env;
+    if (access("postern.conf", F_OK) == 0)
+        return "postern.conf";
+    return "/etc/postern/postern.conf";
+}

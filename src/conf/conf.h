@@ -1,0 +1,79 @@
+/*
+ * conf: the configuration file (INI, parsed with libinih) turned into one
+ * immutable struct conf. conf_load() validates every key and reports the
+ * first problems as "FILE:LINE: [section] key: reason" in err_r; unknown
+ * sections and keys are errors, so a typo never silently changes behaviour.
+ * Relative paths are resolved against the configuration file's directory.
+ */
+#ifndef POSTERN_CONF_CONF_H
+#define POSTERN_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+enum service { SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS, SERVICE_POP3, SERVICE_POP3S };
+
+struct conf_listen {
+    enum service service;
+    char *host; /* NULL for a unix socket */
+    char *port;
+    char *unix_path;
+};
+
+struct conf {
+    char *path;
+    char *hostname;
+    char *data_dir;
+    char *user;
+
+    struct conf_listen *listens;
+    size_t nlistens;
+
+    char *tls_cert;
+    char *tls_key;
+
+    char **local_domains; /* lower case */
+    size_t nlocal_domains;
+    char *users_file;
+    char *aliases_file;
+
+    uint64_t message_size;
+    unsigned recipients;
+    unsigned connections;
+    unsigned connections_per_ip;
+    unsigned bad_commands;
+
+    /* [smtpd]; all durations in milliseconds */
+    unsigned greeting_delay_ms;
+    unsigned command_timeout_ms;
+    unsigned data_timeout_ms;
+    unsigned workers;
+
+    /* [relay] */
+    char *resolver;
+    unsigned relay_port;
+    char *smarthost;
+    unsigned *retry_ms;
+    size_t nretry;
+    uint64_t queue_lifetime_ms;
+};
+
+const char *service_name(enum service s);
+
+/* Returns NULL and fills err_r (one problem per line) on failure. */
+struct conf *conf_load(const char *path, struct buf *err_r);
+void conf_free(struct conf **conf);
+
+bool conf_is_local_domain(const struct conf *conf, const char *domain);
+
+/* Value parsers, exposed for unit tests. Return false on a malformed value. */
+bool conf_parse_size(const char *s, uint64_t *out_r);
+bool conf_parse_duration_ms(const char *s, uint64_t *out_r);
+
+/* Which file to use: -c argument, $POSTERN_CONF, ./postern.conf, /etc/postern/postern.conf */
+const char *conf_default_path(const char *cli_path);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * daemon: the running server's shared state, owned by `postern serve`.
+ * Every session and the scheduler reach the configuration, the tables, the
+ * queue and the worker pool through it. Only the event-loop thread touches
+ * it, except the fields documented as read-only after start.
+ */
+#ifndef POSTERN_DAEMON_H
+#define POSTERN_DAEMON_H
+
+#include <stdbool.h>
+
+#include "conf/conf.h"
+
+struct event_base;
+struct worker_pool;
+struct queue;
+struct scheduler;
+struct listener_set;
+struct user_table;
+
+struct daemon {
+    struct conf *conf;
+    struct user_table *users;
+    struct event_base *base;
+    struct worker_pool *workers;
+    struct queue *queue;
+    struct scheduler *scheduler;
+    struct listener_set *listeners;
+    unsigned sessions;
+    bool stopping;
+};
+
+int daemon_serve(const char *conf_path);
+
+#endif

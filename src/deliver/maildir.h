@@ -1,0 +1,23 @@
+/*
+ * maildir: local delivery into data_dir/mail/DOMAIN/LOCALPART/ with the
+ * Maildir rules: a unique name created with O_EXCL in tmp/, write, fsync,
+ * close (checked), rename into new/ as NAME,S=SIZE, fsync new/. Files hold
+ * LF line endings, as Dovecot and mutt expect. Blocks: run in a worker.
+ */
+#ifndef POSTERN_DELIVER_MAILDIR_H
+#define POSTERN_DELIVER_MAILDIR_H
+
+#include <stddef.h>
+
+/* Delivers prefix (header lines with CRLF endings, may be NULL) followed by
+ * the queue content read from content_fd (CRLF lines) into the mailbox of
+ * addr, which must satisfy address_mailbox_safe(). Returns 0 or an errno
+ * value; on success *file_r (if not NULL) is the new file's path (caller
+ * frees). Nothing partial is ever left in new/. */
+int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, int content_fd,
+                    char **file_r);
+
+/* data_dir/mail/DOMAIN/LOCALPART for addr (caller frees). */
+char *maildir_path(const char *data_dir, const char *addr);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * scheduler: decides when each queued message is tried again, and runs the
+ * attempts. Every message the queue commits (or that start-up recovery
+ * finds) is handed to it; it keeps one entry per message with a timer for
+ * the next attempt, and never runs two attempts for one message at once.
+ * Local recipients are delivered into their Maildirs (deliver/local.c);
+ * the envelope records every attempt, so a restart loses nothing.
+ */
+#ifndef POSTERN_DELIVER_SCHEDULER_H
+#define POSTERN_DELIVER_SCHEDULER_H
+
+#include <stddef.h>
+
+#include "queue/envelope.h"
+
+struct daemon;
+struct scheduler;
+
+struct scheduler *scheduler_new(struct daemon *d);
+void scheduler_free(struct scheduler **s);
+
+/* A freshly committed message; takes ownership of env. */
+void scheduler_add_envelope(struct scheduler *s, struct envelope *env);
+/* A message found in the queue at start; its envelope is loaded in a worker. */
+void scheduler_add_id(struct scheduler *s, const char *id);
+/* Messages known to the scheduler. */
+size_t scheduler_count(const struct scheduler *s);
+
+#endif

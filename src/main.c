@@ -1,0 +1,71 @@
+/*
+ * postern: one binary for the daemon and its tools. The first argument
+ * names the subcommand; "-c FILE" anywhere before it picks the
+ * configuration (else $POSTERN_CONF, ./postern.conf, /etc/postern/postern.conf).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "conf/conf.h"
+#include "daemon.h"
+
+#define POSTERN_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fputs("usage: postern [-c FILE] COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  serve       run the mail daemon in the foreground (logs to stderr)\n"
+          "  check       validate the configuration, users and aliases files\n"
+          "  version     print the version\n"
+          "  help        this text\n"
+          "\n"
+          "The configuration is FILE, else $POSTERN_CONF, else ./postern.conf,\n"
+          "else /etc/postern/postern.conf.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_arg = NULL;
+    const char *cmd = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0) {
+            if (i + 1 >= argc) {
+                fputs("postern: -c needs a file name\n", stderr);
+                return 1;
+            }
+            conf_arg = argv[++i];
+        } else if (cmd == NULL) {
+            cmd = argv[i];
+        } else {
+            break;
+        }
+    }
+    if (cmd == NULL) {
+        usage(stderr);
+        return 1;
+    }
+    /* Options after the command: -c FILE is accepted there too. */
+    for (int k = i; k < argc; k++)
+        if (strcmp(argv[k], "-c") == 0 && k + 1 < argc)
+            conf_arg = argv[k + 1];
+    const char *conf_path = conf_default_path(conf_arg);
+    if (strcmp(cmd, "serve") == 0)
+        return daemon_serve(conf_path);
+    if (strcmp(cmd, "check") == 0)
+        return cli_check(conf_path);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("postern %s\n", POSTERN_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "postern: unknown command '%s' (try postern help)\n", cmd);
+    return 1;
+}

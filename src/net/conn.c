@@ -1,0 +1,199 @@
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "net/addr.h"
+#include "util/xmalloc.h"
+
+struct conn {
+    struct bufferevent *bev;
+    struct event *deadline;
+    const struct conn_callbacks *cb;
+    void *arg;
+    char peer_ip[INET6_ADDRSTRLEN];
+    int peer_port;
+    int fd;
+    bool paused;   /* by the session */
+    bool closing;  /* conn_close_after_write() called */
+    bool reported; /* on_close already delivered */
+};
+
+static void report_close(struct conn *c, const char *why)
+{
+    if (c->reported)
+        return;
+    c->reported = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    event_del(c->deadline);
+    c->cb->on_close(c, c->arg, why);
+}
+
+static void update_reading(struct conn *c)
+{
+    if (c->closing || c->reported)
+        return;
+    bool want = !c->paused &&
+                evbuffer_get_length(bufferevent_get_output(c->bev)) <= CONN_OUTPUT_MAX;
+    if (want)
+        bufferevent_enable(c->bev, EV_READ);
+    else
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+static void on_bev_read(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (!c->closing && !c->reported)
+        c->cb->on_read(c, c->arg);
+}
+
+static void on_bev_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (c->closing) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            report_close(c, "done");
+        return;
+    }
+    update_reading(c);
+}
+
+static void on_bev_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (what & BEV_EVENT_EOF)
+        report_close(c, c->closing ? "done" : "peer closed");
+    else if (what & BEV_EVENT_ERROR)
+        report_close(c, c->closing ? "done" : "I/O error");
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (c->closing) {
+        /* The peer did not take our last reply in time. */
+        report_close(c, "done");
+        return;
+    }
+    c->cb->on_deadline(c, c->arg);
+}
+
+struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
+                      socklen_t peer_len, const struct conn_callbacks *cb, void *arg)
+{
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->cb = cb;
+    c->arg = arg;
+    c->fd = fd;
+    sockaddr_ip(peer, c->peer_ip, sizeof(c->peer_ip));
+    if (peer && peer->sa_family == AF_INET)
+        c->peer_port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+    else if (peer && peer->sa_family == AF_INET6)
+        c->peer_port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, on_bev_read, on_bev_write, on_bev_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_INPUT_MAX);
+    c->deadline = evtimer_new(base, on_deadline, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    return c;
+}
+
+void conn_free(struct conn **cp)
+{
+    struct conn *c = *cp;
+    if (c == NULL)
+        return;
+    event_free(c->deadline);
+    bufferevent_free(c->bev);
+    free(c);
+    *cp = NULL;
+}
+
+struct evbuffer *conn_input(struct conn *c)
+{
+    return bufferevent_get_input(c->bev);
+}
+
+void conn_write(struct conn *c, const void *data, size_t len)
+{
+    if (c->reported)
+        return;
+    bufferevent_write(c->bev, data, len);
+    update_reading(c);
+}
+
+void conn_printf(struct conn *c, const char *fmt, ...)
+{
+    if (c->reported)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+    va_end(ap);
+    update_reading(c);
+}
+
+size_t conn_output_pending(struct conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void conn_set_deadline(struct conn *c, unsigned ms)
+{
+    if (ms == 0) {
+        event_del(c->deadline);
+        return;
+    }
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    event_add(c->deadline, &tv);
+}
+
+void conn_pause(struct conn *c)
+{
+    c->paused = true;
+    update_reading(c);
+}
+
+void conn_resume(struct conn *c)
+{
+    c->paused = false;
+    update_reading(c);
+}
+
+void conn_close_after_write(struct conn *c)
+{
+    if (c->closing || c->reported)
+        return;
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    /* Give a peer that does not read our last words a bounded time. */
+    struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+    event_add(c->deadline, &tv);
+    /* Reported from the loop, never from inside the caller's stack. */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        event_active(c->deadline, EV_TIMEOUT, 0);
+}
+
+const char *conn_peer_ip(const struct conn *c)
+{
+    return c->peer_ip;
+}
+
+int conn_peer_port(const struct conn *c)
+{
+    return c->peer_port;
+}
+
+int conn_fd(const struct conn *c)
+{
+    return c->fd;
+}

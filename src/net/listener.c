@@ -1,0 +1,260 @@
+#include "net/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "net/addr.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define IP_BUCKETS 1024
+
+struct ip_count {
+    char ip[INET6_ADDRSTRLEN];
+    unsigned n;
+    struct ip_count *next;
+};
+
+struct bound {
+    enum service service;
+    int fd;
+    char *name;
+    struct evconnlistener *ev;
+    struct listener_set *set;
+};
+
+struct listener_set {
+    struct bound *socks;
+    size_t n;
+    unsigned max_total, max_per_ip, active;
+    struct ip_count *buckets[IP_BUCKETS];
+    listener_accept_fn fn;
+    void *arg;
+    char *hostname;
+};
+
+static unsigned hash_ip(const char *ip)
+{
+    unsigned h = 2166136261u;
+    for (; *ip; ip++)
+        h = (h ^ (unsigned char)*ip) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+static struct ip_count **find_ip(struct listener_set *set, const char *ip)
+{
+    struct ip_count **p = &set->buckets[hash_ip(ip)];
+    while (*p && strcmp((*p)->ip, ip) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+static int bind_one(const char *host, const char *port, const char *unix_path, struct buf *err)
+{
+    if (unix_path) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(unix_path) >= sizeof(sun.sun_path)) {
+            buf_printf(err, "unix:%s: path too long\n", unix_path);
+            close(fd);
+            return -1;
+        }
+        strcpy(sun.sun_path, unix_path);
+        unlink(unix_path);
+        if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 511) != 0) {
+            buf_printf(err, "unix:%s: cannot listen: %s\n", unix_path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+    if (gai != 0) {
+        buf_printf(err, "%s:%s: cannot resolve: %s\n", host, port, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (res->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 511) != 0) {
+        buf_printf(err, "%s:%s: cannot listen: %s%s\n", host, port, strerror(errno),
+                   errno == EACCES ? " (ports below 1024 need root)" : "");
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_r)
+{
+    struct listener_set *set = xcalloc(1, sizeof(*set));
+    set->socks = xcalloc(conf->nlistens, sizeof(*set->socks));
+    set->hostname = xstrdup(conf->hostname);
+    listener_set_limits(set, conf->connections, conf->connections_per_ip);
+    for (size_t i = 0; i < conf->nlistens; i++) {
+        const struct conf_listen *l = &conf->listens[i];
+        int fd = bind_one(l->host, l->port, l->unix_path, err_r);
+        if (fd < 0) {
+            listener_set_free(&set);
+            return NULL;
+        }
+        struct bound *b = &set->socks[set->n++];
+        b->service = l->service;
+        b->fd = fd;
+        b->set = set;
+        b->name = l->unix_path ? xasprintf("unix:%s", l->unix_path)
+                               : xasprintf("%s:%s", l->host, l->port);
+    }
+    return set;
+}
+
+void listener_set_limits(struct listener_set *set, unsigned total, unsigned per_ip)
+{
+    set->max_total = total;
+    set->max_per_ip = per_ip;
+}
+
+static void refuse(struct listener_set *set, enum service svc, int fd, const char *why)
+{
+    char line[300];
+    if (svc == SERVICE_POP3 || svc == SERVICE_POP3S)
+        snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s, try again later\r\n", why);
+    else
+        snprintf(line, sizeof(line), "421 4.7.0 %s %s, try again later\r\n", set->hostname, why);
+    /* Best effort on a fresh socket; implicit-TLS services get no text. */
+    if (svc != SERVICE_SUBMISSIONS && svc != SERVICE_POP3S) {
+        ssize_t n = send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)n;
+    }
+    close(fd);
+}
+
+static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct bound *b = arg;
+    struct listener_set *set = b->set;
+    char ip[INET6_ADDRSTRLEN];
+    sockaddr_ip(sa, ip, sizeof(ip));
+    if (set->active >= set->max_total) {
+        log_warn("event=connection_refused service=%s client=%s reason=total_limit limit=%u",
+                 service_name(b->service), ip, set->max_total);
+        refuse(set, b->service, fd, "Too many connections");
+        return;
+    }
+    struct ip_count **slot = find_ip(set, ip);
+    if (*slot && (*slot)->n >= set->max_per_ip) {
+        log_warn("event=connection_refused service=%s client=%s reason=per_ip_limit limit=%u",
+                 service_name(b->service), ip, set->max_per_ip);
+        refuse(set, b->service, fd, "Too many connections from your address");
+        return;
+    }
+    if (*slot == NULL) {
+        *slot = xcalloc(1, sizeof(**slot));
+        snprintf((*slot)->ip, sizeof((*slot)->ip), "%s", ip);
+    }
+    (*slot)->n++;
+    set->active++;
+    set->fn(set->arg, b->service, fd, sa, (socklen_t)salen);
+}
+
+static void reenable_listener(evutil_socket_t fd, short what, void *arg)
+{
+    evconnlistener_enable(arg);
+}
+
+static void on_accept_error(struct evconnlistener *ev, void *arg)
+{
+    struct bound *b = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    log_error("event=accept_failed listen=%s error=%s", log_q(b->name), log_q(strerror(e)));
+    if (e == EMFILE || e == ENFILE) {
+        /* Out of descriptors: stop accepting briefly instead of spinning. */
+        evconnlistener_disable(ev);
+        struct timeval tv = {1, 0};
+        event_base_once(evconnlistener_get_base(ev), -1, EV_TIMEOUT, reenable_listener, ev, &tv);
+    }
+}
+
+void listener_set_start(struct listener_set *set, struct event_base *base, listener_accept_fn fn,
+                        void *arg)
+{
+    set->fn = fn;
+    set->arg = arg;
+    for (size_t i = 0; i < set->n; i++) {
+        struct bound *b = &set->socks[i];
+        b->ev = evconnlistener_new(base, on_accept, b, LEV_OPT_CLOSE_ON_FREE, -1, b->fd);
+        evconnlistener_set_error_cb(b->ev, on_accept_error);
+        log_info("event=listening service=%s address=%s", service_name(b->service),
+                 log_q(b->name));
+    }
+}
+
+void listener_release(struct listener_set *set, const char *ip)
+{
+    struct ip_count **slot = find_ip(set, ip);
+    if (*slot) {
+        if (--(*slot)->n == 0) {
+            struct ip_count *dead = *slot;
+            *slot = dead->next;
+            free(dead);
+        }
+    }
+    if (set->active)
+        set->active--;
+}
+
+unsigned listener_active(const struct listener_set *set)
+{
+    return set->active;
+}
+
+void listener_set_stop(struct listener_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->socks[i].ev) {
+            evconnlistener_free(set->socks[i].ev);
+            set->socks[i].ev = NULL;
+        } else if (set->socks[i].fd >= 0) {
+            close(set->socks[i].fd);
+        }
+        set->socks[i].fd = -1;
+    }
+}
+
+void listener_set_free(struct listener_set **sp)
+{
+    struct listener_set *set = *sp;
+    if (set == NULL)
+        return;
+    listener_set_stop(set);
+    for (size_t i = 0; i < set->n; i++)
+        free(set->socks[i].name);
+    for (size_t i = 0; i < IP_BUCKETS; i++) {
+        struct ip_count *p = set->buckets[i];
+        while (p) {
+            struct ip_count *next = p->next;
+            free(p);
+            p = next;
+        }
+    }
+    free(set->socks);
+    free(set->hostname);
+    free(set);
+    *sp = NULL;
+}

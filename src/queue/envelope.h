@@ -1,0 +1,63 @@
+/*
+ * envelope: a queued message's envelope, and its text form on disk.
+ *
+ * The file is human-readable, one "key value" per line. Every value is
+ * escaped (%XX for any octet outside printable ASCII, and for '%' and
+ * space), so no reply text or address (however hostile: CR, LF, NUL) can
+ * add a line or a field. An empty value is written as "-" (a real "-" is
+ * "%2D"). envelope_parse() is pure and strict: anything unexpected is an
+ * error, never a guess.
+ */
+#ifndef POSTERN_QUEUE_ENVELOPE_H
+#define POSTERN_QUEUE_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+#define QUEUE_ID_LEN 20
+
+enum rcpt_state { RCPT_PENDING, RCPT_DONE, RCPT_FAILED };
+
+struct envelope_rcpt {
+    char *addr; /* final target: a local mailbox or a remote address */
+    char *orig; /* as given in RCPT TO */
+    enum rcpt_state state;
+    unsigned notify; /* SMTP_NOTIFY_* or 0 */
+    char *orcpt;     /* ORCPT as sent, or NULL */
+    unsigned attempts;
+    int64_t next_attempt; /* unix seconds */
+    char *last_error;     /* last reply or reason, or NULL */
+};
+
+struct envelope {
+    char id[QUEUE_ID_LEN + 1];
+    int64_t arrival; /* unix seconds */
+    char *sender;    /* "" for the null sender */
+    char *helo;
+    char *client;    /* client address, or "local" */
+    char *auth_user; /* or NULL */
+    char *envid;     /* or NULL */
+    int ret;         /* SMTP_RET_* */
+    bool smtputf8;
+    bool body_8bit;
+    bool held;
+    uint64_t size;
+    struct envelope_rcpt *rcpts;
+    size_t nrcpts;
+};
+
+struct envelope *envelope_new(void);
+void envelope_free(struct envelope **env);
+struct envelope_rcpt *envelope_add_rcpt(struct envelope *env, const char *addr, const char *orig);
+/* Index of the recipient with this final address, or -1. */
+long envelope_find_rcpt(const struct envelope *env, const char *addr);
+size_t envelope_pending(const struct envelope *env);
+
+void envelope_serialize(const struct envelope *env, struct buf *out);
+/* Returns NULL on success or a static reason. */
+const char *envelope_parse(const char *text, size_t len, struct envelope **env_r);
+
+#endif

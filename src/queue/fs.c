@@ -1,0 +1,420 @@
+/* The file-system queue store (see queue.h for the layout and the rules). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "queue/queue.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+struct queue {
+    char *dir;
+    int dirfd;
+    int tmp_fd, msg_fd, env_fd;
+};
+
+static int open_subdir(int parent, const char *name)
+{
+    if (mkdirat(parent, name, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+struct queue *queue_open(const char *data_dir, struct buf *err_r)
+{
+    struct queue *q = xcalloc(1, sizeof(*q));
+    q->dir = xasprintf("%s/queue", data_dir);
+    q->dirfd = q->tmp_fd = q->msg_fd = q->env_fd = -1;
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    if (mkdir(q->dir, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    q->dirfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (q->dirfd < 0)
+        goto fail;
+    q->tmp_fd = open_subdir(q->dirfd, "tmp");
+    q->msg_fd = open_subdir(q->dirfd, "msg");
+    q->env_fd = open_subdir(q->dirfd, "env");
+    if (q->tmp_fd < 0 || q->msg_fd < 0 || q->env_fd < 0)
+        goto fail;
+    if (mkdirat(q->dirfd, "corrupt", 0700) != 0 && errno != EEXIST)
+        goto fail;
+    return q;
+fail:
+    buf_printf(err_r, "cannot open queue %s: %s\n", q->dir, strerror(errno));
+    queue_close(&q);
+    return NULL;
+}
+
+void queue_close(struct queue **qp)
+{
+    struct queue *q = *qp;
+    if (q == NULL)
+        return;
+    if (q->dirfd >= 0)
+        close(q->dirfd);
+    if (q->tmp_fd >= 0)
+        close(q->tmp_fd);
+    if (q->msg_fd >= 0)
+        close(q->msg_fd);
+    if (q->env_fd >= 0)
+        close(q->env_fd);
+    free(q->dir);
+    free(q);
+    *qp = NULL;
+}
+
+const char *queue_dir(const struct queue *q)
+{
+    return q->dir;
+}
+
+bool queue_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > QUEUE_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'Z')))
+            return false;
+    return true;
+}
+
+/* Ids sort by arrival: 9 base-32 digits of seconds, 4 of microseconds-ish,
+ * then 4 random ones, so two daemons or a restart never collide. */
+static void make_id(char *out)
+{
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t t = (uint64_t)tv.tv_sec;
+    uint32_t us = (uint32_t)tv.tv_usec;
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+        rnd = (uint32_t)random();
+    char *p = out;
+    for (int i = 8; i >= 0; i--)
+        *p++ = digits[(t >> (5 * i)) & 31];
+    for (int i = 3; i >= 0; i--)
+        *p++ = digits[(us >> (5 * i)) & 31];
+    for (int i = 3; i >= 0; i--)
+        *p++ = digits[(rnd >> (5 * i)) & 31];
+    *p = '\0';
+}
+
+struct queue_incoming *queue_incoming_new(struct queue *q)
+{
+    struct queue_incoming *in = xcalloc(1, sizeof(*in));
+    in->q = q;
+    for (int tries = 0; tries < 16; tries++) {
+        make_id(in->id);
+        char name[QUEUE_ID_LEN + 8];
+        snprintf(name, sizeof(name), "%s.msg", in->id);
+        in->fd = openat(q->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (in->fd >= 0)
+            return in;
+        if (errno != EEXIST)
+            break;
+    }
+    int saved = errno;
+    free(in);
+    errno = saved;
+    return NULL;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len)
+{
+    if (in->error)
+        return -1;
+    if (write_all(in->fd, data, len) != 0) {
+        in->error = errno;
+        return -1;
+    }
+    in->written += len;
+    return 0;
+}
+
+/* Writes a whole file in dirfd/name durably: O_EXCL temp, write, fsync, close. */
+static int write_file_synced(int dirfd, const char *name, const void *data, size_t len)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    int rc = 0;
+    if (write_all(fd, data, len) != 0 || fsync(fd) != 0)
+        rc = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = errno;
+    return rc;
+}
+
+int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env)
+{
+    struct queue *q = in->q;
+    char msg_tmp[QUEUE_ID_LEN + 8], env_tmp[QUEUE_ID_LEN + 8];
+    snprintf(msg_tmp, sizeof(msg_tmp), "%s.msg", in->id);
+    snprintf(env_tmp, sizeof(env_tmp), "%s.env", in->id);
+    int rc = in->error;
+    if (rc == 0 && fsync(in->fd) != 0)
+        rc = errno;
+    if (close(in->fd) != 0 && rc == 0)
+        rc = errno;
+    in->fd = -1;
+    if (rc == 0) {
+        struct buf text;
+        buf_init(&text);
+        envelope_serialize(env, &text);
+        rc = write_file_synced(q->tmp_fd, env_tmp, text.data, text.len);
+        buf_free(&text);
+    }
+    /* Content first, then the envelope: a committed envelope always has its
+     * content on disk, and the envelope's rename is the commit point. */
+    if (rc == 0 && renameat(q->tmp_fd, msg_tmp, q->msg_fd, in->id) != 0)
+        rc = errno;
+    if (rc == 0 && fsync(q->msg_fd) != 0)
+        rc = errno;
+    if (rc == 0 && renameat(q->tmp_fd, env_tmp, q->env_fd, in->id) != 0)
+        rc = errno;
+    if (rc == 0 && fsync(q->env_fd) != 0) {
+        /* The rename happened but may not be durable: we cannot say 250.
+         * Undo it so that the client's retry does not make a duplicate. */
+        rc = errno;
+        unlinkat(q->env_fd, in->id, 0);
+    }
+    if (rc != 0) {
+        unlinkat(q->tmp_fd, msg_tmp, 0);
+        unlinkat(q->tmp_fd, env_tmp, 0);
+        unlinkat(q->msg_fd, in->id, 0);
+    }
+    free(in);
+    return rc;
+}
+
+void queue_incoming_abort(struct queue_incoming **inp)
+{
+    struct queue_incoming *in = *inp;
+    if (in == NULL)
+        return;
+    if (in->fd >= 0)
+        close(in->fd);
+    char name[QUEUE_ID_LEN + 8];
+    snprintf(name, sizeof(name), "%s.msg", in->id);
+    unlinkat(in->q->tmp_fd, name, 0);
+    free(in);
+    *inp = NULL;
+}
+
+int queue_envelope_store(struct queue *q, const struct envelope *env)
+{
+    char tmp[QUEUE_ID_LEN + 8];
+    snprintf(tmp, sizeof(tmp), "%s.env", env->id);
+    struct buf text;
+    buf_init(&text);
+    envelope_serialize(env, &text);
+    int rc = write_file_synced(q->tmp_fd, tmp, text.data, text.len);
+    buf_free(&text);
+    if (rc == 0 && renameat(q->tmp_fd, tmp, q->env_fd, env->id) != 0)
+        rc = errno;
+    if (rc == 0 && fsync(q->env_fd) != 0)
+        rc = errno;
+    if (rc != 0)
+        unlinkat(q->tmp_fd, tmp, 0);
+    return rc;
+}
+
+static int read_whole(int dirfd, const char *name, struct buf *out)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    char chunk[8192];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            return e;
+        }
+        if (n == 0)
+            break;
+        if (out->len + (size_t)n > 16 * 1024 * 1024) {
+            close(fd);
+            return EFBIG;
+        }
+        buf_append(out, chunk, (size_t)n);
+    }
+    close(fd);
+    return 0;
+}
+
+int queue_envelope_load(struct queue *q, const char *id, struct envelope **env_r,
+                        const char **why_r)
+{
+    *env_r = NULL;
+    *why_r = NULL;
+    if (!queue_id_valid(id))
+        return EINVAL;
+    struct buf text;
+    buf_init(&text);
+    int rc = read_whole(q->env_fd, id, &text);
+    if (rc == 0) {
+        *why_r = envelope_parse(text.data ? text.data : "", text.len, env_r);
+        if (*why_r)
+            rc = EBADMSG;
+        else if (strcmp((*env_r)->id, id) != 0) {
+            *why_r = "id inside the file differs from its name";
+            envelope_free(env_r);
+            rc = EBADMSG;
+        }
+    }
+    buf_free(&text);
+    return rc;
+}
+
+int queue_content_open(struct queue *q, const char *id)
+{
+    if (!queue_id_valid(id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return openat(q->msg_fd, id, O_RDONLY | O_CLOEXEC);
+}
+
+int queue_remove(struct queue *q, const char *id)
+{
+    if (unlinkat(q->env_fd, id, 0) != 0 && errno != ENOENT)
+        return errno;
+    if (unlinkat(q->msg_fd, id, 0) != 0 && errno != ENOENT)
+        return errno;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names of the regular entries of a directory, sorted. */
+static char **list_dir(int dirfd, size_t *n_r)
+{
+    *n_r = 0;
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return NULL;
+    }
+    rewinddir(d);
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        names = xrealloc(names, (n + 1) * sizeof(char *));
+        names[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_str);
+    *n_r = n;
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int queue_recover(struct queue *q, queue_scan_fn fn, void *arg)
+{
+    size_t n;
+    char **names = list_dir(q->tmp_fd, &n);
+    for (size_t i = 0; i < n; i++) {
+        log_info("event=queue_recover action=remove_uncommitted file=tmp/%s", log_q(names[i]));
+        unlinkat(q->tmp_fd, names[i], 0);
+    }
+    free_names(names, n);
+
+    size_t nenv;
+    char **envs = list_dir(q->env_fd, &nenv);
+    names = list_dir(q->msg_fd, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (nenv && bsearch(&names[i], envs, nenv, sizeof(char *), cmp_str))
+            continue;
+        log_info("event=queue_recover action=remove_orphan_content file=msg/%s", log_q(names[i]));
+        unlinkat(q->msg_fd, names[i], 0);
+    }
+    for (size_t i = 0; i < nenv; i++) {
+        const char *id = envs[i];
+        struct stat st;
+        const char *why = NULL;
+        struct envelope *env = NULL;
+        int rc = queue_id_valid(id) ? 0 : EBADMSG;
+        if (rc == 0 && fstatat(q->msg_fd, id, &st, 0) != 0) {
+            rc = EBADMSG;
+            why = "content file missing";
+        }
+        if (rc == 0)
+            rc = queue_envelope_load(q, id, &env, &why);
+        envelope_free(&env);
+        if (rc != 0) {
+            log_error("event=queue_corrupt id=%s reason=%s action=moved_to_corrupt", log_q(id),
+                      log_q(why ? why : strerror(rc)));
+            int corrupt = openat(q->dirfd, "corrupt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (corrupt >= 0) {
+                renameat(q->env_fd, id, corrupt, id);
+                char content[QUEUE_ID_LEN + 16];
+                snprintf(content, sizeof(content), "%.20s.msg", id);
+                renameat(q->msg_fd, id, corrupt, content);
+                close(corrupt);
+            }
+            continue;
+        }
+        fn(arg, id);
+    }
+    free_names(names, n);
+    free_names(envs, nenv);
+    fsync(q->tmp_fd);
+    fsync(q->msg_fd);
+    return 0;
+}
+
+uint64_t queue_free_space(const struct queue *q)
+{
+    struct statvfs sv;
+    if (fstatvfs(q->dirfd, &sv) != 0)
+        return UINT64_MAX;
+    return (uint64_t)sv.f_bavail * sv.f_frsize;
+}

@@ -1,0 +1,74 @@
+/*
+ * queue: the durable message store, the single source of truth. Reached
+ * through struct queue_ops so another store can replace the file one.
+ *
+ * Layout under data_dir/queue/ (file backend):
+ *   tmp/ID.msg, tmp/ID.env  being written; removed at start
+ *   msg/ID                  committed content (CRLF lines), never changed
+ *   env/ID                  committed envelope: its rename into env/ is the
+ *                           commit point; rewritten by temp file + rename
+ *   corrupt/                envelopes that failed to parse, kept for a human
+ *
+ * Functions marked (worker) block on fsync: call them from the worker pool,
+ * never on the event loop.
+ */
+#ifndef POSTERN_QUEUE_QUEUE_H
+#define POSTERN_QUEUE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue/envelope.h"
+#include "util/buf.h"
+
+struct queue;
+
+/* A message being received: content written as it arrives. */
+struct queue_incoming {
+    struct queue *q;
+    char id[QUEUE_ID_LEN + 1];
+    int fd;
+    uint64_t written;
+    int error; /* first errno of a failed write, 0 if none */
+};
+
+struct queue *queue_open(const char *data_dir, struct buf *err_r);
+void queue_close(struct queue **q);
+const char *queue_dir(const struct queue *q);
+
+/* Makes a new unique id and its tmp/ID.msg file (O_EXCL). NULL on failure
+ * with errno set. */
+struct queue_incoming *queue_incoming_new(struct queue *q);
+/* Appends content; a failure is remembered in in->error (and returns -1). */
+int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len);
+/* (worker) fsyncs the content, writes the envelope, renames both into place
+ * and fsyncs the directories. Returns 0, or an errno value. The incoming is
+ * consumed either way (its temp files are removed on failure). */
+int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env);
+/* Drops an incoming message and its temp file. */
+void queue_incoming_abort(struct queue_incoming **in);
+
+/* (worker) Rewrites an envelope atomically. 0 or errno. */
+int queue_envelope_store(struct queue *q, const struct envelope *env);
+/* Reads and parses env/ID. 0, or errno (EBADMSG for a corrupt file, with
+ * the reason in why_r). */
+int queue_envelope_load(struct queue *q, const char *id, struct envelope **env_r,
+                        const char **why_r);
+/* Opens msg/ID read-only; -1 with errno on failure. */
+int queue_content_open(struct queue *q, const char *id);
+/* (worker) Removes a message: the envelope first, so a crash in between
+ * leaves only orphan content, which recovery deletes. 0 or errno. */
+int queue_remove(struct queue *q, const char *id);
+
+/* (start-up) Removes tmp/ leftovers and content without an envelope, moves
+ * corrupt envelopes aside, and calls fn for every committed message id. */
+typedef void (*queue_scan_fn)(void *arg, const char *id);
+int queue_recover(struct queue *q, queue_scan_fn fn, void *arg);
+
+/* Available bytes on the queue's file system, or UINT64_MAX if unknown. */
+uint64_t queue_free_space(const struct queue *q);
+
+bool queue_id_valid(const char *id);
+
+#endif

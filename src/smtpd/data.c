@@ -1,0 +1,254 @@
+/* Message content (DATA, BDAT) and the durable commit behind the 250. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "deliver/scheduler.h"
+#include "net/conn.h"
+#include "proto/headers.h"
+#include "queue/queue.h"
+#include "smtpd/session.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xmalloc.h"
+
+#define FLUSH_THRESHOLD (64 * 1024)
+
+static const struct smtp_error err_storage = {452, "4.3.1",
+                                              "Insufficient system storage, try again later"};
+static const struct smtp_error err_local = {451, "4.3.0",
+                                            "Local error in processing, try again later"};
+
+/* Owned by the worker pool while it runs; s is cleared if the session ends
+ * first, and the message (if committed) is still handed to the scheduler. */
+struct commit_job {
+    struct smtpd_session *s;
+    struct daemon *d;
+    struct queue_incoming *incoming;
+    struct envelope *env;
+    int rc;
+};
+
+static void flush_pending(struct smtpd_session *s)
+{
+    if (s->pending_out.len && s->incoming)
+        queue_incoming_write(s->incoming, s->pending_out.data, s->pending_out.len);
+    buf_reset(&s->pending_out);
+}
+
+static const char *protocol_name(const struct smtpd_session *s)
+{
+    if (s->mail.smtputf8)
+        return "UTF8SMTP";
+    return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+static void reply_queue_error(struct smtpd_session *s, int e)
+{
+    smtpd_reply_error(s, e == ENOSPC || e == EDQUOT ? &err_storage : &err_local);
+}
+
+/* Opens the queue file and writes our Received header. 0 or an errno. */
+static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
+{
+    s->incoming = queue_incoming_new(s->d->queue);
+    if (s->incoming == NULL) {
+        int e = errno;
+        log_error("event=queue_write_failed client=%s error=%s", s->ip, log_q(strerror(e)));
+        return e;
+    }
+    smtp_data_decoder_init(&s->decoder, mode, s->d->conf->message_size);
+    buf_reset(&s->pending_out);
+    struct received_info ri = {
+        .helo = s->helo,
+        .client_ip = s->ip,
+        .by_host = s->d->conf->hostname,
+        .protocol = protocol_name(s),
+        .queue_id = s->incoming->id,
+        .for_rcpt = s->single_rcpt,
+        .when = time(NULL),
+    };
+    header_build_received(&s->pending_out, &ri);
+    conn_set_deadline(s->conn, s->d->conf->data_timeout_ms);
+    return 0;
+}
+
+bool smtpd_data_begin(struct smtpd_session *s)
+{
+    int e = content_begin(s, SMTP_DATA_DOT);
+    if (e != 0) {
+        reply_queue_error(s, e);
+        return false;
+    }
+    s->state = SMTPD_DATA;
+    return true;
+}
+
+void smtpd_data_abort(struct smtpd_session *s)
+{
+    queue_incoming_abort(&s->incoming);
+    buf_reset(&s->pending_out);
+    if (s->commit) {
+        s->commit->s = NULL; /* the job finishes on its own */
+        s->commit = NULL;
+    }
+}
+
+static void commit_work(void *arg)
+{
+    struct commit_job *job = arg;
+    job->rc = queue_incoming_commit(job->incoming, job->env);
+    job->incoming = NULL;
+}
+
+static void commit_done(void *arg)
+{
+    struct commit_job *job = arg;
+    struct smtpd_session *s = job->s;
+    struct envelope *env = job->env;
+    if (job->rc == 0) {
+        log_info("event=queued id=%s from=%s nrcpt=%zu size=%llu client=%s", env->id,
+                 log_q(env->sender), env->nrcpts, (unsigned long long)env->size, env->client);
+    } else {
+        log_error("event=queue_commit_failed id=%s error=%s", env->id, log_q(strerror(job->rc)));
+    }
+    if (s) {
+        s->commit = NULL;
+        if (job->rc == 0) {
+            s->messages++;
+            smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", env->id);
+        } else {
+            smtpd_reply_error(s, job->rc == ENOSPC || job->rc == EDQUOT ? &err_storage
+                                                                        : &err_local);
+        }
+        s->state = SMTPD_READY;
+        smtpd_transaction_reset(s);
+        smtpd_wait_command(s);
+    }
+    if (job->rc == 0)
+        scheduler_add_envelope(job->d->scheduler, env);
+    else
+        envelope_free(&env);
+    free(job);
+    if (s)
+        smtpd_process_input(s);
+}
+
+/* The message is complete: refuse it with the decoder's reason, or commit. */
+static void data_finish(struct smtpd_session *s)
+{
+    if (s->decoder.mode == SMTP_DATA_CHUNK && smtp_data_in_line(&s->decoder))
+        buf_append(&s->pending_out, "\r\n", 2);
+    flush_pending(s);
+    const struct smtp_error *err = smtp_data_error(&s->decoder);
+    int werr = s->incoming ? s->incoming->error : EIO;
+    if (err == NULL && werr != 0) {
+        log_error("event=queue_write_failed client=%s error=%s", s->ip, log_q(strerror(werr)));
+        err = werr == ENOSPC || werr == EDQUOT ? &err_storage : &err_local;
+    }
+    if (err) {
+        log_info("event=message_rejected client=%s code=%d reason=%s size=%llu", s->ip, err->code,
+                 log_q(err->text), (unsigned long long)s->decoder.size);
+        smtpd_reply_error(s, err);
+        s->state = SMTPD_READY;
+        smtpd_transaction_reset(s);
+        smtpd_wait_command(s);
+        return;
+    }
+    struct commit_job *job = xcalloc(1, sizeof(*job));
+    job->s = s;
+    job->d = s->d;
+    job->incoming = s->incoming;
+    s->incoming = NULL;
+    job->env = s->env;
+    s->env = NULL;
+    memcpy(job->env->id, job->incoming->id, sizeof(job->env->id));
+    job->env->arrival = time(NULL);
+    job->env->size = s->decoder.size;
+    if (s->decoder.flags & SMTP_DATA_8BIT)
+        job->env->body_8bit = true;
+    s->commit = job;
+    s->state = SMTPD_COMMIT;
+    worker_pool_submit(s->d->workers, commit_work, commit_done, job);
+}
+
+static void bdat_chunk_end(struct smtpd_session *s)
+{
+    if (s->bdat_failed) {
+        if (s->bdat_errno)
+            reply_queue_error(s, s->bdat_errno);
+        else
+            smtpd_reply(s, 503, "5.5.1",
+                        s->env ? "BDAT refused: send RSET and start over"
+                               : "Need MAIL and RCPT before BDAT");
+        if (!s->bdat_errno)
+            smtpd_bad_command(s);
+        if (s->state == SMTPD_CLOSING)
+            return;
+        smtpd_transaction_reset(s);
+        s->state = s->helo ? SMTPD_READY : SMTPD_CONNECTED;
+        smtpd_wait_command(s);
+        return;
+    }
+    if (s->bdat_last) {
+        data_finish(s);
+        return;
+    }
+    if (s->decoder.flags & SMTP_DATA_TOO_BIG) {
+        /* Say so now rather than after the last chunk (RFC 3030 4.2). */
+        smtpd_reply_error(s, smtp_data_error(&s->decoder));
+        smtpd_transaction_reset(s);
+        s->state = SMTPD_READY;
+        smtpd_wait_command(s);
+        return;
+    }
+    flush_pending(s);
+    smtpd_reply(s, 250, "2.0.0", "%llu octets received", (unsigned long long)s->decoder.size);
+    s->state = SMTPD_RCPT;
+    smtpd_wait_command(s);
+}
+
+void smtpd_bdat_start(struct smtpd_session *s, uint64_t size, bool last, bool refuse)
+{
+    s->bdat_remaining = size;
+    s->bdat_last = last;
+    if (refuse) {
+        s->bdat_failed = true;
+    } else if (!s->bdat_used && !s->bdat_failed) {
+        s->bdat_used = true;
+        s->bdat_errno = content_begin(s, SMTP_DATA_CHUNK);
+        if (s->bdat_errno)
+            s->bdat_failed = true;
+    }
+    s->state = SMTPD_BDAT;
+    conn_set_deadline(s->conn, s->d->conf->data_timeout_ms);
+    if (size == 0)
+        bdat_chunk_end(s);
+}
+
+size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len)
+{
+    if (s->state == SMTPD_DATA) {
+        size_t consumed;
+        int done = smtp_data_decode(&s->decoder, in, len, &consumed, &s->pending_out);
+        if (s->pending_out.len >= FLUSH_THRESHOLD)
+            flush_pending(s);
+        if (done)
+            data_finish(s);
+        return consumed;
+    }
+    /* BDAT */
+    size_t take = len < s->bdat_remaining ? len : (size_t)s->bdat_remaining;
+    if (!s->bdat_failed) {
+        size_t consumed;
+        smtp_data_decode(&s->decoder, in, take, &consumed, &s->pending_out);
+        if (s->pending_out.len >= FLUSH_THRESHOLD)
+            flush_pending(s);
+    }
+    s->bdat_remaining -= take;
+    if (s->bdat_remaining == 0)
+        bdat_chunk_end(s);
+    return take;
+}

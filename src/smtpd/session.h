@@ -1,0 +1,95 @@
+/*
+ * session: the inbound SMTP session, shared by its three parts:
+ *   session.c   life cycle, input loop, replies, deadlines, limits
+ *   commands.c  the command table and one handler per command
+ *   data.c      message content (DATA and BDAT) and the durable commit
+ * Handlers never do I/O themselves: they reply through smtpd_reply() and
+ * the connection layer (net/conn.h) does the rest.
+ */
+#ifndef POSTERN_SMTPD_SESSION_H
+#define POSTERN_SMTPD_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "proto/smtp_data.h"
+#include "proto/smtp_parse.h"
+#include "queue/envelope.h"
+#include "util/buf.h"
+
+struct conn;
+struct daemon;
+struct queue_incoming;
+struct commit_job;
+
+enum smtpd_state {
+    SMTPD_GREETING,  /* waiting out the greeting delay */
+    SMTPD_CONNECTED, /* greeted, no HELO/EHLO yet */
+    SMTPD_READY,     /* HELO/EHLO done, no transaction */
+    SMTPD_MAIL,      /* MAIL accepted */
+    SMTPD_RCPT,      /* at least one RCPT accepted */
+    SMTPD_DATA,      /* receiving DATA content */
+    SMTPD_BDAT,      /* receiving a BDAT chunk */
+    SMTPD_COMMIT,    /* waiting for the queue to make the message durable */
+    SMTPD_CLOSING,
+};
+
+#define SMTPD_STATE_BIT(s) (1u << (s))
+
+struct smtpd_session {
+    struct daemon *d;
+    struct conn *conn;
+    enum service service;
+    enum smtpd_state state;
+    char ip[64];
+    char *helo;
+    bool esmtp;
+    unsigned bad_commands;
+    struct smtp_line_reader line_reader;
+    uint64_t messages;
+
+    /* the transaction */
+    struct envelope *env;
+    struct smtp_mail_params mail;
+    unsigned rcpt_commands; /* accepted RCPT commands */
+    char *single_rcpt;      /* the RCPT address while there is exactly one */
+
+    /* content */
+    struct smtp_data_decoder decoder;
+    struct queue_incoming *incoming;
+    struct buf pending_out; /* decoded content not yet written */
+    uint64_t bdat_remaining;
+    bool bdat_last;
+    bool bdat_failed; /* a chunk was refused: the rest are consumed and 503'd */
+    bool bdat_used;   /* this transaction uses BDAT */
+    int bdat_errno;   /* the queue could not take the BDAT content */
+    struct commit_job *commit;
+};
+
+/* session.c */
+void smtpd_reply(struct smtpd_session *s, int code, const char *enhanced, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void smtpd_reply_error(struct smtpd_session *s, const struct smtp_error *e);
+/* Counts a protocol error; closes the session (421) past the limit. */
+void smtpd_bad_command(struct smtpd_session *s);
+void smtpd_close(struct smtpd_session *s, int code, const char *enhanced, const char *text);
+void smtpd_transaction_reset(struct smtpd_session *s);
+void smtpd_wait_command(struct smtpd_session *s);
+/* Continues processing input after an asynchronous step finished. */
+void smtpd_process_input(struct smtpd_session *s);
+
+/* commands.c: returns false when input processing must stop (the session
+ * is closing or waiting for something asynchronous). */
+bool smtpd_dispatch(struct smtpd_session *s, const char *line, size_t len, bool more_input);
+
+/* data.c */
+/* DATA: opens the queue file; false (after replying) if it cannot. */
+bool smtpd_data_begin(struct smtpd_session *s);
+/* BDAT: a chunk of size octets follows; refuse consumes it and answers 503. */
+void smtpd_bdat_start(struct smtpd_session *s, uint64_t size, bool last, bool refuse);
+/* Feeds content input; returns the number of octets consumed. */
+size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len);
+void smtpd_data_abort(struct smtpd_session *s);
+
+#endif

@@ -1,0 +1,201 @@
+"""Fixtures that run the real postern binary on loopback ports.
+
+Every test gets its own data_dir, configuration, users and aliases files.
+Nothing here asks the machine's DNS resolver: addresses are literal
+loopback IPs, and tests that need DNS start their own server (dns.py).
+"""
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = os.environ.get("POSTERN_BIN", str(ROOT / "build" / "postern"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, step=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+DEFAULT_USERS = ["alice@example.test", "bob@example.test", "carol@example.org"]
+DEFAULT_ALIASES = [
+    "team@example.test: alice@example.test, bob@example.test",
+    "postmaster@example.test: alice@example.test",
+    "everyone@example.test: team@example.test, bob@example.test, alice@example.test",
+    "@example.org: carol@example.org",
+]
+
+
+class Postern:
+    """One postern daemon under test."""
+
+    def __init__(self, workdir, settings=None, users=None, aliases=None):
+        self.dir = pathlib.Path(workdir)
+        self.data_dir = self.dir / "data"
+        self.conf_path = self.dir / "postern.conf"
+        self.log_path = self.dir / "postern.log"
+        self.port = free_port()
+        self.proc = None
+        self.settings = {
+            "server": {
+                "hostname": "mx.example.test",
+                "data_dir": str(self.data_dir),
+                "user": "postern",
+            },
+            "listen": {"smtp": f"127.0.0.1:{self.port}"},
+            "domains": {
+                "local": "example.test, example.org",
+                "users_file": "users",
+                "aliases_file": "aliases",
+            },
+            "relay": {"retry": "1s, 2s"},
+        }
+        for section, values in (settings or {}).items():
+            self.settings.setdefault(section, {}).update(values)
+        users = DEFAULT_USERS if users is None else users
+        aliases = DEFAULT_ALIASES if aliases is None else aliases
+        (self.dir / "users").write_text("".join(f"{u}:!\n" for u in users))
+        (self.dir / "aliases").write_text("".join(f"{a}\n" for a in aliases))
+        self.write_conf()
+
+    def write_conf(self):
+        lines = []
+        for section, values in self.settings.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {v}" for k, v in values.items()]
+            lines.append("")
+        self.conf_path.write_text("\n".join(lines))
+
+    def start(self, wait=True):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "-c", str(self.conf_path), "serve"],
+            stdout=self.log_file,
+            stderr=self.log_file,
+        )
+        if wait:
+            wait_until(self._ready, what=f"postern to listen\n{self.log()}")
+        return self
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"postern exited with {self.proc.returncode}:\n{self.log()}")
+        return "event=started" in self.log()
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._check_sanitizers()
+        self.proc = None
+
+    def kill(self):
+        """kill -9: no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def _check_sanitizers(self):
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            assert marker not in log, f"sanitizer report in postern's log:\n{log}"
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    # --- mailboxes -------------------------------------------------------
+    def maildir(self, addr):
+        local, domain = addr.split("@")
+        return self.data_dir / "mail" / domain / local
+
+    def messages(self, addr):
+        new = self.maildir(addr) / "new"
+        if not new.is_dir():
+            return []
+        return [p.read_bytes() for p in sorted(new.iterdir())]
+
+    def wait_messages(self, addr, n, timeout=10.0):
+        return wait_until(
+            lambda: (m := self.messages(addr)) and len(m) >= n and m,
+            timeout=timeout,
+            what=f"{n} message(s) for {addr}\n{self.log()}",
+        )
+
+    def queue_ids(self):
+        env = self.data_dir / "queue" / "env"
+        return sorted(p.name for p in env.iterdir()) if env.is_dir() else []
+
+
+@pytest.fixture
+def workdir():
+    # World-traversable, so the daemon can still reach data_dir after it
+    # drops root privileges to the postern user.
+    d = tempfile.mkdtemp(prefix="postern-test-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def make_postern(workdir):
+    made = []
+
+    def make(settings=None, users=None, aliases=None, start=True, subdir=None):
+        wd = workdir / (subdir or f"p{len(made)}")
+        wd.mkdir()
+        os.chmod(wd, 0o755)
+        p = Postern(wd, settings, users, aliases)
+        made.append(p)
+        if start:
+            p.start()
+        return p
+
+    yield make
+    for p in made:
+        p.stop()
+
+
+@pytest.fixture
+def postern(make_postern):
+    return make_postern()
+
+
+def body_of(maildir_bytes):
+    """The message as we sent it: drop the trace headers Postern adds."""
+    lines = maildir_bytes.split(b"\n")
+    i = 0
+    while i < len(lines) and (
+        lines[i].startswith((b"Return-Path:", b"Delivered-To:", b"Received:"))
+        or lines[i].startswith((b"\t", b" "))
+    ):
+        i += 1
+    return b"\n".join(lines[i:])
