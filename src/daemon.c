@@ -26,8 +26,7 @@
 #include "util/worker.h"
 #include "util/xmalloc.h"
 
-static void on_accept(void *arg, enum service svc, int fd, const struct sockaddr *sa,
-                      socklen_t len)
+static void on_accept(void *arg, enum service svc, int fd, const struct sockaddr *sa, socklen_t len)
 {
     struct daemon *d = arg;
     switch (svc) {

@@ -11,8 +11,8 @@
 
 struct entry {
     char *key;
-    char *hash;      /* users */
-    char **targets;  /* aliases */
+    char *hash;     /* users */
+    char **targets; /* aliases */
     size_t ntargets;
 };
 

@@ -55,8 +55,7 @@ void local_attempt_run(struct local_attempt *a)
         if (rc == 0) {
             struct buf prefix;
             buf_init(&prefix);
-            buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", env->sender,
-                       r->addr);
+            buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", env->sender, r->addr);
             rc = maildir_deliver(a->conf->data_dir, r->addr, prefix.data, fd, &file);
             buf_free(&prefix);
         }

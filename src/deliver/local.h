@@ -23,8 +23,8 @@ struct local_attempt {
     struct envelope *env; /* NULL: load it from the queue first */
     int64_t now;
     /* out */
-    bool removed;      /* nothing was pending any more: the message is gone */
-    bool load_failed;  /* the envelope could not be loaded */
+    bool removed;       /* nothing was pending any more: the message is gone */
+    bool load_failed;   /* the envelope could not be loaded */
     int64_t next_local; /* earliest retry of a local recipient, 0 if none */
 };
 

@@ -41,8 +41,8 @@ static void update_reading(struct conn *c)
 {
     if (c->closing || c->reported)
         return;
-    bool want = !c->paused &&
-                evbuffer_get_length(bufferevent_get_output(c->bev)) <= CONN_OUTPUT_MAX;
+    bool want =
+        !c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) <= CONN_OUTPUT_MAX;
     if (want)
         bufferevent_enable(c->bev, EV_READ);
     else

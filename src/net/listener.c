@@ -144,8 +144,8 @@ static void refuse(struct listener_set *set, enum service svc, int fd, const cha
     close(fd);
 }
 
-static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
     struct bound *b = arg;
     struct listener_set *set = b->set;
@@ -200,8 +200,7 @@ void listener_set_start(struct listener_set *set, struct event_base *base, liste
         struct bound *b = &set->socks[i];
         b->ev = evconnlistener_new(base, on_accept, b, LEV_OPT_CLOSE_ON_FREE, -1, b->fd);
         evconnlistener_set_error_cb(b->ev, on_accept_error);
-        log_info("event=listening service=%s address=%s", service_name(b->service),
-                 log_q(b->name));
+        log_info("event=listening service=%s address=%s", service_name(b->service), log_q(b->name));
     }
 }
 

@@ -12,8 +12,8 @@ static void append_sanitised(struct buf *out, const char *s, size_t max, bool al
     size_t n = 0;
     for (; *s && n < max; s++, n++) {
         unsigned char c = (unsigned char)*s;
-        bool ok = ((c > ' ' || (c == ' ' && allow_space)) && c < 0x7f && c != '(' && c != ')' && c != '\\' && c != '<' &&
-                   c != '>' && c != ';') ||
+        bool ok = ((c > ' ' || (c == ' ' && allow_space)) && c < 0x7f && c != '(' && c != ')' &&
+                   c != '\\' && c != '<' && c != '>' && c != ';') ||
                   c >= 0x80;
         buf_append_char(out, ok ? (char)c : '?');
     }

@@ -51,7 +51,9 @@ const struct smtp_error *smtp_data_error(const struct smtp_data_decoder *d)
     return NULL;
 }
 
-#define REJECTED (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR | SMTP_DATA_LONG_LINE | SMTP_DATA_NUL | SMTP_DATA_TOO_BIG)
+#define REJECTED                                                                                   \
+    (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR | SMTP_DATA_LONG_LINE | SMTP_DATA_NUL |                 \
+     SMTP_DATA_TOO_BIG)
 
 static void emit(struct smtp_data_decoder *d, struct buf *out, const char *p, size_t n)
 {

@@ -36,9 +36,9 @@ enum smtp_data_mode { SMTP_DATA_DOT, SMTP_DATA_CHUNK };
 struct smtp_data_decoder {
     enum smtp_data_mode mode;
     int state;
-    size_t line_len;     /* octets in the current line, CRLF excluded */
-    uint64_t size;       /* decoded octets so far */
-    uint64_t max_size;   /* 0: no limit */
+    size_t line_len;   /* octets in the current line, CRLF excluded */
+    uint64_t size;     /* decoded octets so far */
+    uint64_t max_size; /* 0: no limit */
     unsigned flags;
 };
 

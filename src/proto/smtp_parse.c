@@ -33,12 +33,11 @@ ERR(err_smtputf8_value, 501, "5.5.4", "SMTPUTF8 takes no value");
 ERR(err_bdat_syntax, 501, "5.5.4", "Syntax: BDAT <size> [LAST]");
 
 static const char *const verb_names[SMTP_VERB_COUNT] = {
-    [SMTP_VERB_UNKNOWN] = "?",       [SMTP_VERB_HELO] = "HELO", [SMTP_VERB_EHLO] = "EHLO",
-    [SMTP_VERB_MAIL] = "MAIL",       [SMTP_VERB_RCPT] = "RCPT", [SMTP_VERB_DATA] = "DATA",
-    [SMTP_VERB_BDAT] = "BDAT",       [SMTP_VERB_RSET] = "RSET", [SMTP_VERB_NOOP] = "NOOP",
-    [SMTP_VERB_QUIT] = "QUIT",       [SMTP_VERB_VRFY] = "VRFY", [SMTP_VERB_EXPN] = "EXPN",
-    [SMTP_VERB_HELP] = "HELP",       [SMTP_VERB_STARTTLS] = "STARTTLS",
-    [SMTP_VERB_AUTH] = "AUTH",
+    [SMTP_VERB_UNKNOWN] = "?", [SMTP_VERB_HELO] = "HELO",         [SMTP_VERB_EHLO] = "EHLO",
+    [SMTP_VERB_MAIL] = "MAIL", [SMTP_VERB_RCPT] = "RCPT",         [SMTP_VERB_DATA] = "DATA",
+    [SMTP_VERB_BDAT] = "BDAT", [SMTP_VERB_RSET] = "RSET",         [SMTP_VERB_NOOP] = "NOOP",
+    [SMTP_VERB_QUIT] = "QUIT", [SMTP_VERB_VRFY] = "VRFY",         [SMTP_VERB_EXPN] = "EXPN",
+    [SMTP_VERB_HELP] = "HELP", [SMTP_VERB_STARTTLS] = "STARTTLS", [SMTP_VERB_AUTH] = "AUTH",
 };
 
 const char *smtp_verb_name(enum smtp_verb verb)
@@ -467,8 +466,7 @@ static bool xtext_valid(const char *s, size_t len)
 }
 
 const struct smtp_error *smtp_mail_params_parse(const struct esmtp_param *params, size_t n,
-                                                uint64_t size_limit,
-                                                struct smtp_mail_params *out_r)
+                                                uint64_t size_limit, struct smtp_mail_params *out_r)
 {
     memset(out_r, 0, sizeof(*out_r));
     for (size_t i = 0; i < n; i++) {

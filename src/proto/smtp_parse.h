@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_COMMAND_LINE_MAX 512 /* octets, CRLF included (RFC 5321 4.5.3.1.4) */
+#define SMTP_COMMAND_LINE_MAX 512  /* octets, CRLF included (RFC 5321 4.5.3.1.4) */
 #define SMTP_TEXT_LINE_MAX    1000 /* octets, CRLF included (RFC 5321 4.5.3.1.6) */
 #define SMTP_LOCAL_PART_MAX   64
 #define SMTP_DOMAIN_MAX       255
@@ -84,8 +84,8 @@ const struct smtp_error *smtp_command_parse(const char *line, size_t len,
 const char *smtp_verb_name(enum smtp_verb verb);
 
 struct smtp_path {
-    bool is_null;  /* <> */
-    bool utf8;     /* the address has non-ASCII octets (needs SMTPUTF8) */
+    bool is_null; /* <> */
+    bool utf8;    /* the address has non-ASCII octets (needs SMTPUTF8) */
     char local[SMTP_LOCAL_PART_MAX + 1];
     char domain[SMTP_DOMAIN_MAX + 1]; /* empty only for RCPT TO:<postmaster> */
 };
@@ -128,7 +128,7 @@ struct smtp_mail_params {
 #define SMTP_NOTIFY_DELAY   8u
 
 struct smtp_rcpt_params {
-    unsigned notify; /* 0 when not given */
+    unsigned notify;                /* 0 when not given */
     char orcpt[SMTP_PATH_MAX + 32]; /* "rfc822;addr" as sent (xtext) */
 };
 

@@ -113,8 +113,8 @@ void envelope_serialize(const struct envelope *env, struct buf *out)
     buf_printf(out, "size %" PRIu64 "\n", env->size);
     for (size_t i = 0; i < env->nrcpts; i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];
-        buf_printf(out, "rcpt %s %u %u %" PRId64 " ", state_names[r->state], r->notify,
-                   r->attempts, r->next_attempt);
+        buf_printf(out, "rcpt %s %u %u %" PRId64 " ", state_names[r->state], r->notify, r->attempts,
+                   r->next_attempt);
         put_escaped(out, r->addr);
         buf_append_char(out, ' ');
         put_escaped(out, r->orig);

@@ -10,7 +10,7 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-#define S(x) SMTPD_STATE_BIT(SMTPD_##x)
+#define S(x)              SMTPD_STATE_BIT(SMTPD_##x)
 #define ANY_COMMAND_STATE (S(CONNECTED) | S(READY) | S(MAIL) | S(RCPT))
 
 /* The command must be the last of a pipelined group (RFC 2920 3.1): input
@@ -291,8 +291,7 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
     }
     if (!add_local_rcpt(s, addr, &rp)) {
         log_info("event=rcpt_rejected client=%s rcpt=%s reason=unknown_user", s->ip, log_q(addr));
-        smtpd_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: no such user here",
-                    addr);
+        smtpd_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: no such user here", addr);
         free(addr);
         return true;
     }

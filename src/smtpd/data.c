@@ -120,8 +120,8 @@ static void commit_done(void *arg)
             s->messages++;
             smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", env->id);
         } else {
-            smtpd_reply_error(s, job->rc == ENOSPC || job->rc == EDQUOT ? &err_storage
-                                                                        : &err_local);
+            smtpd_reply_error(s,
+                              job->rc == ENOSPC || job->rc == EDQUOT ? &err_storage : &err_local);
         }
         s->state = SMTPD_READY;
         smtpd_transaction_reset(s);
