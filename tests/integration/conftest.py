@@ -199,3 +199,131 @@ def body_of(maildir_bytes):
     ):
         i += 1
     return b"\n".join(lines[i:])
+
+
+# --- helpers for the inbound tests (test_inbound_*.py) ---------------------
+
+class Raw:
+    """A raw SMTP client on a socket: send exact bytes, read whole replies.
+
+    Replies are (code, text) where text holds every line of a multi-line
+    reply (without the code), joined by newlines, as bytes.
+    """
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, source=None, greet=True):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError(f"connection closed; unparsed input {self.buf!r}")
+        self.buf += chunk
+
+    def reply(self):
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            assert len(line) >= 3 and line[:3].isdigit(), f"malformed reply line {line!r}"
+            lines.append(line)
+            if len(line) == 3 or line[3:4] == b" ":
+                break
+            assert line[3:4] == b"-", f"malformed reply line {line!r}"
+        return int(lines[0][:3]), b"\n".join(l[4:] for l in lines)
+
+    def cmd(self, line):
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def expect(self, line, code, enhanced=None):
+        got, text = self.cmd(line)
+        assert got == code, f"{line!r}: expected {code}, got {got} {text!r}"
+        if enhanced:
+            assert text.startswith(enhanced.encode()), f"{line!r}: expected {enhanced}: {text!r}"
+        return text
+
+    def ehlo(self, name="client.remote.test"):
+        return self.expect(f"EHLO {name}", 250)
+
+    def closed(self, timeout=5.0):
+        """True once the server has closed the connection (EOF or reset).
+        Anything it sent before is kept in self.buf."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def send_raw_message(port, rcpts, content, sender="x@remote.test"):
+    """One whole transaction with exact content bytes (already CRLF and
+    dot-stuffed, without the final terminator). Returns the final reply."""
+    with Raw(port) as c:
+        c.ehlo()
+        c.expect(f"MAIL FROM:<{sender}>", 250)
+        for r in rcpts:
+            c.expect(f"RCPT TO:<{r}>", 250)
+        c.expect("DATA", 354)
+        c.send(content + b"\r\n.\r\n")
+        result = c.reply()
+        c.expect("QUIT", 221)
+        return result
+
+
+def all_mail_files(postern):
+    """Every file under data_dir/mail, as paths relative to it."""
+    root = postern.data_dir / "mail"
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def delivered_files(postern):
+    """Every message in any Maildir's new/ (relative paths)."""
+    return [f for f in all_mail_files(postern) if f.split("/")[-2] == "new"]
+
+
+def queue_files(postern):
+    """Every file under data_dir/queue (relative paths)."""
+    root = postern.data_dir / "queue"
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def wait_queue_empty(postern, timeout=10.0):
+    wait_until(
+        lambda: postern.queue_ids() == [],
+        timeout=timeout,
+        what=f"the queue to empty: {queue_files(postern)}\n{postern.log()}",
+    )
