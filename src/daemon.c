@@ -17,9 +17,11 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "auth/limiter.h"
 #include "auth/users.h"
 #include "deliver/scheduler.h"
 #include "net/listener.h"
+#include "net/tls.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -142,13 +144,16 @@ int daemon_serve(const char *conf_path)
         goto out;
     for (size_t i = 0; i < d.conf->nlistens; i++)
         if (d.conf->listens[i].service == SERVICE_POP3 ||
-            d.conf->listens[i].service == SERVICE_POP3S ||
-            d.conf->listens[i].service == SERVICE_SUBMISSION ||
-            d.conf->listens[i].service == SERVICE_SUBMISSIONS) {
+            d.conf->listens[i].service == SERVICE_POP3S) {
             buf_printf(&err, "%s: [listen] %s: this service is not implemented yet\n", conf_path,
                        service_name(d.conf->listens[i].service));
             goto out;
         }
+    if (d.conf->tls_cert) {
+        d.tls = tls_server_new(d.conf->tls_cert, d.conf->tls_key, &err);
+        if (d.tls == NULL)
+            goto out;
+    }
     d.users = user_table_load_files(d.conf->users_file, d.conf->aliases_file, &err);
     if (d.users == NULL)
         goto out;
@@ -169,6 +174,7 @@ int daemon_serve(const char *conf_path)
     d.base = event_base_new();
     d.workers = worker_pool_new(d.base, (int)d.conf->workers);
     d.scheduler = scheduler_new(&d);
+    d.auth_limiter = auth_limiter_new();
     struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     event_add(sigterm, NULL);
@@ -182,6 +188,7 @@ int daemon_serve(const char *conf_path)
 
     worker_pool_free(&d.workers);
     scheduler_free(&d.scheduler);
+    auth_limiter_free(&d.auth_limiter);
     event_free(sigterm);
     event_free(sigint);
     event_base_free(d.base);
@@ -196,6 +203,7 @@ out_quiet:
     listener_set_free(&d.listeners);
     queue_close(&d.queue);
     user_table_free(&d.users);
+    tls_ctx_free(&d.tls);
     conf_free(&d.conf);
     buf_free(&err);
     return status;

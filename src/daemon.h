@@ -17,6 +17,8 @@ struct queue;
 struct scheduler;
 struct listener_set;
 struct user_table;
+struct auth_limiter;
+typedef struct ssl_ctx_st SSL_CTX;
 
 struct daemon {
     struct conf *conf;
@@ -26,6 +28,8 @@ struct daemon {
     struct queue *queue;
     struct scheduler *scheduler;
     struct listener_set *listeners;
+    SSL_CTX *tls; /* NULL when no certificate is configured */
+    struct auth_limiter *auth_limiter;
     unsigned sessions;
     bool stopping;
 };

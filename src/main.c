@@ -19,6 +19,10 @@ static void usage(FILE *f)
           "commands:\n"
           "  serve       run the mail daemon in the foreground (logs to stderr)\n"
           "  check       validate the configuration, users and aliases files\n"
+          "  user add ADDRESS [--password-stdin]   add a mailbox user\n"
+          "  user passwd ADDRESS [--password-stdin] change a password\n"
+          "  user del ADDRESS                       remove a user (the Maildir stays)\n"
+          "  user list                              list the users\n"
           "  version     print the version\n"
           "  help        this text\n"
           "\n"
@@ -58,6 +62,8 @@ int main(int argc, char **argv)
         return daemon_serve(conf_path);
     if (strcmp(cmd, "check") == 0)
         return cli_check(conf_path);
+    if (strcmp(cmd, "user") == 0)
+        return cli_user(conf_path, argc - i, argv + i);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("postern %s\n", POSTERN_VERSION);
         return 0;

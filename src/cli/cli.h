@@ -3,5 +3,6 @@
 #define POSTERN_CLI_CLI_H
 
 int cli_check(const char *conf_path);
+int cli_user(const char *conf_path, int argc, char **argv);
 
 #endif

@@ -186,6 +186,19 @@ static bool parse_ms(const char *value, unsigned *out_r)
     return true;
 }
 
+static bool parse_bool(const char *value, bool *out_r)
+{
+    if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+        strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
+        *out_r = true;
+    else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+             strcmp(value, "0") == 0 || strcasecmp(value, "off") == 0)
+        *out_r = false;
+    else
+        return false;
+    return true;
+}
+
 static bool valid_hostname(const char *s)
 {
     size_t n = strlen(s);
@@ -316,6 +329,18 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("smtpd", "data_timeout")) {
         if (!parse_ms(value, &c->data_timeout_ms) || c->data_timeout_ms == 0)
             BAD("expected a duration such as 30s or 10m");
+    } else if (IS("smtpd", "smtp_auth")) {
+        if (!parse_bool(value, &c->smtp_auth))
+            BAD("expected yes or no");
+    } else if (IS("auth", "failure_delay")) {
+        if (!parse_ms(value, &c->auth_failure_delay_ms))
+            BAD("expected a duration such as 1s");
+    } else if (IS("auth", "failure_limit")) {
+        if (!parse_unsigned(value, 100000, &c->auth_failure_limit) || c->auth_failure_limit == 0)
+            BAD("expected a number from 1 to 100000");
+    } else if (IS("auth", "lockout")) {
+        if (!parse_ms(value, &c->auth_lockout_ms))
+            BAD("expected a duration such as 10m");
     } else if (IS("relay", "resolver")) {
         set_str(&c->resolver, xstrdup(value));
     } else if (IS("relay", "port")) {
@@ -383,6 +408,9 @@ static void set_defaults(struct conf *c)
     c->command_timeout_ms = 5 * 60 * 1000;
     c->data_timeout_ms = 10 * 60 * 1000;
     c->workers = 4;
+    c->auth_failure_delay_ms = 1000;
+    c->auth_failure_limit = 10;
+    c->auth_lockout_ms = 10 * 60 * 1000;
     c->relay_port = 25;
     static const unsigned retry[] = {60, 300, 900, 1800, 3600, 7200, 14400};
     c->nretry = sizeof(retry) / sizeof(retry[0]);
@@ -424,6 +452,19 @@ struct conf *conf_load(const char *path, struct buf *err_r)
             st.errors++;
     if (c->nlistens == 0)
         buf_printf(err_r, "%s: [listen]: no service to listen on\n", path), st.errors++;
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+        buf_printf(err_r, "%s: [tls]: cert and key must be set together\n", path), st.errors++;
+    for (size_t i = 0; i < c->nlistens && c->tls_cert == NULL; i++) {
+        enum service svc = c->listens[i].service;
+        if (svc == SERVICE_SUBMISSION || svc == SERVICE_SUBMISSIONS || svc == SERVICE_POP3S) {
+            buf_printf(err_r,
+                       "%s: [listen] %s: needs [tls] cert and key (passwords are only "
+                       "accepted over TLS)\n",
+                       path, service_name(svc));
+            st.errors++;
+            break;
+        }
+    }
     if (c->users_file == NULL)
         c->users_file = resolve_path(&st, "users");
     free(dir);

@@ -51,6 +51,12 @@ struct conf {
     unsigned command_timeout_ms;
     unsigned data_timeout_ms;
     unsigned workers;
+    bool smtp_auth; /* offer AUTH on the smtp (MX) listener too */
+
+    /* [auth] */
+    unsigned auth_failure_delay_ms; /* reply delay after one failure; grows */
+    unsigned auth_failure_limit;    /* failures from one address before lockout */
+    unsigned auth_lockout_ms;       /* how long that address is refused */
 
     /* [relay] */
     char *resolver;

@@ -6,16 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "net/addr.h"
 #include "util/xmalloc.h"
 
 struct conn {
+    struct event_base *base;
     struct bufferevent *bev;
+    SSL *ssl; /* owned by bev once set */
     struct event *deadline;
     const struct conn_callbacks *cb;
     void *arg;
@@ -25,6 +31,7 @@ struct conn {
     bool paused;   /* by the session */
     bool closing;  /* conn_close_after_write() called */
     bool reported; /* on_close already delivered */
+    time_t close_by;
 };
 
 static void report_close(struct conn *c, const char *why)
@@ -56,12 +63,31 @@ static void on_bev_read(struct bufferevent *bev, void *arg)
         c->cb->on_read(c, c->arg);
 }
 
+/* All written data has left for the socket: with TLS, the filter's output
+ * must also have drained from the layer below it. */
+static bool flushed(struct conn *c)
+{
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+        return false;
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    return under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+}
+
+static void close_when_flushed(struct conn *c)
+{
+    if (flushed(c) || time(NULL) >= c->close_by) {
+        report_close(c, "done");
+        return;
+    }
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 5000};
+    event_add(c->deadline, &tv);
+}
+
 static void on_bev_write(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     if (c->closing) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            report_close(c, "done");
+        close_when_flushed(c);
         return;
     }
     update_reading(c);
@@ -72,23 +98,50 @@ static void on_bev_event(struct bufferevent *bev, short what, void *arg)
     struct conn *c = arg;
     if (what & BEV_EVENT_EOF)
         report_close(c, c->closing ? "done" : "peer closed");
-    else if (what & BEV_EVENT_ERROR)
-        report_close(c, c->closing ? "done" : "I/O error");
+    else if (what & BEV_EVENT_ERROR) {
+        const char *why = "I/O error";
+        char tls_why[160];
+        unsigned long e = c->ssl ? bufferevent_get_openssl_error(bev) : 0;
+        if (e) {
+            ERR_error_string_n(e, tls_why, sizeof(tls_why));
+            why = tls_why;
+        } else if (c->ssl && !SSL_is_init_finished(c->ssl)) {
+            why = "TLS handshake failed";
+        }
+        report_close(c, c->closing ? "done" : why);
+    }
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     if (c->closing) {
-        /* The peer did not take our last reply in time. */
-        report_close(c, "done");
+        /* Flushed, or the peer did not take our last reply in time. */
+        close_when_flushed(c);
         return;
     }
     c->cb->on_deadline(c, c->arg);
 }
 
+static void attach_bev(struct conn *c, struct bufferevent *bev)
+{
+    c->bev = bev;
+    if (c->ssl)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    bufferevent_setcb(bev, on_bev_read, on_bev_write, on_bev_event, c);
+    bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_MAX);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
                       socklen_t peer_len, const struct conn_callbacks *cb, void *arg)
+{
+    return conn_new_tls(base, fd, peer, peer_len, NULL, cb, arg);
+}
+
+struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr *peer,
+                          socklen_t peer_len, SSL_CTX *implicit_tls,
+                          const struct conn_callbacks *cb, void *arg)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->cb = cb;
@@ -99,12 +152,46 @@ struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *pe
         c->peer_port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
     else if (peer && peer->sa_family == AF_INET6)
         c->peer_port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->bev, on_bev_read, on_bev_write, on_bev_event, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_INPUT_MAX);
+    c->base = base;
     c->deadline = evtimer_new(base, on_deadline, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (implicit_tls) {
+        c->ssl = SSL_new(implicit_tls);
+        attach_bev(c, bufferevent_openssl_socket_new(base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                     BEV_OPT_CLOSE_ON_FREE));
+    } else {
+        attach_bev(c, bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+    }
     return c;
+}
+
+bool conn_starttls(struct conn *c, SSL_CTX *ctx)
+{
+    if (c->ssl || c->reported)
+        return false;
+    /* Whatever the client sent after STARTTLS and before the handshake was
+     * never protected: drop it (CVE-2011-0411, command injection). */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    c->ssl = SSL_new(ctx);
+    struct bufferevent *tls = bufferevent_openssl_filter_new(
+        c->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (tls == NULL) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return false;
+    }
+    attach_bev(c, tls);
+    return true;
+}
+
+SSL *conn_tls(const struct conn *c)
+{
+    return c->ssl && SSL_is_init_finished(c->ssl) ? c->ssl : NULL;
+}
+
+bool conn_tls_started(const struct conn *c)
+{
+    return c->ssl != NULL;
 }
 
 void conn_free(struct conn **cp)
@@ -176,10 +263,11 @@ void conn_close_after_write(struct conn *c)
     c->closing = true;
     bufferevent_disable(c->bev, EV_READ);
     /* Give a peer that does not read our last words a bounded time. */
+    c->close_by = time(NULL) + 10;
     struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
     event_add(c->deadline, &tv);
     /* Reported from the loop, never from inside the caller's stack. */
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    if (flushed(c))
         event_active(c->deadline, EV_TIMEOUT, 0);
 }
 

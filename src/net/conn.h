@@ -18,6 +18,8 @@
 struct event_base;
 struct evbuffer;
 struct conn;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 #define CONN_INPUT_MAX  (256 * 1024)
 #define CONN_OUTPUT_MAX (256 * 1024)
@@ -32,7 +34,20 @@ struct conn_callbacks {
 
 struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
                       socklen_t peer_len, const struct conn_callbacks *cb, void *arg);
+/* Implicit TLS (ports 465, 995): the handshake starts at once. */
+struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr *peer,
+                          socklen_t peer_len, SSL_CTX *implicit_tls,
+                          const struct conn_callbacks *cb, void *arg);
 void conn_free(struct conn **c);
+
+/* STARTTLS / STLS: discards all buffered input, then runs the server side
+ * of the handshake over the same socket. Write the "go ahead" reply first:
+ * it is flushed in plain text before any TLS record. */
+bool conn_starttls(struct conn *c, SSL_CTX *ctx);
+/* The TLS session once the handshake finished, else NULL. */
+SSL *conn_tls(const struct conn *c);
+/* True once TLS was started (handshake maybe still running). */
+bool conn_tls_started(const struct conn *c);
 
 struct evbuffer *conn_input(struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len);

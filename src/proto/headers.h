@@ -26,4 +26,13 @@ void header_build_received(struct buf *out, const struct received_info *ri);
 /* RFC 5322 date-time, e.g. "Thu, 26 Nov 2026 12:00:00 +0000". */
 void header_format_date(char *dst, size_t len, time_t when);
 
+/* In the header section h[0..len) (CRLF lines, no final empty line needed),
+ * counts the fields named name (case-insensitive) and copies the unfolded
+ * value of the first one, trimmed, into value_r (when not NULL). */
+int header_get(const char *h, size_t len, const char *name, struct buf *value_r);
+/* The addr-specs of an address-list value ("A <a@x>, b@y (B)"): angle
+ * addresses, else bare ones, comments and display names dropped, groups
+ * flattened. Returns the count; the caller frees each string and the array. */
+size_t header_addresses(const char *value, char ***addrs_r);
+
 #endif

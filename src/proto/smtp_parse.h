@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_COMMAND_LINE_MAX 512  /* octets, CRLF included (RFC 5321 4.5.3.1.4) */
-#define SMTP_TEXT_LINE_MAX    1000 /* octets, CRLF included (RFC 5321 4.5.3.1.6) */
+#define SMTP_COMMAND_LINE_MAX 512   /* octets, CRLF included (RFC 5321 4.5.3.1.4) */
+#define SMTP_TEXT_LINE_MAX    1000  /* octets, CRLF included (RFC 5321 4.5.3.1.6) */
+#define SMTP_AUTH_LINE_MAX    12288 /* an AUTH line or response (RFC 4954 4) */
 #define SMTP_LOCAL_PART_MAX   64
 #define SMTP_DOMAIN_MAX       255
 #define SMTP_PATH_MAX         256

@@ -1,4 +1,5 @@
 /* The SMTP command table and its handlers (RFC 5321 4.1, 1870, 3030, 6531). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,15 @@ struct smtpd_command {
 };
 
 static bool cmd_helo(struct smtpd_session *s, const struct smtp_command *cmd);
+static const char *sender_addr(const struct smtp_path *path)
+{
+    static char addr[SMTP_LOCAL_PART_MAX + SMTP_DOMAIN_MAX + 2];
+    if (path->is_null)
+        return "";
+    snprintf(addr, sizeof(addr), "%s@%s", path->local, path->domain);
+    return addr;
+}
+
 static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd);
 static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd);
 static bool cmd_data(struct smtpd_session *s, const struct smtp_command *cmd);
@@ -37,7 +47,6 @@ static bool cmd_vrfy(struct smtpd_session *s, const struct smtp_command *cmd);
 static bool cmd_expn(struct smtpd_session *s, const struct smtp_command *cmd);
 static bool cmd_help(struct smtpd_session *s, const struct smtp_command *cmd);
 static bool cmd_starttls(struct smtpd_session *s, const struct smtp_command *cmd);
-static bool cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd);
 
 static const struct smtpd_command command_table[] = {
     {SMTP_VERB_HELO, ANY_COMMAND_STATE, CMD_SYNC, NULL, cmd_helo},
@@ -53,7 +62,7 @@ static const struct smtpd_command command_table[] = {
     {SMTP_VERB_EXPN, ANY_COMMAND_STATE, 0, NULL, cmd_expn},
     {SMTP_VERB_HELP, ANY_COMMAND_STATE, 0, NULL, cmd_help},
     {SMTP_VERB_STARTTLS, ANY_COMMAND_STATE, CMD_SYNC, NULL, cmd_starttls},
-    {SMTP_VERB_AUTH, ANY_COMMAND_STATE, CMD_SYNC, NULL, cmd_auth},
+    {SMTP_VERB_AUTH, S(READY), CMD_SYNC, NULL, smtpd_cmd_auth},
 };
 
 static const struct smtp_error err_params_need_ehlo = {555, "5.5.4",
@@ -158,14 +167,25 @@ static bool cmd_helo(struct smtpd_session *s, const struct smtp_command *cmd)
                 "250-8BITMIME\r\n"
                 "250-ENHANCEDSTATUSCODES\r\n"
                 "250-SMTPUTF8\r\n"
-                "250-CHUNKING\r\n"
-                "250 HELP\r\n",
+                "250-CHUNKING\r\n",
                 conf->hostname, s->ip, (unsigned long long)conf->message_size);
+    if (s->d->tls && !conn_tls_started(s->conn))
+        conn_printf(s->conn, "250-STARTTLS\r\n");
+    /* Passwords only inside TLS: before it, AUTH is not even advertised. */
+    if (smtpd_auth_offered(s) && conn_tls(s->conn) && !s->auth_user)
+        conn_printf(s->conn, "250-AUTH PLAIN LOGIN\r\n");
+    conn_printf(s->conn, "250 HELP\r\n");
     return true;
 }
 
 static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
 {
+    if (smtpd_is_submission(s) && s->auth_user == NULL) {
+        smtpd_reply(s, 530, "5.7.0",
+                    conn_tls(s->conn) ? "Authentication required: log in with AUTH first"
+                                      : "Must issue a STARTTLS command first, then AUTH");
+        return true;
+    }
     struct smtp_path path;
     struct esmtp_param params[SMTP_PARAMS_MAX];
     size_t nparams;
@@ -197,7 +217,16 @@ static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
         smtpd_reply(s, 452, "4.3.1", "Insufficient system storage, try again later");
         return true;
     }
+    if (s->auth_user && !smtpd_sender_owned(s, path.is_null ? NULL : sender_addr(&path))) {
+        log_warn("event=mail_rejected client=%s user=%s reason=sender_not_owned sender=%s", s->ip,
+                 log_q(s->auth_user), log_q(sender_addr(&path)));
+        smtpd_reply(s, 553, "5.7.1", "<%s>: Sender address is not one of %s's addresses",
+                    sender_addr(&path), s->auth_user);
+        return true;
+    }
     s->env = envelope_new();
+    if (s->auth_user)
+        s->env->auth_user = xstrdup(s->auth_user);
     free(s->env->sender);
     s->env->sender = path.is_null ? xstrdup("") : xasprintf("%s@%s", path.local, path.domain);
     s->env->helo = xstrdup(s->helo);
@@ -278,9 +307,20 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
         addr = xasprintf("postmaster@%s", conf->local_domains[0]);
     else
         addr = xasprintf("%s@%s", path.local, path.domain);
-    address_lower(addr);
-    const char *domain = strrchr(addr, '@') + 1;
-    if (!conf_is_local_domain(conf, domain)) {
+    /* Domains are case-insensitive; a remote local part is not ours to fold. */
+    char *domain = strrchr(addr, '@') + 1;
+    address_lower(domain);
+    if (conf_is_local_domain(conf, domain))
+        address_lower(addr);
+    if (!conf_is_local_domain(conf, domain) && s->auth_user) {
+        /* An authenticated user's mail for elsewhere is queued for relay. */
+        if (envelope_find_rcpt(s->env, addr) < 0) {
+            struct envelope_rcpt *r = envelope_add_rcpt(s->env, addr, addr);
+            r->notify = rp.notify;
+            if (rp.orcpt[0])
+                r->orcpt = xstrdup(rp.orcpt);
+        }
+    } else if (!conf_is_local_domain(conf, domain)) {
         log_info("event=rcpt_rejected client=%s rcpt=%s reason=relay_denied", s->ip, log_q(addr));
         smtpd_reply(s, 554, "5.7.1",
                     "<%s>: Relay access denied (this server only accepts mail for its own "
@@ -288,8 +328,7 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
                     addr);
         free(addr);
         return true;
-    }
-    if (!add_local_rcpt(s, addr, &rp)) {
+    } else if (!add_local_rcpt(s, addr, &rp)) {
         log_info("event=rcpt_rejected client=%s rcpt=%s reason=unknown_user", s->ip, log_q(addr));
         smtpd_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: no such user here", addr);
         free(addr);
@@ -377,12 +416,31 @@ static bool cmd_help(struct smtpd_session *s, const struct smtp_command *cmd)
 
 static bool cmd_starttls(struct smtpd_session *s, const struct smtp_command *cmd)
 {
-    smtpd_reply(s, 454, "4.7.0", "TLS not available: no certificate is configured");
-    return true;
-}
-
-static bool cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
-{
-    smtpd_reply(s, 503, "5.5.1", "AUTH is not offered on this service");
-    return true;
+    if (cmd->args_len) {
+        smtpd_reply(s, 501, "5.5.4", "Syntax: STARTTLS (no arguments)");
+        smtpd_bad_command(s);
+        return s->state != SMTPD_CLOSING;
+    }
+    if (conn_tls_started(s->conn)) {
+        smtpd_reply(s, 503, "5.5.1", "TLS is already active");
+        smtpd_bad_command(s);
+        return s->state != SMTPD_CLOSING;
+    }
+    if (s->d->tls == NULL) {
+        smtpd_reply(s, 454, "4.7.0", "TLS not available: no certificate is configured");
+        return true;
+    }
+    smtpd_reply(s, 220, "2.0.0", "Ready to start TLS");
+    /* RFC 3207 4.2: forget everything learnt before TLS; EHLO again. */
+    smtpd_transaction_reset(s);
+    free(s->helo);
+    s->helo = NULL;
+    s->esmtp = false;
+    s->state = SMTPD_CONNECTED;
+    if (!conn_starttls(s->conn, s->d->tls)) {
+        smtpd_close(s, 421, "4.7.0", "TLS could not be started");
+        return false;
+    }
+    smtpd_wait_command(s);
+    return false; /* the input was discarded; wait for the handshake */
 }

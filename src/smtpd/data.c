@@ -1,5 +1,6 @@
 /* Message content (DATA, BDAT) and the durable commit behind the 250. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,18 +32,52 @@ struct commit_job {
     int rc;
 };
 
+#define HEADER_SECTION_MAX (256 * 1024)
+
+/* Until the header section is complete it stays in memory, so that the
+ * submission policy can add fields and refuse on From:. */
+static void scan_headers(struct smtpd_session *s, bool at_end)
+{
+    if (s->headers_done)
+        return;
+    const char *start = s->pending_out.data + s->content_start;
+    size_t len = s->pending_out.len - s->content_start;
+    size_t hlen = len;
+    bool found = false;
+    if (len >= 2 && start[0] == '\r' && start[1] == '\n') {
+        hlen = 0; /* no header section at all */
+        found = true;
+    } else {
+        const char *end = memmem(start, len, "\r\n\r\n", 4);
+        if (end) {
+            hlen = (size_t)(end - start) + 2;
+            found = true;
+        }
+    }
+    if (!found && !at_end && len < HEADER_SECTION_MAX)
+        return;
+    s->headers_done = true;
+    smtpd_headers_complete(s, hlen);
+}
+
 static void flush_pending(struct smtpd_session *s)
 {
+    if (!s->headers_done)
+        return;
     if (s->pending_out.len && s->incoming)
         queue_incoming_write(s->incoming, s->pending_out.data, s->pending_out.len);
     buf_reset(&s->pending_out);
 }
 
-static const char *protocol_name(const struct smtpd_session *s)
+/* The "with" protocol of the Received header (RFC 3848, RFC 6531). */
+static void protocol_name(const struct smtpd_session *s, char *out, size_t len)
 {
-    if (s->mail.smtputf8)
-        return "UTF8SMTP";
-    return s->esmtp ? "ESMTP" : "SMTP";
+    if (!s->esmtp) {
+        snprintf(out, len, "SMTP");
+        return;
+    }
+    snprintf(out, len, "%s%s%s", s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP", s->tls_info[0] ? "S" : "",
+             s->auth_user ? "A" : "");
 }
 
 static void reply_queue_error(struct smtpd_session *s, int e)
@@ -61,16 +96,22 @@ static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
     }
     smtp_data_decoder_init(&s->decoder, mode, s->d->conf->message_size);
     buf_reset(&s->pending_out);
+    char proto[16];
+    protocol_name(s, proto, sizeof(proto));
     struct received_info ri = {
         .helo = s->helo,
         .client_ip = s->ip,
         .by_host = s->d->conf->hostname,
-        .protocol = protocol_name(s),
+        .protocol = proto,
+        .tls = s->tls_info[0] ? s->tls_info : NULL,
         .queue_id = s->incoming->id,
         .for_rcpt = s->single_rcpt,
         .when = time(NULL),
     };
     header_build_received(&s->pending_out, &ri);
+    s->content_start = s->pending_out.len;
+    s->headers_done = false;
+    s->content_error = NULL;
     conn_set_deadline(s->conn, s->d->conf->data_timeout_ms);
     return 0;
 }
@@ -141,8 +182,12 @@ static void data_finish(struct smtpd_session *s)
 {
     if (s->decoder.mode == SMTP_DATA_CHUNK && smtp_data_in_line(&s->decoder))
         buf_append(&s->pending_out, "\r\n", 2);
-    flush_pending(s);
     const struct smtp_error *err = smtp_data_error(&s->decoder);
+    if (err == NULL) {
+        scan_headers(s, true);
+        err = s->content_error;
+    }
+    flush_pending(s);
     int werr = s->incoming ? s->incoming->error : EIO;
     if (err == NULL && werr != 0) {
         log_error("event=queue_write_failed client=%s error=%s", s->ip, log_q(strerror(werr)));
@@ -233,6 +278,7 @@ size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len)
     if (s->state == SMTPD_DATA) {
         size_t consumed;
         int done = smtp_data_decode(&s->decoder, in, len, &consumed, &s->pending_out);
+        scan_headers(s, false);
         if (s->pending_out.len >= FLUSH_THRESHOLD)
             flush_pending(s);
         if (done)
@@ -244,6 +290,7 @@ size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len)
     if (!s->bdat_failed) {
         size_t consumed;
         smtp_data_decode(&s->decoder, in, take, &consumed, &s->pending_out);
+        scan_headers(s, false);
         if (s->pending_out.len >= FLUSH_THRESHOLD)
             flush_pending(s);
     }

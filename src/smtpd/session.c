@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -10,6 +13,7 @@
 #include "net/addr.h"
 #include "net/conn.h"
 #include "net/listener.h"
+#include "net/tls.h"
 #include "queue/queue.h"
 #include "smtpd/session.h"
 #include "smtpd/smtpd.h"
@@ -86,6 +90,7 @@ void smtpd_wait_command(struct smtpd_session *s)
 static void session_free(struct smtpd_session *s)
 {
     smtpd_transaction_reset(s);
+    smtpd_auth_cleanup(s);
     listener_release(s->d->listeners, s->ip);
     s->d->sessions--;
     conn_free(&s->conn);
@@ -117,6 +122,7 @@ void smtpd_process_input(struct smtpd_session *s)
             smtpd_close(s, 554, "5.5.1", "Protocol error: you talked before the greeting");
             return;
         case SMTPD_COMMIT:
+        case SMTPD_AUTH_CHECK:
         case SMTPD_CLOSING:
             return;
         case SMTPD_DATA:
@@ -133,11 +139,15 @@ void smtpd_process_input(struct smtpd_session *s)
         default:
             break;
         }
-        size_t look = avail < 4096 ? avail : 4096;
+        if (s->tls_info[0] == '\0' && conn_tls(s->conn))
+            tls_describe(conn_tls(s->conn), s->tls_info, sizeof(s->tls_info));
+        /* AUTH lines may be longer (RFC 4954 4: 12288 octets); every other
+         * command is held to 512 below. */
+        size_t look = avail < SMTP_AUTH_LINE_MAX ? avail : SMTP_AUTH_LINE_MAX;
         const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
         size_t line_len, consumed;
         enum smtp_line_result r =
-            smtp_line_next(&s->line_reader, p, look, SMTP_COMMAND_LINE_MAX, &line_len, &consumed);
+            smtp_line_next(&s->line_reader, p, look, SMTP_AUTH_LINE_MAX, &line_len, &consumed);
         if (r == SMTP_LINE_NEED_MORE) {
             evbuffer_drain(in, consumed);
             if (consumed == 0)
@@ -156,11 +166,21 @@ void smtpd_process_input(struct smtpd_session *s)
             smtpd_bad_command(s);
             continue;
         }
-        char line[SMTP_COMMAND_LINE_MAX];
-        memcpy(line, p, line_len);
+        bool is_auth = s->state == SMTPD_AUTH || (line_len >= 5 && strncasecmp(p, "AUTH ", 5) == 0);
+        if (line_len + 2 > SMTP_COMMAND_LINE_MAX && !is_auth) {
+            evbuffer_drain(in, consumed);
+            smtpd_reply(s, 500, "5.5.2", "Line too long (the limit is 512 octets with CRLF)");
+            smtpd_bad_command(s);
+            continue;
+        }
+        char *line = xstrndup(p, line_len);
         evbuffer_drain(in, consumed);
         bool more = evbuffer_get_length(in) > 0;
-        if (!smtpd_dispatch(s, line, line_len, more))
+        bool go_on = s->state == SMTPD_AUTH ? smtpd_auth_response(s, line, line_len)
+                                            : smtpd_dispatch(s, line, line_len, more);
+        OPENSSL_cleanse(line, line_len);
+        free(line);
+        if (!go_on)
             return;
     }
 }
@@ -178,7 +198,7 @@ static void on_deadline(struct conn *c, void *arg)
         smtpd_process_input(s);
         return;
     }
-    if (s->state == SMTPD_COMMIT) {
+    if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH_CHECK) {
         /* The queue is slow; the client waits (its own timeout is 10 min). */
         conn_set_deadline(c, s->d->conf->command_timeout_ms);
         return;
@@ -203,7 +223,8 @@ void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struc
     s->service = svc;
     sockaddr_ip(sa, s->ip, sizeof(s->ip));
     buf_init(&s->pending_out);
-    s->conn = conn_new(d->base, fd, sa, salen, &smtpd_conn_callbacks, s);
+    s->conn = conn_new_tls(d->base, fd, sa, salen, svc == SERVICE_SUBMISSIONS ? d->tls : NULL,
+                           &smtpd_conn_callbacks, s);
     d->sessions++;
     log_info("event=connect service=%s client=%s", service_name(svc), s->ip);
     if (d->conf->greeting_delay_ms) {

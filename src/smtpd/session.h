@@ -22,16 +22,20 @@ struct conn;
 struct daemon;
 struct queue_incoming;
 struct commit_job;
+struct auth_job;
+struct event;
 
 enum smtpd_state {
-    SMTPD_GREETING,  /* waiting out the greeting delay */
-    SMTPD_CONNECTED, /* greeted, no HELO/EHLO yet */
-    SMTPD_READY,     /* HELO/EHLO done, no transaction */
-    SMTPD_MAIL,      /* MAIL accepted */
-    SMTPD_RCPT,      /* at least one RCPT accepted */
-    SMTPD_DATA,      /* receiving DATA content */
-    SMTPD_BDAT,      /* receiving a BDAT chunk */
-    SMTPD_COMMIT,    /* waiting for the queue to make the message durable */
+    SMTPD_GREETING,   /* waiting out the greeting delay */
+    SMTPD_CONNECTED,  /* greeted, no HELO/EHLO yet */
+    SMTPD_READY,      /* HELO/EHLO done, no transaction */
+    SMTPD_MAIL,       /* MAIL accepted */
+    SMTPD_RCPT,       /* at least one RCPT accepted */
+    SMTPD_DATA,       /* receiving DATA content */
+    SMTPD_BDAT,       /* receiving a BDAT chunk */
+    SMTPD_COMMIT,     /* waiting for the queue to make the message durable */
+    SMTPD_AUTH,       /* AUTH sent a 334 challenge: the next line is a response */
+    SMTPD_AUTH_CHECK, /* the password is being verified (worker) or failure delayed */
     SMTPD_CLOSING,
 };
 
@@ -49,6 +53,15 @@ struct smtpd_session {
     struct smtp_line_reader line_reader;
     uint64_t messages;
 
+    /* TLS and AUTH */
+    char tls_info[128]; /* "TLSv1.3 CIPHER" once TLS is up, else "" */
+    char *auth_user;    /* the authenticated login, or NULL */
+    int auth_mech;      /* AUTH_MECH_* while in SMTPD_AUTH */
+    char auth_login_user[256];
+    enum smtpd_state auth_return_state;
+    struct auth_job *auth;
+    struct event *auth_timer;
+
     /* the transaction */
     struct envelope *env;
     struct smtp_mail_params mail;
@@ -65,6 +78,9 @@ struct smtpd_session {
     bool bdat_used;   /* this transaction uses BDAT */
     int bdat_errno;   /* the queue could not take the BDAT content */
     struct commit_job *commit;
+    size_t content_start;                   /* where the message begins in pending_out */
+    bool headers_done;                      /* the header section was seen (and fixed up) */
+    const struct smtp_error *content_error; /* refusal decided from the headers */
 };
 
 /* session.c */
@@ -82,6 +98,21 @@ void smtpd_process_input(struct smtpd_session *s);
 /* commands.c: returns false when input processing must stop (the session
  * is closing or waiting for something asynchronous). */
 bool smtpd_dispatch(struct smtpd_session *s, const char *line, size_t len, bool more_input);
+
+/* auth.c */
+bool smtpd_auth_offered(const struct smtpd_session *s);
+bool smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd);
+bool smtpd_auth_response(struct smtpd_session *s, const char *line, size_t len);
+void smtpd_auth_cleanup(struct smtpd_session *s);
+
+/* submission.c: the policy of the submission services (RFC 6409) */
+bool smtpd_is_submission(const struct smtpd_session *s);
+/* True when the authenticated user may use addr as a sender. */
+bool smtpd_sender_owned(const struct smtpd_session *s, const char *addr);
+/* Called once the header section is complete in pending_out (from
+ * content_start): adds missing Date/Message-ID on submission and checks
+ * From:. May set s->content_error. */
+void smtpd_headers_complete(struct smtpd_session *s, size_t headers_len);
 
 /* data.c */
 /* DATA: opens the queue file; false (after replying) if it cannot. */

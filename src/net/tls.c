@@ -1,0 +1,72 @@
+#include "net/tls.h"
+
+#include <stdio.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/* Mozilla's "intermediate" TLS 1.2 list: ECDHE + AEAD only. */
+#define TLS12_CIPHERS                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+const char *tls_last_error(char *out, size_t len)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0)
+        snprintf(out, len, "unknown");
+    else
+        ERR_error_string_n(e, out, len);
+    ERR_clear_error();
+    return out;
+}
+
+SSL_CTX *tls_server_new(const char *cert_file, const char *key_file, struct buf *err_r)
+{
+    char why[256];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        buf_printf(err_r, "TLS: cannot create a context: %s\n", tls_last_error(why, sizeof(why)));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+        buf_printf(err_r, "TLS: cipher list refused: %s\n", tls_last_error(why, sizeof(why)));
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        buf_printf(err_r, "[tls] cert: cannot load %s: %s\n", cert_file,
+                   tls_last_error(why, sizeof(why)));
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        buf_printf(err_r, "[tls] key: cannot load %s: %s\n", key_file,
+                   tls_last_error(why, sizeof(why)));
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        buf_printf(err_r, "[tls] key: %s does not match the certificate in %s\n", key_file,
+                   cert_file);
+        ERR_clear_error();
+        goto fail;
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+void tls_ctx_free(SSL_CTX **ctx)
+{
+    SSL_CTX_free(*ctx);
+    *ctx = NULL;
+}
+
+void tls_describe(SSL *ssl, char *out, size_t len)
+{
+    snprintf(out, len, "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+}
