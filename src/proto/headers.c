@@ -26,7 +26,10 @@ static void append_sanitised(struct buf *out, const char *s, size_t max, bool al
 void header_format_date(char *dst, size_t len, time_t when)
 {
     struct tm tm;
-    gmtime_r(&when, &tm);
+    if (gmtime_r(&when, &tm) == NULL) {
+        time_t zero = 0; /* out of gmtime's range: a valid date, never garbage */
+        gmtime_r(&zero, &tm);
+    }
     static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};

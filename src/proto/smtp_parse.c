@@ -1,5 +1,7 @@
 #include "proto/smtp_parse.h"
 
+#include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -232,7 +234,14 @@ static bool domain_valid(const char *s, size_t len, bool utf8)
                       c == ':' || c == '.'))
                     return false;
             }
-            return true;
+            /* The characters alone allow "[IPv6:::::::::]": parse it. */
+            char tmp[INET6_ADDRSTRLEN];
+            struct in6_addr a6;
+            if (n - 5 >= sizeof(tmp))
+                return false;
+            memcpy(tmp, in + 5, n - 5);
+            tmp[n - 5] = '\0';
+            return inet_pton(AF_INET6, tmp, &a6) == 1;
         }
         return ipv4_literal_valid(in, n);
     }
@@ -465,6 +474,27 @@ static bool xtext_valid(const char *s, size_t len)
     return true;
 }
 
+/* AUTH=xtext decodes to "<>" or a mailbox (RFC 4954 5). */
+static bool auth_value_valid(const char *s, size_t len)
+{
+    char dec[SMTP_PATH_MAX + 1];
+    size_t n = 0;
+    if (!xtext_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (n == SMTP_PATH_MAX)
+            return false;
+        if (s[i] == '+') {
+            char hex[3] = {s[i + 1], s[i + 2], '\0'};
+            dec[n++] = (char)strtoul(hex, NULL, 16);
+            i += 2;
+        } else {
+            dec[n++] = s[i];
+        }
+    }
+    return (n == 2 && dec[0] == '<' && dec[1] == '>') || smtp_address_valid(dec, n, false);
+}
+
 const struct smtp_error *smtp_mail_params_parse(const struct esmtp_param *params, size_t n,
                                                 uint64_t size_limit, struct smtp_mail_params *out_r)
 {
@@ -514,7 +544,7 @@ const struct smtp_error *smtp_mail_params_parse(const struct esmtp_param *params
             out_r->envid[p->value_len] = '\0';
         } else if (key_is(p, "AUTH")) {
             /* RFC 4954 5: accepted, and not trusted from unauthenticated peers. */
-            if (p->value == NULL || !xtext_valid(p->value, p->value_len))
+            if (p->value == NULL || !auth_value_valid(p->value, p->value_len))
                 return &err_param_syntax;
             out_r->has_auth = true;
         } else {
@@ -565,6 +595,9 @@ const struct smtp_error *smtp_rcpt_params_parse(const struct esmtp_param *params
                 !xtext_valid(semi + 1, p->value_len - (size_t)(semi + 1 - p->value)) ||
                 (size_t)(semi + 1 - p->value) == p->value_len)
                 return &err_orcpt;
+            for (const char *c = p->value; c < semi; c++) /* addr-type = atom */
+                if (!is_atext((unsigned char)*c))
+                    return &err_orcpt;
             memcpy(out_r->orcpt, p->value, p->value_len);
             out_r->orcpt[p->value_len] = '\0';
         } else {
