@@ -179,8 +179,13 @@ static char *unescape(const char *s, size_t len, bool *ok_r)
 
 static bool parse_i64(const char *s, size_t len, int64_t *out)
 {
-    if (len == 0 || len > 20)
+    /* Exactly -?[0-9]+: strtoll alone also takes "+1", " 1" and "\t1". */
+    size_t d = len > 0 && s[0] == '-' ? 1 : 0;
+    if (len == d || len > 20)
         return false;
+    for (size_t k = d; k < len; k++)
+        if (s[k] < '0' || s[k] > '9')
+            return false;
     char tmp[24];
     memcpy(tmp, s, len);
     tmp[len] = '\0';
@@ -193,11 +198,14 @@ static bool parse_i64(const char *s, size_t len, int64_t *out)
     return true;
 }
 
-/* Splits a line into up to max space-separated tokens. */
+/* Splits a line at each space into at most max tokens (max + 1: more).
+ * Empty tokens count ("a  b", "a "), so the parser refuses them. */
 static size_t tokenize(const char *line, size_t len, const char **tok, size_t *tlen, size_t max)
 {
     size_t n = 0, i = 0;
-    while (i < len && n < max + 1) {
+    if (len == 0)
+        return 0;
+    for (;;) {
         size_t start = i;
         while (i < len && line[i] != ' ')
             i++;
@@ -206,10 +214,10 @@ static size_t tokenize(const char *line, size_t len, const char **tok, size_t *t
         tok[n] = line + start;
         tlen[n] = i - start;
         n++;
-        if (i < len)
-            i++;
+        if (i == len)
+            return n;
+        i++;
     }
-    return n;
 }
 
 const char *envelope_parse(const char *text, size_t len, struct envelope **env_r)
@@ -233,7 +241,7 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
         pos += llen + 1;
         const char *tok[9] = {0};
         size_t tl[9] = {0};
-        size_t n = tokenize(line, llen, tok, tl, 8);
+        size_t n = tokenize(line, llen, tok, tl, 9);
         if (n == 0) {
             why = "empty line";
             goto fail;
@@ -325,14 +333,15 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
             field = &env->envid;
         } else if (KEY("arrival") || KEY("ret") || KEY("smtputf8") || KEY("body8bit") ||
                    KEY("held") || KEY("size")) {
-            if (!parse_i64(tok[1], tl[1], &num) || num < 0) {
+            int64_t top = KEY("arrival") || KEY("size") ? INT64_MAX : KEY("ret") ? 2 : 1;
+            if (!parse_i64(tok[1], tl[1], &num) || num < 0 || num > top) {
                 why = "bad number";
                 goto fail;
             }
             if (KEY("arrival"))
                 env->arrival = num;
             else if (KEY("ret"))
-                env->ret = (int)(num > 2 ? 0 : num);
+                env->ret = (int)num;
             else if (KEY("smtputf8"))
                 env->smtputf8 = num != 0;
             else if (KEY("body8bit"))
