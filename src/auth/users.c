@@ -34,9 +34,28 @@ static void add_target(char ***v, size_t *n, const char *addr)
     (*v)[(*n)++] = xstrdup(addr);
 }
 
+/* The alias entries (target lists) already expanded in one resolution. Each
+ * is expanded once: aliases that name one another would otherwise cost
+ * (targets ^ depth) lookups, enough to stall the daemon. */
+struct expanded {
+    const char *const **lists;
+    size_t n;
+};
+
+static bool expanded_add(struct expanded *e, const char *const *targets)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (e->lists[i] == targets)
+            return false;
+    e->lists = xrealloc(e->lists, (e->n + 1) * sizeof(*e->lists));
+    e->lists[e->n++] = targets;
+    return true;
+}
+
 /* Exact alias, then mailbox, then the domain's catch-all (what people expect:
  * a catch-all never hides a real mailbox). */
-static void resolve(const struct user_table *t, const char *addr, int depth, char ***v, size_t *n)
+static void resolve(const struct user_table *t, const char *addr, int depth, char ***v, size_t *n,
+                    struct expanded *done)
 {
     size_t nt = 0;
     const char *const *targets = t->ops->alias_targets(t, addr, &nt);
@@ -56,7 +75,7 @@ static void resolve(const struct user_table *t, const char *addr, int depth, cha
             add_target(v, n, addr);
         return;
     }
-    if (depth >= ALIAS_DEPTH_MAX)
+    if (depth >= ALIAS_DEPTH_MAX || !expanded_add(done, targets))
         return;
     for (size_t i = 0; i < nt; i++) {
         if (strcmp(targets[i], addr) == 0) {
@@ -65,7 +84,7 @@ static void resolve(const struct user_table *t, const char *addr, int depth, cha
                 add_target(v, n, addr);
             continue;
         }
-        resolve(t, targets[i], depth + 1, v, n);
+        resolve(t, targets[i], depth + 1, v, n, done);
     }
 }
 
@@ -75,7 +94,9 @@ size_t user_table_resolve(const struct user_table *t, const char *addr, char ***
     char *key = xstrdup(addr);
     address_lower(key);
     size_t before = *n_r;
-    resolve(t, key, 0, targets_r, n_r);
+    struct expanded done = {0};
+    resolve(t, key, 0, targets_r, n_r, &done);
+    free(done.lists);
     free(key);
     return *n_r - before;
 }
