@@ -327,3 +327,19 @@ def wait_queue_empty(postern, timeout=10.0):
         timeout=timeout,
         what=f"the queue to empty: {queue_files(postern)}\n{postern.log()}",
     )
+
+
+def restart(postern, timeout=10.0):
+    """Starts a stopped or killed daemon again on the same data_dir and port,
+    and waits for this start (not an earlier one) to be listening."""
+    assert postern.proc is None or postern.proc.poll() is not None
+    starts = postern.log().count("event=started")
+
+    def ready():
+        if postern.proc.poll() is not None:
+            raise AssertionError(f"postern exited with {postern.proc.returncode}:\n{postern.log()}")
+        return postern.log().count("event=started") > starts
+
+    postern.start(wait=False)
+    wait_until(ready, timeout=timeout, what=f"postern to restart\n{postern.log()}")
+    return postern

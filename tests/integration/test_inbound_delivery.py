@@ -12,7 +12,6 @@ from conftest import (
     body_of,
     delivered_files,
     wait_queue_empty,
-    wait_until,
 )
 
 

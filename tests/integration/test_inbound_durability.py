@@ -1,0 +1,151 @@
+"""Crash safety through the real binary (ROBUSTNESS 2): kill -9 at chosen
+moments, restart on the same data_dir, and check that nothing
+unacknowledged is ever delivered and that recovery cleans up after a crash.
+The helpers here also serve the kill-after-250 tests."""
+import os
+import pwd
+import re
+import time
+
+from conftest import (
+    Raw,
+    delivered_files,
+    queue_files,
+    restart,
+    wait_queue_empty,
+    wait_until,
+)
+
+
+def make_body(i, size):
+    head = b"From: x@remote.test\r\nSubject: msg-%d\r\n\r\n" % i
+    line = b"message %d line ............................................ end\r\n" % i
+    return head + line * max(1, size // len(line)) + b"last line of msg-%d\r\n" % i
+
+
+def send_and_get_250(port, rcpts, body):
+    c = Raw(port)
+    c.ehlo()
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    for r in rcpts:
+        c.expect(f"RCPT TO:<{r}>", 250)
+    c.expect("DATA", 354)
+    c.send(body + b".\r\n")
+    code, text = c.reply()
+    assert code == 250, text
+    return c, re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+
+
+def subjects(msgs):
+    out = {}
+    for m in msgs:
+        s = re.search(rb"\nSubject: (msg-\d+)\n", m).group(1).decode()
+        out.setdefault(s, []).append(m)
+    return out
+
+
+def block_maildir(p, user):
+    """Makes user's Maildir impossible to create (a file where its directory
+    should be): delivery to that user is deferred until it is removed."""
+    domain = p.data_dir / "mail" / "example.test"
+    domain.mkdir(parents=True, exist_ok=True)
+    pw = pwd.getpwnam("postern")
+    for d in (p.data_dir / "mail", domain):
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    blocker = domain / user
+    blocker.write_text("not a directory\n")
+    return blocker
+
+
+def wait_envelope_updated(p, qid):
+    """Waits until the deferral is recorded in the envelope on disk."""
+    path = p.data_dir / "queue" / "env" / qid
+
+    def updated():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        return "4.2.0" in text and text
+
+    return wait_until(updated, what=f"the deferral in {path}\n{p.log()}")
+
+
+def test_kill9_during_data_delivers_nothing(make_postern):
+    """ROBUSTNESS 2: kill -9 in the middle of DATA (and of BDAT): the partial
+    message stays in queue/tmp only, is removed at restart, and nothing of it
+    is ever delivered."""
+    p = make_postern()
+    c = Raw(p.port)
+    c.ehlo()
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(make_body(1, 300_000))  # no terminator
+    b = Raw(p.port)
+    b.ehlo()
+    b.expect("MAIL FROM:<x@remote.test>", 250)
+    b.expect("RCPT TO:<bob@example.test>", 250)
+    chunk = make_body(2, 200_000)
+    b.send(b"BDAT %d\r\n" % len(chunk) + chunk)
+    assert b.reply()[0] == 250
+    b.send(b"BDAT 500000 LAST\r\n" + chunk[:100_000])
+    tmp = p.data_dir / "queue" / "tmp"
+    wait_until(
+        lambda: len([f for f in tmp.iterdir() if f.stat().st_size > 0]) == 2,
+        what=f"both partial messages in queue/tmp: {queue_files(p)}",
+    )
+    p.kill()
+    c.close()
+    b.close()
+    assert p.queue_ids() == []
+    restart(p)
+    assert list(tmp.iterdir()) == []
+    assert p.log().count("action=remove_uncommitted") >= 2
+    time.sleep(0.3)
+    assert delivered_files(p) == []
+    assert queue_files(p) == []
+    # The daemon is healthy afterwards.
+    c, _ = send_and_get_250(p.port, ["alice@example.test"], make_body(3, 1000))
+    c.close()
+    [got] = p.wait_messages("alice@example.test", 1)
+    assert b"Subject: msg-3\n" in got
+
+
+def plant_leftovers(q):
+    """What a crash can leave behind, and a corrupt entry."""
+    (q / "tmp" / "00000000000000000001.msg").write_bytes(b"half a message")
+    (q / "tmp" / "00000000000000000001.env").write_bytes(b"half an envelope")
+    (q / "msg" / "00000000000000000002").write_bytes(b"content whose envelope never made it\r\n")
+    (q / "msg" / "00000000000000000003").write_bytes(b"Subject: corrupt\r\n\r\nx\r\n")
+    (q / "env" / "00000000000000000003").write_bytes(b"this is not an envelope\n\x00\xff")
+    (q / "env" / "not-a-queue-id").write_bytes(b"postern-envelope 1\n")
+
+
+def check_leftovers_handled(p, q):
+    assert list((q / "tmp").iterdir()) == []
+    assert not (q / "msg" / "00000000000000000002").exists()
+    corrupt = sorted(f.name for f in (q / "corrupt").iterdir())
+    assert "00000000000000000003" in corrupt and "00000000000000000003.msg" in corrupt, corrupt
+    assert "not-a-queue-id" in corrupt, corrupt
+    assert "event=queue_corrupt" in p.log()
+
+
+def test_recovery_cleans_leftovers_and_sets_aside_corrupt_entries(make_postern):
+    """What a crash can leave (tmp files, content without an envelope) is
+    removed at start; an unreadable envelope is moved to queue/corrupt/; the
+    daemon starts and serves mail."""
+    p = make_postern()
+    p.kill()
+    q = p.data_dir / "queue"
+    plant_leftovers(q)
+    restart(p)
+    check_leftovers_handled(p, q)
+    assert delivered_files(p) == []
+    c, _ = send_and_get_250(p.port, ["alice@example.test"], make_body(5, 2000))
+    c.close()
+    [got] = p.wait_messages("alice@example.test", 1)
+    assert b"Subject: msg-5\n" in got
+    wait_queue_empty(p)
+
+
