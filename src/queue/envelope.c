@@ -230,6 +230,11 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
     const char *why = "truncated: no end line";
     size_t pos = magic + 1;
     bool have_id = false;
+    /* Each of these appears at most once: a second value is not a guess to make. */
+    static const char *const single_keys[] = {"id",       "arrival",  "sender", "helo",
+                                              "client",   "auth",     "envid",  "ret",
+                                              "smtputf8", "body8bit", "held",   "size"};
+    unsigned seen = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         if (nl == NULL) {
@@ -261,6 +266,14 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
 #define KEY(k) (tl[0] == strlen(k) && memcmp(tok[0], k, tl[0]) == 0)
         bool ok = true;
         int64_t num = 0;
+        for (unsigned k = 0; k < sizeof(single_keys) / sizeof(single_keys[0]); k++) {
+            if (KEY(single_keys[k]) && (seen & (1u << k))) {
+                why = "field given twice";
+                goto fail;
+            }
+            if (KEY(single_keys[k]))
+                seen |= 1u << k;
+        }
         if (KEY("rcpt")) {
             if (n != 9) {
                 why = "malformed rcpt line";

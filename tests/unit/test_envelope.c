@@ -294,6 +294,15 @@ static void test_bad_lines(void **state)
     expect_refused("id", "id -\n");
     expect_refused("id", "id A/B\n");
     expect_refused("id", "id ../X\n");
+    /* A field given twice is an error, not "the last one wins". */
+    static const char *const once[] = {"id A",       "arrival 1",  "sender a@b", "helo h",
+                                       "client c",   "auth u",     "envid e",    "ret 1",
+                                       "smtputf8 0", "body8bit 0", "held 0",     "size 1"};
+    for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s\n", once[i]);
+        expect_refused(NULL, line);
+    }
 }
 
 static void test_bad_numbers(void **state)
