@@ -20,6 +20,7 @@
 #include "auth/limiter.h"
 #include "auth/users.h"
 #include "deliver/scheduler.h"
+#include "dns/resolver.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "queue/queue.h"
@@ -172,6 +173,14 @@ int daemon_serve(const char *conf_path)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     d.base = event_base_new();
+    char *run_dir = xasprintf("%s/run", d.conf->data_dir);
+    d.resolver = dns_resolver_new(d.base, d.conf->resolver, run_dir, d.conf->relay_dns_timeout_ms,
+                                  &err);
+    free(run_dir);
+    if (d.resolver == NULL) {
+        event_base_free(d.base);
+        goto out;
+    }
     d.workers = worker_pool_new(d.base, (int)d.conf->workers);
     d.scheduler = scheduler_new(&d);
     d.auth_limiter = auth_limiter_new();
@@ -186,8 +195,12 @@ int daemon_serve(const char *conf_path)
              log_q(d.conf->data_dir), scheduler_count(d.scheduler));
     event_base_dispatch(d.base);
 
+    smtpd_close_all(&d);
     worker_pool_free(&d.workers);
     scheduler_free(&d.scheduler);
+    dns_resolver_free(&d.resolver);
+    /* Freed bufferevents are finalised by the loop: let it run once more. */
+    event_base_loop(d.base, EVLOOP_NONBLOCK);
     auth_limiter_free(&d.auth_limiter);
     event_free(sigterm);
     event_free(sigint);

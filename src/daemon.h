@@ -18,6 +18,8 @@ struct scheduler;
 struct listener_set;
 struct user_table;
 struct auth_limiter;
+struct dns_resolver;
+struct smtpd_session;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct daemon {
@@ -30,7 +32,9 @@ struct daemon {
     struct listener_set *listeners;
     SSL_CTX *tls; /* NULL when no certificate is configured */
     struct auth_limiter *auth_limiter;
+    struct dns_resolver *resolver; /* asynchronous DNS for the relay (and checks) */
     unsigned sessions;
+    struct smtpd_session *smtpd_sessions; /* live SMTP sessions, for shutdown */
     bool stopping;
 };
 

@@ -4,6 +4,7 @@
 #include "auth/users.h"
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "net/tls.h"
 
 int cli_check(const char *conf_path)
 {
@@ -17,6 +18,12 @@ int cli_check(const char *conf_path)
         if (users == NULL)
             status = 1;
         user_table_free(&users);
+        if (conf->tls_cert) {
+            SSL_CTX *tls = tls_server_new(conf->tls_cert, conf->tls_key, &err);
+            if (tls == NULL)
+                status = 1;
+            tls_ctx_free(&tls);
+        }
     } else {
         status = 1;
     }

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <ini.h>
+
+#include "dns/resolver.h"
 
 #include "util/xmalloc.h"
 
@@ -258,6 +261,27 @@ static bool add_listens(struct parse_state *st, enum service svc, const char *va
     return ok;
 }
 
+/* The [relay] time-out keys and their fields. */
+static unsigned *relay_timeout(struct conf *c, const char *key)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } keys[] = {
+        {"dns_timeout", offsetof(struct conf, relay_dns_timeout_ms)},
+        {"connect_timeout", offsetof(struct conf, relay_connect_timeout_ms)},
+        {"greeting_timeout", offsetof(struct conf, relay_greeting_timeout_ms)},
+        {"command_timeout", offsetof(struct conf, relay_command_timeout_ms)},
+        {"data_init_timeout", offsetof(struct conf, relay_data_init_timeout_ms)},
+        {"data_block_timeout", offsetof(struct conf, relay_data_block_timeout_ms)},
+        {"data_done_timeout", offsetof(struct conf, relay_data_done_timeout_ms)},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcasecmp(key, keys[i].key) == 0)
+            return (unsigned *)((char *)c + keys[i].offset);
+    return NULL;
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_state *st = user;
@@ -342,7 +366,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
         if (!parse_ms(value, &c->auth_lockout_ms))
             BAD("expected a duration such as 10m");
     } else if (IS("relay", "resolver")) {
-        set_str(&c->resolver, xstrdup(value));
+        if (*value && !dns_resolver_server_valid(value))
+            BAD("'%s' is not IP, IP:PORT or [IPv6]:PORT", value);
+        set_str(&c->resolver, *value ? xstrdup(value) : NULL);
     } else if (IS("relay", "port")) {
         if (!parse_unsigned(value, 65535, &c->relay_port) || c->relay_port == 0)
             BAD("expected a port number");
@@ -367,6 +393,17 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("relay", "queue_lifetime")) {
         if (!conf_parse_duration_ms(value, &c->queue_lifetime_ms) || c->queue_lifetime_ms == 0)
             BAD("expected a duration such as 5d");
+    } else if (IS("relay", "connections")) {
+        if (!parse_unsigned(value, 100000, &c->relay_connections) || c->relay_connections == 0)
+            BAD("expected a number from 1 to 100000");
+    } else if (IS("relay", "connections_per_domain")) {
+        if (!parse_unsigned(value, 100000, &c->relay_connections_per_domain) ||
+            c->relay_connections_per_domain == 0)
+            BAD("expected a number from 1 to 100000");
+    } else if (strcasecmp(section, "relay") == 0 && relay_timeout(c, key) != NULL) {
+        unsigned *field = relay_timeout(c, key);
+        if (!parse_ms(value, field) || *field == 0)
+            BAD("expected a duration such as 30s or 5m");
     } else {
         BAD("unknown key");
     }
@@ -418,6 +455,15 @@ static void set_defaults(struct conf *c)
     for (size_t i = 0; i < c->nretry; i++)
         c->retry_ms[i] = retry[i] * 1000;
     c->queue_lifetime_ms = 5ull * 86400 * 1000;
+    c->relay_connections = 100;
+    c->relay_connections_per_domain = 10;
+    c->relay_dns_timeout_ms = 30 * 1000;
+    c->relay_connect_timeout_ms = 30 * 1000;
+    c->relay_greeting_timeout_ms = 5 * 60 * 1000;
+    c->relay_command_timeout_ms = 5 * 60 * 1000;
+    c->relay_data_init_timeout_ms = 2 * 60 * 1000;
+    c->relay_data_block_timeout_ms = 3 * 60 * 1000;
+    c->relay_data_done_timeout_ms = 10 * 60 * 1000;
 }
 
 struct conf *conf_load(const char *path, struct buf *err_r)

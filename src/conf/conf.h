@@ -65,6 +65,16 @@ struct conf {
     unsigned *retry_ms;
     size_t nretry;
     uint64_t queue_lifetime_ms;
+    unsigned relay_connections;            /* outbound sessions in all */
+    unsigned relay_connections_per_domain; /* to one destination */
+    unsigned relay_dns_timeout_ms;
+    /* outbound time-outs (RFC 5321 4.5.3.2), in milliseconds */
+    unsigned relay_connect_timeout_ms;
+    unsigned relay_greeting_timeout_ms;
+    unsigned relay_command_timeout_ms; /* EHLO, HELO, STARTTLS, MAIL, RCPT, RSET */
+    unsigned relay_data_init_timeout_ms;
+    unsigned relay_data_block_timeout_ms;
+    unsigned relay_data_done_timeout_ms;
 };
 
 const char *service_name(enum service s);

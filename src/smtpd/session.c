@@ -93,6 +93,12 @@ static void session_free(struct smtpd_session *s)
     smtpd_auth_cleanup(s);
     listener_release(s->d->listeners, s->ip);
     s->d->sessions--;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->d->smtpd_sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
     conn_free(&s->conn);
     buf_free(&s->pending_out);
     free(s->helo);
@@ -226,11 +232,28 @@ void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struc
     s->conn = conn_new_tls(d->base, fd, sa, salen, svc == SERVICE_SUBMISSIONS ? d->tls : NULL,
                            &smtpd_conn_callbacks, s);
     d->sessions++;
+    s->next = d->smtpd_sessions;
+    if (s->next)
+        s->next->prev = s;
+    d->smtpd_sessions = s;
     log_info("event=connect service=%s client=%s", service_name(svc), s->ip);
     if (d->conf->greeting_delay_ms) {
         s->state = SMTPD_GREETING;
         conn_set_deadline(s->conn, d->conf->greeting_delay_ms);
     } else {
         send_greeting(s);
+    }
+}
+
+void smtpd_close_all(struct daemon *d)
+{
+    while (d->smtpd_sessions) {
+        struct smtpd_session *s = d->smtpd_sessions;
+        if (s->state != SMTPD_CLOSING)
+            smtpd_reply(s, 421, "4.3.2", "%s Service shutting down, try again later",
+                        d->conf->hostname);
+        log_info("event=disconnect service=%s client=%s reason=shutdown", service_name(s->service),
+                 s->ip);
+        session_free(s);
     }
 }

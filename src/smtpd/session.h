@@ -43,6 +43,7 @@ enum smtpd_state {
 
 struct smtpd_session {
     struct daemon *d;
+    struct smtpd_session *prev, *next; /* d->smtpd_sessions */
     struct conn *conn;
     enum service service;
     enum smtpd_state state;

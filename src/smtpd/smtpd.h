@@ -15,4 +15,7 @@ struct daemon;
 void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen);
 
+/* Closes every live session (shutdown): each gets 421 and is freed. */
+void smtpd_close_all(struct daemon *d);
+
 #endif
