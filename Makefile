@@ -17,7 +17,8 @@ run: build
 	@scripts/demo $(BUILD)/postern
 
 # Sanitized (ASan+UBSan) clang build; unit, integration and fuzz-smoke suites through ctest.
-test:
+# The gcc release build is checked too (it is what make run uses).
+test: build
 	@scripts/deps test
 	@cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
 		-DPOSTERN_SANITIZE=ON -DPOSTERN_FUZZ=ON >/dev/null

@@ -24,7 +24,6 @@ struct parse_state {
     const char *path;
     const char *dir;
     unsigned line;
-    bool line_open; /* the last read piece did not end with a newline */
     int errors;
 };
 
@@ -137,30 +136,42 @@ bool conf_parse_size(const char *s, uint64_t *out_r)
 
 bool conf_parse_duration_ms(const char *s, uint64_t *out_r)
 {
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*s))
+    /* digits [. digits] [ms|s|m|h|d]; nothing else (no signs, hex, exponents) */
+    uint64_t whole = 0, frac = 0, scale = 1;
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
         return false;
-    double v = strtod(s, &end);
-    if (errno || v < 0)
-        return false;
-    double mult = 1000; /* seconds by default */
-    if (strcmp(end, "ms") == 0)
+    for (; isdigit((unsigned char)*p); p++) {
+        if (whole > 1000000000000ull)
+            return false;
+        whole = whole * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        for (; isdigit((unsigned char)*p); p++)
+            if (scale < 1000000) {
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                scale *= 10;
+            }
+    }
+    uint64_t mult;
+    if (strcmp(p, "ms") == 0)
         mult = 1;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
+    else if (strcmp(p, "s") == 0 || *p == '\0')
         mult = 1000;
-    else if (strcmp(end, "m") == 0)
-        mult = 60 * 1000.0;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600 * 1000.0;
-    else if (strcmp(end, "d") == 0)
-        mult = 86400 * 1000.0;
+    else if (strcmp(p, "m") == 0)
+        mult = 60 * 1000;
+    else if (strcmp(p, "h") == 0)
+        mult = 3600 * 1000;
+    else if (strcmp(p, "d") == 0)
+        mult = 86400 * 1000;
     else
         return false;
-    double ms = v * mult;
-    if (ms > 1e15)
+    if (whole > UINT64_MAX / mult / 2)
         return false;
-    *out_r = (uint64_t)ms;
+    *out_r = whole * mult + frac * mult / scale;
     return true;
 }
 
@@ -171,10 +182,18 @@ static char *resolve_path(const struct parse_state *st, const char *value)
     return xasprintf("%s/%s", st->dir, value);
 }
 
+/* A plain count: decimal digits only (no size suffixes). */
 static bool parse_unsigned(const char *value, unsigned max, unsigned *out_r)
 {
-    uint64_t v;
-    if (!conf_parse_size(value, &v) || v > max)
+    uint64_t v = 0;
+    if (*value == '\0')
+        return false;
+    for (const char *p = value; *p; p++) {
+        if (!isdigit((unsigned char)*p) || v > max)
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > max)
         return false;
     *out_r = (unsigned)v;
     return true;
@@ -251,6 +270,13 @@ static bool add_listens(struct parse_state *st, enum service svc, const char *va
                 ok = false;
                 continue;
             }
+            if (hl == 0) {
+                conf_error(st, "listen", service_name(svc),
+                           "'%s' has no host (use 0.0.0.0:PORT or [::]:PORT for all addresses)",
+                           item);
+                ok = false;
+                continue;
+            }
             l.host = xstrndup(h, hl);
             l.port = xstrdup(colon + 1);
         }
@@ -297,6 +323,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             BAD("'%s' is not a valid host name", value);
         set_str(&c->hostname, xstrdup(value));
     } else if (IS("server", "data_dir")) {
+        if (*value == '\0')
+            BAD("must not be empty");
         set_str(&c->data_dir, resolve_path(st, value));
     } else if (IS("server", "user")) {
         set_str(&c->user, xstrdup(value));
@@ -317,14 +345,21 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("tls", "key")) {
         set_str(&c->tls_key, resolve_path(st, value));
     } else if (IS("domains", "local")) {
-        free_list(c->local_domains, c->nlocal_domains);
-        c->local_domains = split_list(value, &c->nlocal_domains);
-        for (size_t i = 0; i < c->nlocal_domains; i++) {
-            for (char *p = c->local_domains[i]; *p; p++)
+        /* Several "local =" lines add up, so long lists can be split. */
+        size_t n;
+        char **items = split_list(value, &n);
+        for (size_t i = 0; i < n; i++) {
+            for (char *p = items[i]; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
-            if (!valid_hostname(c->local_domains[i]))
-                BAD("'%s' is not a valid domain", c->local_domains[i]);
+            if (!valid_hostname(items[i])) {
+                conf_error(st, section, key, "'%s' is not a valid domain", items[i]);
+                free(items[i]);
+                continue;
+            }
+            c->local_domains = xrealloc(c->local_domains, (c->nlocal_domains + 1) * sizeof(char *));
+            c->local_domains[c->nlocal_domains++] = items[i];
         }
+        free(items);
     } else if (IS("domains", "users_file")) {
         set_str(&c->users_file, resolve_path(st, value));
     } else if (IS("domains", "aliases_file")) {
@@ -413,18 +448,53 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* A reader for ini_parse_stream that counts lines, so errors can name them. */
+static const char *const known_sections[] = {"server", "listen", "tls",  "domains",
+                                             "limits", "smtpd",  "auth", "relay"};
+
+/* The reader for ini_parse_stream. It counts lines so that errors can name
+ * them, and refuses what libinih would silently misread: lines it would cut
+ * at 199 octets, indented continuation lines (which replace the previous
+ * value), and unknown [sections] even when they are empty. */
 static char *counting_reader(char *str, int num, void *stream)
 {
     struct parse_state *st = ((void **)stream)[1];
     FILE *f = ((void **)stream)[0];
-    char *r = fgets(str, num, f);
-    if (r == NULL)
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    if (n < 0) {
+        free(line);
         return NULL;
-    if (!st->line_open)
-        st->line++;
-    size_t n = strlen(r);
-    st->line_open = n == 0 || r[n - 1] != '\n';
-    return r;
+    }
+    st->line++;
+    const char *t = line;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    bool blank = *t == '\0' || *t == '\n' || *t == '\r' || *t == ';' || *t == '#';
+    if ((size_t)n + 1 > (size_t)num) {
+        conf_error(st, NULL, NULL,
+                   "line longer than %d characters (split a long list over several keys: "
+                   "local and the [listen] keys add up)",
+                   num - 2);
+        blank = true;
+        t = "";
+    } else if (t != line && !blank) {
+        conf_error(st, NULL, NULL, "indented line: continuation lines are not supported");
+        blank = true;
+        t = "";
+    } else if (*t == '[') {
+        const char *end = strchr(t, ']');
+        size_t len = end ? (size_t)(end - t - 1) : 0;
+        bool known = false;
+        for (size_t i = 0; end && i < sizeof(known_sections) / sizeof(known_sections[0]); i++)
+            if (strlen(known_sections[i]) == len && strncasecmp(t + 1, known_sections[i], len) == 0)
+                known = true;
+        if (end && !known)
+            conf_error(st, NULL, NULL, "unknown section [%.*s]", (int)len, t + 1);
+    }
+    snprintf(str, (size_t)num, "%s", blank ? "\n" : line);
+    free(line);
+    return str;
 }
 
 static void set_defaults(struct conf *c)

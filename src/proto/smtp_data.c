@@ -31,6 +31,12 @@ void smtp_data_decoder_init(struct smtp_data_decoder *d, enum smtp_data_mode mod
     d->flags = 0;
 }
 
+void smtp_data_finish(struct smtp_data_decoder *d)
+{
+    if (d->state == ST_CR || d->state == ST_DOT_CR)
+        d->flags |= SMTP_DATA_BARE_CR;
+}
+
 bool smtp_data_in_line(const struct smtp_data_decoder *d)
 {
     return d->state != ST_LINE_START;

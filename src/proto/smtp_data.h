@@ -46,6 +46,8 @@ void smtp_data_decoder_init(struct smtp_data_decoder *d, enum smtp_data_mode mod
                             uint64_t max_size);
 int smtp_data_decode(struct smtp_data_decoder *d, const char *in, size_t len, size_t *consumed_r,
                      struct buf *out);
+/* BDAT LAST ended the content: a CR still waiting for its LF is bare. */
+void smtp_data_finish(struct smtp_data_decoder *d);
 /* True when the content ends in the middle of a line (BDAT LAST without a
  * final CRLF); the caller may append CRLF. */
 bool smtp_data_in_line(const struct smtp_data_decoder *d);

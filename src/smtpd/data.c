@@ -180,7 +180,10 @@ static void commit_done(void *arg)
 /* The message is complete: refuse it with the decoder's reason, or commit. */
 static void data_finish(struct smtpd_session *s)
 {
-    if (s->decoder.mode == SMTP_DATA_CHUNK && smtp_data_in_line(&s->decoder))
+    if (s->decoder.mode == SMTP_DATA_CHUNK)
+        smtp_data_finish(&s->decoder);
+    if (s->decoder.mode == SMTP_DATA_CHUNK && smtp_data_in_line(&s->decoder) &&
+        smtp_data_error(&s->decoder) == NULL)
         buf_append(&s->pending_out, "\r\n", 2);
     const struct smtp_error *err = smtp_data_error(&s->decoder);
     if (err == NULL) {

@@ -100,6 +100,10 @@ static void test_parse_duration(void **state)
         "1sec",
         "1min",
         "5ms ",
+        "0x10",
+        "1e3",
+        "0x1p4m",
+        "1.s",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t v = 7;
@@ -324,6 +328,33 @@ static void test_load_line_numbers(void **state)
     buf_free(&err);
 }
 
+/* What libinih would silently misread is refused with the right line. */
+static void test_load_inih_traps(void **state)
+{
+    /* An indented line would be a continuation replacing the previous value. */
+    expect_error(MINIMAL "  other.test\n", 5, "indented line");
+    expect_error("[limits]\nrecipients = 5\n  bogus = 1\n" MINIMAL, 3, "indented line");
+    /* Lines libinih would cut at 199 octets. */
+    char long_line[400];
+    snprintf(long_line, sizeof(long_line), "%s; %0250d\n", MINIMAL, 0);
+    expect_error(long_line, 5, "line longer than 198 characters");
+    /* An unknown section is an error even when it holds no key. */
+    expect_error(MINIMAL "[bogus]\n", 5, "unknown section [bogus]");
+    /* Counts are plain numbers; sizes take suffixes. */
+    expect_error(MINIMAL "[limits]\nrecipients = 1K\n", 6, "[limits] recipients");
+    expect_error("[server]\ndata_dir =\n" MINIMAL, 2, "[server] data_dir");
+    expect_error("[listen]\nsmtp = :25\n[domains]\nlocal = a.test\n", 2, "[listen] smtp");
+    /* Several "local =" lines add up. */
+    struct buf err;
+    buf_init(&err);
+    struct conf *c = load(MINIMAL "local = b.test, c.test\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->nlocal_domains, 3);
+    assert_true(conf_is_local_domain(c, "c.test"));
+    conf_free(&c);
+    buf_free(&err);
+}
+
 static void test_load_missing_file(void **state)
 {
     struct buf err;
@@ -360,7 +391,8 @@ int main(void)
         cmocka_unit_test(test_parse_size),        cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_load_minimal),      cmocka_unit_test(test_load_full),
         cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_load_line_numbers),
-        cmocka_unit_test(test_load_missing_file), cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_load_missing_file), cmocka_unit_test(test_load_inih_traps),
+        cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
