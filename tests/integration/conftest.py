@@ -322,8 +322,11 @@ def queue_files(postern):
 
 
 def wait_queue_empty(postern, timeout=10.0):
+    """Waits for no envelope and no content in the queue (an envelope goes
+    first, its content an instant later)."""
     wait_until(
-        lambda: postern.queue_ids() == [],
+        lambda: postern.queue_ids() == []
+        and not [f for f in queue_files(postern) if f.startswith(("env/", "msg/"))],
         timeout=timeout,
         what=f"the queue to empty: {queue_files(postern)}\n{postern.log()}",
     )

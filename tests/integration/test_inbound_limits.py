@@ -315,7 +315,7 @@ def test_idle_client_gets_421_442_at_command_timeout(make_postern):
             code, text = c.reply()
             waited = time.monotonic() - t0
             assert code == 421 and text.startswith(b"4.4.2"), text
-            assert 0.7 < waited < 2.5, waited
+            assert 0.7 < waited < 3.0, waited
             assert c.closed()
     assert "event=smtp_timeout" in p.log()
 
@@ -365,11 +365,11 @@ def test_slow_sender_closed_at_deadline_while_others_served(make_postern):
         c.ehlo()
         transaction_works(c)
         c.expect("QUIT", 221)
-    assert time.monotonic() - t1 < 1.0
+    assert time.monotonic() - t1 < 2.0
     code, text = slow.reply()
     closed_after = time.monotonic() - t0
     assert code == 421 and text.startswith(b"4.4.2"), text
-    assert 1.5 < closed_after < 3.0, closed_after
+    assert 1.5 < closed_after < 4.0, closed_after
     assert slow.closed(timeout=2)
     th.join(timeout=10)
     assert "error" in result  # the trickler's writes failed once we closed it
@@ -409,7 +409,7 @@ def test_many_slow_connections_closed_by_deadline(make_postern):
     th.start()
     next_byte = t0
     open_count = n
-    while open_count and time.monotonic() - t0 < 6:
+    while open_count and time.monotonic() - t0 < 8:
         now = time.monotonic()
         if now >= next_byte:
             for key in list(sel.get_map().values()):
@@ -436,8 +436,8 @@ def test_many_slow_connections_closed_by_deadline(make_postern):
     th.join(timeout=10)
     elapsed = time.monotonic() - t0
     assert open_count == 0, f"{open_count} slow connections still open after {elapsed:.1f}s"
-    assert elapsed < 4.0, elapsed
-    assert served.get("latency", 99) < 1.5, served
+    assert elapsed < 5.0, elapsed
+    assert served.get("latency", 99) < 2.5, served
     p.wait_messages("alice@example.test", 1)
 
 
