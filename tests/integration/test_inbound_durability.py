@@ -149,3 +149,92 @@ def test_recovery_cleans_leftovers_and_sets_aside_corrupt_entries(make_postern):
     wait_queue_empty(p)
 
 
+
+
+def strace_calls(text):
+    """The system calls of an `strace -f` log in the order they completed,
+    with "<unfinished ...>" halves joined to their "resumed" halves."""
+    pending, out = {}, []
+    for line in text.splitlines():
+        m = re.match(r"(\d+)\s+(.*)$", line)
+        if not m:
+            continue
+        pid, rest = m.groups()
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest[: -len("<unfinished ...>")]
+            continue
+        r = re.match(r"<\.\.\. \w+ resumed>(.*)$", rest)
+        if r:
+            rest = pending.pop(pid, "") + r.group(1)
+        out.append(rest)
+    return out
+
+
+def test_250_only_after_fsync_and_rename(make_postern):
+    """The order of system calls behind the 250 (DESIGN 4): content fsynced,
+    renamed, directory fsynced, envelope renamed (the commit point), its
+    directory fsynced; only then the reply. And the Maildir copy: fsync,
+    rename into new/, fsync new/, and only then the queue entry goes."""
+    import shutil
+    import signal
+    import subprocess
+
+    from conftest import BIN
+
+    if shutil.which("strace") is None:
+        import pytest
+
+        pytest.skip("strace is not installed; this test reads the daemon's system calls")
+    p = make_postern(start=False)
+    trace = p.dir / "strace.log"
+    p.log_file = open(p.log_path, "ab")
+    p.proc = subprocess.Popen(
+        ["strace", "-f", "-qq", "-y", "-s", "256", "-o", str(trace), "-e",
+         "trace=fsync,fdatasync,rename,renameat,renameat2,writev,write,sendmsg,unlinkat,unlink",
+         BIN, "-c", str(p.conf_path), "serve"],
+        stdout=p.log_file, stderr=p.log_file,
+    )
+    strace_proc = p.proc
+    try:
+        wait_until(lambda: "event=started" in p.log(), what=f"postern under strace\n{p.log()}")
+        c, qid = send_and_get_250(p.port, ["alice@example.test"], make_body(1, 3000))
+        c.close()
+        p.wait_messages("alice@example.test", 1)
+        wait_queue_empty(p)
+    finally:
+        pid = int((p.data_dir / "run" / "postern.pid").read_text())
+        os.kill(pid, signal.SIGTERM)
+        strace_proc.wait(timeout=20)
+        p.proc = None
+    calls = strace_calls(trace.read_text())
+
+    def chain(*patterns):
+        """Indexes of calls matching each pattern in turn, each after the last."""
+        at, found = -1, []
+        for pattern in patterns:
+            idx = [i for i, call in enumerate(calls) if i > at and re.search(pattern, call)]
+            assert idx, f"no system call matches {pattern!r} after {calls[at] if at >= 0 else 'start'}"
+            at = idx[0]
+            found.append(at)
+        return found
+
+    q = re.escape(str(p.data_dir / "queue"))
+    reply = chain(rf"^(writev|write|sendmsg)\(\d+<socket:.*250 2\.0\.0 Ok: queued as {qid}")[0]
+    steps = chain(
+        rf"^fsync\(\d+<{q}/tmp/{qid}\.msg>\)\s+= 0",
+        rf"^fsync\(\d+<{q}/tmp/{qid}\.env>\)\s+= 0",
+        rf'^renameat2?\(\d+<{q}/tmp>, "{qid}\.msg", \d+<{q}/msg>, "{qid}".*= 0',
+        rf"^fsync\(\d+<{q}/msg>\)\s+= 0",
+        rf'^renameat2?\(\d+<{q}/tmp>, "{qid}\.env", \d+<{q}/env>, "{qid}".*= 0',
+        rf"^fsync\(\d+<{q}/env>\)\s+= 0",
+    )
+    assert steps[-1] < reply, "250 sent before the queue entry was durable:\n" + "\n".join(
+        calls[steps[0] : reply + 1]
+    )
+    box = re.escape(str(p.maildir("alice@example.test")))
+    chain(
+        rf"^fsync\(\d+<{box}/tmp/[^>]+>\)\s+= 0",
+        rf'^rename(at2?)?\(.*"{box}/tmp/[^"]+", .*"{box}/new/[^"]+,S=\d+"\)\s+= 0',
+        rf"^fsync\(\d+<{box}/new>\)\s+= 0",
+        rf'^unlinkat\(\d+<{q}/env>, "{qid}"',
+    )
