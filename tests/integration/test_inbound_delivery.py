@@ -12,6 +12,7 @@ from conftest import (
     body_of,
     delivered_files,
     wait_queue_empty,
+    wait_until,
 )
 
 
@@ -377,3 +378,24 @@ def test_swaks_sees_rejections(postern):
     assert r.returncode != 0
     assert "500 5.5.1" in r.stdout.decode(errors="replace")
     assert delivered_files(postern) == []
+
+
+def test_one_mailbox_failing_does_not_hold_or_duplicate_the_others(postern):
+    """alice's Maildir cannot be made: bob gets his copy at once, alice's
+    is retried (retry = 1s, 2s) and arrives once the problem is gone; bob
+    never gets a second copy."""
+    from test_inbound_durability import block_maildir
+
+    blocker = block_maildir(postern, "alice")
+    msg = b"Subject: partial\r\n\r\none of two\r\n"
+    with smtplib.SMTP("127.0.0.1", postern.port) as s:
+        s.sendmail("x@remote.test", ["alice@example.test", "bob@example.test"], msg)
+    [got] = postern.wait_messages("bob@example.test", 1)
+    wait_until(lambda: "event=deferred" in postern.log(), what="alice's copy deferred")
+    assert len(postern.queue_ids()) == 1
+    blocker.unlink()
+    [got] = postern.wait_messages("alice@example.test", 1)
+    assert body_of(got) == lf(msg)
+    wait_queue_empty(postern)
+    assert len(postern.messages("bob@example.test")) == 1
+    assert re.search(r"event=deferred .*to=alice@example\.test .*error=\"Not a directory\"", postern.log())
