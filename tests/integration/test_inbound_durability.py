@@ -1,7 +1,8 @@
 """Crash safety through the real binary (ROBUSTNESS 2): kill -9 at chosen
 moments, restart on the same data_dir, and check that nothing
-unacknowledged is ever delivered and that recovery cleans up after a crash.
-The helpers here also serve the kill-after-250 tests."""
+unacknowledged is ever delivered, that an acknowledged message waiting in
+the queue is delivered after the restart, and that recovery cleans up.
+The helpers here also serve the kill-after-250 loop."""
 import os
 import pwd
 import re
@@ -9,6 +10,7 @@ import time
 
 from conftest import (
     Raw,
+    body_of,
     delivered_files,
     queue_files,
     restart,
@@ -149,6 +151,54 @@ def test_recovery_cleans_leftovers_and_sets_aside_corrupt_entries(make_postern):
     wait_queue_empty(p)
 
 
+
+
+def test_committed_message_left_in_queue_is_delivered_after_restart(make_postern):
+    """A message acknowledged but not delivered when the daemon dies (here:
+    alice's Maildir cannot be made, so her copy waits for its retry in an
+    while) is delivered after the restart, and bob, already served, does not
+    get a second copy."""
+    p = make_postern(settings={"relay": {"retry": "2s"}})
+    blocker = block_maildir(p, "alice")
+    blocker.write_text("not a directory\n")
+    body = make_body(7, 50_000)
+    c, qid = send_and_get_250(p.port, ["alice@example.test", "bob@example.test"], body)
+    c.close()
+    [bob] = p.wait_messages("bob@example.test", 1)
+    env = wait_envelope_updated(p, qid)
+    assert re.search(r"^rcpt done .*bob@example\.test", env, re.M), env
+    assert re.search(r"^rcpt pending .*alice@example\.test", env, re.M), env
+    p.kill()
+    blocker.unlink()
+    restart(p)
+    [alice] = p.wait_messages("alice@example.test", 1)
+    wait_queue_empty(p)
+    assert body_of(alice) == body.replace(b"\r\n", b"\n")
+    assert qid.encode() in alice  # the Received header names the queue id
+    time.sleep(0.2)
+    assert len(p.messages("bob@example.test")) == 1
+    assert p.log().count("event=started") == 2 and "queued=1" in p.log()
+
+
+def test_recovery_keeps_real_messages_among_leftovers(make_postern):
+    """The same, with a real committed message waiting in the queue: it is
+    delivered after the restart, once."""
+    p = make_postern(settings={"relay": {"retry": "2s"}})
+    blocker = block_maildir(p, "alice")
+    c, qid = send_and_get_250(p.port, ["alice@example.test"], make_body(9, 5000))
+    c.close()
+    wait_envelope_updated(p, qid)
+    p.kill()
+    blocker.unlink()
+    q = p.data_dir / "queue"
+    plant_leftovers(q)
+    restart(p)
+    [got] = p.wait_messages("alice@example.test", 1)
+    assert b"Subject: msg-9\n" in got
+    wait_queue_empty(p)
+    check_leftovers_handled(p, q)
+    time.sleep(0.2)
+    assert len(delivered_files(p)) == 1
 
 
 def strace_calls(text):
