@@ -1,4 +1,6 @@
-#include "deliver/scheduler.h"
+/* The scheduler's messages, their timers and the local half of each
+ * attempt; see scheduler_int.h for the cycle. */
+#include "deliver/scheduler_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,24 +11,10 @@
 
 #include "daemon.h"
 #include "deliver/local.h"
+#include "deliver/mta.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
-
-struct sched_msg {
-    struct scheduler *sched;
-    char id[QUEUE_ID_LEN + 1];
-    struct envelope *env; /* NULL until loaded */
-    struct event *timer;
-    bool busy;
-    struct sched_msg *prev, *next;
-};
-
-struct scheduler {
-    struct daemon *d;
-    struct sched_msg *head;
-    size_t count;
-};
 
 struct attempt_job {
     struct sched_msg *msg;
@@ -45,13 +33,13 @@ static void msg_unlink_free(struct sched_msg *m)
     s->count--;
     event_free(m->timer);
     envelope_free(&m->env);
+    sched_fails_free(&m->fails);
     free(m);
 }
 
-static void attempt_work(void *arg)
+int64_t sched_expiry(const struct scheduler *s, const struct envelope *env)
 {
-    struct attempt_job *job = arg;
-    local_attempt_run(&job->a);
+    return env->arrival + (int64_t)(s->d->conf->queue_lifetime_ms / 1000);
 }
 
 static void arm(struct sched_msg *m, int64_t when)
@@ -61,25 +49,58 @@ static void arm(struct sched_msg *m, int64_t when)
     event_add(m->timer, &tv);
 }
 
+/* Nothing runs for m any more: free it if it left the queue, else wake it
+ * for its earliest pending recipient. */
+void sched_cycle_end(struct sched_msg *m)
+{
+    if (m->local_busy || m->remote_jobs > 0 || m->storing)
+        return;
+    if (m->gone) {
+        msg_unlink_free(m);
+        return;
+    }
+    if (m->env == NULL)
+        return;
+    int64_t next = 0;
+    for (size_t i = 0; i < m->env->nrcpts; i++) {
+        const struct envelope_rcpt *r = &m->env->rcpts[i];
+        if (r->state == RCPT_PENDING && r->next_attempt != SCHED_NEVER &&
+            (next == 0 || r->next_attempt < next))
+            next = r->next_attempt;
+    }
+    if (next != 0)
+        arm(m, next);
+}
+
+static void attempt_work(void *arg)
+{
+    struct attempt_job *job = arg;
+    local_attempt_run(&job->a);
+}
+
 static void attempt_done(void *arg)
 {
     struct attempt_job *job = arg;
     struct sched_msg *m = job->msg;
-    m->busy = false;
+    m->local_busy = false;
     m->env = job->a.env;
-    if (job->a.removed || job->a.load_failed) {
-        msg_unlink_free(m);
-    } else if (job->a.next_local) {
-        arm(m, job->a.next_local);
-    }
+    bool gone = job->a.removed || job->a.load_failed;
     free(job);
+    if (gone) {
+        m->gone = true;
+        sched_cycle_end(m);
+        return;
+    }
+    if (!m->sched->d->stopping)
+        sched_remote_start(m, time(NULL));
+    sched_cycle_end(m);
 }
 
 static void attempt_start(struct sched_msg *m)
 {
-    if (m->busy)
-        return;
-    m->busy = true;
+    if (m->local_busy || m->remote_jobs > 0 || m->storing || m->gone)
+        return; /* the running cycle re-arms the timer when it ends */
+    m->local_busy = true;
     struct attempt_job *job = xcalloc(1, sizeof(*job));
     job->msg = m;
     job->a.queue = m->sched->d->queue;
@@ -114,6 +135,7 @@ struct scheduler *scheduler_new(struct daemon *d)
 {
     struct scheduler *s = xcalloc(1, sizeof(*s));
     s->d = d;
+    s->mta = mta_new(d);
     return s;
 }
 
@@ -122,6 +144,8 @@ void scheduler_free(struct scheduler **sp)
     struct scheduler *s = *sp;
     if (s == NULL)
         return;
+    /* Relay jobs point at messages: end them first. */
+    mta_free(&s->mta);
     while (s->head)
         msg_unlink_free(s->head);
     free(s);

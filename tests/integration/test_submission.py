@@ -20,7 +20,9 @@ ALICE, BOB = "alice@example.test", "bob@example.test"
 
 @pytest.fixture
 def sub(make_postern, workdir):
-    return submission_server(make_postern, workdir)
+    # A resolver that never answers: remote copies stay queued (deferred),
+    # and no test asks the machine's own DNS (DESIGN.md section 6).
+    return submission_server(make_postern, workdir, {"relay": {"resolver": "127.0.0.1:9"}})
 
 
 def msg(frm=ALICE, to=BOB, subject="hello", extra=b""):

@@ -1,0 +1,138 @@
+/* The relay half of an attempt: due remote recipients grouped into jobs per
+ * destination, handed to the mta, and their results written back into the
+ * envelope (then stored at once, scheduler_store.c). */
+#include "deliver/scheduler_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "daemon.h"
+#include "deliver/local.h"
+#include "deliver/mta.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+bool sched_is_local(const struct scheduler *s, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    return at && conf_is_local_domain(s->d->conf, at + 1);
+}
+
+/* The text kept in the envelope's last_error and used in bounces. */
+static char *result_text(const struct mta_job *job, const struct mta_rcpt *r)
+{
+    if (!r->remote_reply)
+        return xstrdup(r->reply ? r->reply : "");
+    return xasprintf("host %s[%s] said: %s (in reply to %s)", job->relay_host, job->relay_addr,
+                     r->reply ? r->reply : "", r->after ? r->after : "a command");
+}
+
+static void job_done(struct mta_job *job, void *arg)
+{
+    struct sched_msg *m = arg;
+    struct scheduler *s = m->sched;
+    struct envelope *env = m->env;
+    int64_t now = time(NULL);
+    int64_t expiry = sched_expiry(s, env);
+    m->remote_jobs--;
+    for (size_t i = 0; i < job->nrcpts; i++) {
+        const struct mta_rcpt *r = &job->rcpts[i];
+        struct envelope_rcpt *er = &env->rcpts[r->index];
+        char *text = result_text(job, r);
+        er->attempts++;
+        free(er->last_error);
+        er->last_error = text;
+        const char *remote = r->remote_reply ? job->relay_host : NULL;
+        switch (r->result) {
+        case MTA_DONE:
+            er->state = RCPT_DONE;
+            break;
+        case MTA_FAIL:
+            sched_fail_add(m, r->index, r->dsn, remote, r->remote_reply ? r->reply : text,
+                           r->remote_reply);
+            break;
+        case MTA_DEFER:
+        case MTA_PENDING:
+            if (now >= expiry) {
+                /* RFC 3463 X.4.7: delivery time expired; the last reply
+                 * says why. */
+                log_warn("event=expired id=%s to=%s lifetime=%llus", env->id, log_q(er->addr),
+                         (unsigned long long)(s->d->conf->queue_lifetime_ms / 1000));
+                sched_fail_add(m, r->index, "5.4.7", remote, r->remote_reply ? r->reply : text,
+                               r->remote_reply);
+            } else {
+                int64_t next = now + local_retry_delay(s->d->conf, er->attempts);
+                /* The last try happens at the end of the lifetime, not after. */
+                er->next_attempt = next < expiry ? next : expiry;
+            }
+            break;
+        }
+    }
+    mta_job_free(&job);
+    sched_store(m);
+}
+
+struct group {
+    char *key;
+    struct mta_job *job;
+};
+
+void sched_remote_start(struct sched_msg *m, int64_t now)
+{
+    struct scheduler *s = m->sched;
+    struct envelope *env = m->env;
+    const struct conf *conf = s->d->conf;
+    int64_t expiry = sched_expiry(s, env);
+    struct group *groups = NULL;
+    size_t ngroups = 0;
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        struct envelope_rcpt *r = &env->rcpts[i];
+        if (r->state != RCPT_PENDING || r->next_attempt == SCHED_NEVER)
+            continue;
+        if (sched_is_local(s, r->addr)) {
+            /* Local recipients that kept failing also expire. */
+            if (r->attempts > 0 && now >= expiry) {
+                sched_fail_add(m, i, "5.4.7", NULL,
+                               r->last_error ? r->last_error : "delivery time expired", false);
+            }
+            continue;
+        }
+        if (r->next_attempt > now)
+            continue;
+        char *key;
+        if (conf->smarthost) {
+            key = xstrdup("");
+        } else {
+            const char *at = strrchr(r->addr, '@');
+            key = xstrdup(at ? at + 1 : "");
+            for (char *p = key; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        }
+        struct group *g = NULL;
+        for (size_t k = 0; k < ngroups && g == NULL; k++)
+            if (strcmp(groups[k].key, key) == 0 && groups[k].job->nrcpts < MTA_JOB_RCPTS_MAX)
+                g = &groups[k];
+        if (g == NULL) {
+            groups = xrealloc(groups, (ngroups + 1) * sizeof(*groups));
+            g = &groups[ngroups++];
+            g->key = xstrdup(key);
+            g->job = mta_job_new(env, key);
+        }
+        free(key);
+        mta_job_add_rcpt(g->job, i, r->addr);
+    }
+    /* Counted before any is submitted, so no early result ends the cycle. */
+    m->remote_jobs += (unsigned)ngroups;
+    for (size_t k = 0; k < ngroups; k++) {
+        groups[k].job->done = job_done;
+        groups[k].job->arg = m;
+        mta_submit(s->mta, groups[k].job);
+        free(groups[k].key);
+    }
+    free(groups);
+    if (m->fails)
+        sched_store(m);
+}
