@@ -330,3 +330,57 @@ def test_250_only_after_fsync_and_rename(make_postern):
         rf"^fsync\(\d+<{box}/new>\)\s+= 0",
         rf'^unlinkat\(\d+<{q}/env>, "{qid}"',
     )
+
+
+def test_client_vanishing_mid_data_leaves_nothing(postern):
+    """A client that disconnects in the middle of DATA or BDAT: its partial
+    message is dropped from queue/tmp at once and never delivered."""
+    p = postern
+    c = Raw(p.port)
+    c.ehlo()
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(make_body(1, 200_000))
+    b = Raw(p.port)
+    b.ehlo()
+    b.expect("MAIL FROM:<x@remote.test>", 250)
+    b.expect("RCPT TO:<bob@example.test>", 250)
+    b.send(b"BDAT 300000 LAST\r\n" + make_body(2, 200_000)[:150_000])
+    tmp = p.data_dir / "queue" / "tmp"
+    wait_until(lambda: len(list(tmp.iterdir())) == 2, what=f"two partial messages: {queue_files(p)}")
+    c.close()
+    b.close()
+    wait_until(lambda: list(tmp.iterdir()) == [], timeout=5, what=f"tmp cleaned: {queue_files(p)}")
+    time.sleep(0.2)
+    assert delivered_files(p) == []
+    assert queue_files(p) == []
+
+
+def test_hostile_sender_survives_restart_literally(make_postern):
+    """Envelope fields are stored escaped (CVE-2020-8794): a sender full of
+    quotes, spaces, '%', ';' and shell syntax, read back after kill -9 and
+    restart, is still exactly what the client sent."""
+    p = make_postern(settings={"relay": {"retry": "2s"}})
+    blocker = block_maildir(p, "alice")
+    sender = r'"a b%25\" c;|$(x) `id` %0D%0Aend: x"@remote.test'
+    with Raw(p.port) as c:
+        c.ehlo()
+        c.expect(f"MAIL FROM:<{sender}>", 250)
+        c.expect("RCPT TO:<alice@example.test>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: hostile sender\r\n\r\nx\r\n.\r\n")
+        code, text = c.reply()
+        assert code == 250, text
+        qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+    env = wait_envelope_updated(p, qid)
+    # One line per field: nothing in the sender added a line or a field.
+    [line] = [l for l in env.splitlines() if l.startswith("sender ")]
+    assert len(line.split(" ")) == 2, line
+    assert len([l for l in env.splitlines() if l.startswith("rcpt ")]) == 1
+    p.kill()
+    blocker.unlink()
+    restart(p)
+    [got] = p.wait_messages("alice@example.test", 1)
+    assert got.startswith(f"Return-Path: <{sender}>\nDelivered-To: alice@example.test\n".encode()), got[:200]
+    wait_queue_empty(p)
