@@ -23,7 +23,6 @@
 #include "dns/resolver.h"
 #include "net/listener.h"
 #include "net/tls.h"
-#include "pickup/pickup.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -175,8 +174,8 @@ int daemon_serve(const char *conf_path)
     evthread_use_pthreads();
     d.base = event_base_new();
     char *run_dir = xasprintf("%s/run", d.conf->data_dir);
-    d.resolver =
-        dns_resolver_new(d.base, d.conf->resolver, run_dir, d.conf->relay_dns_timeout_ms, &err);
+    d.resolver = dns_resolver_new(d.base, d.conf->resolver, run_dir, d.conf->relay_dns_timeout_ms,
+                                  &err);
     free(run_dir);
     if (d.resolver == NULL) {
         event_base_free(d.base);
@@ -185,7 +184,6 @@ int daemon_serve(const char *conf_path)
     d.workers = worker_pool_new(d.base, (int)d.conf->workers);
     d.scheduler = scheduler_new(&d);
     d.auth_limiter = auth_limiter_new();
-    struct pickup *pickup = pickup_new(&d);
     struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     event_add(sigterm, NULL);
@@ -198,8 +196,7 @@ int daemon_serve(const char *conf_path)
     event_base_dispatch(d.base);
 
     smtpd_close_all(&d);
-    worker_pool_free(&d.workers); /* runs the pickup's last callbacks too */
-    pickup_free(&pickup);
+    worker_pool_free(&d.workers);
     scheduler_free(&d.scheduler);
     dns_resolver_free(&d.resolver);
     /* Freed bufferevents are finalised by the loop: let it run once more. */
