@@ -169,3 +169,28 @@ def test_maildir_full_defers_then_delivers_when_space_returns(tmpfs_postern):
     wait_queue_empty(p)
     assert queue_files(p) == []
     assert len(delivered_files(p)) == 1
+
+
+def test_no_room_for_the_envelope_452_and_clean_queue(tmpfs_postern):
+    """The content just fits (tmpfs counts 4 KB pages) but the envelope
+    does not: the commit fails, the client gets 452 4.3.1, never 250, and
+    neither the content nor a half envelope is left in the queue."""
+    p = tmpfs_postern
+    leave = MB + 64 * 1024
+    fill_leaving(p, leave)
+    assert free_bytes(p) == leave
+    line = b"e" * 78 + b"\r\n"
+    body = b"Subject: env\r\n\r\n" + line * ((leave - 2048 - 16) // len(line))
+    with Raw(p.port) as c:
+        c.ehlo()
+        c.expect("MAIL FROM:<x@remote.test>", 250)
+        c.expect("RCPT TO:<alice@example.test>", 250)
+        c.expect("DATA", 354)
+        c.send(body + b".\r\n")
+        code, text = c.reply()
+        assert code == 452 and text.startswith(b"4.3.1"), text
+        c.expect("NOOP", 250)
+    assert "event=queue_commit_failed" in p.log()
+    assert queue_files(p) == []
+    assert free_bytes(p) == leave
+    assert delivered_files(p) == []
