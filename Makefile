@@ -3,7 +3,7 @@ BUILD      ?= build
 TEST_BUILD ?= build-test
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all build run test unit integration fuzz format lint bench clean install
+.PHONY: all build run test unit integration fuzz format lint bench clean install install-files
 
 all: build
 
@@ -36,8 +36,18 @@ lint:
 bench: build
 	@bench/run $(BUILD)/postern
 
-install: build
-	install -D -m 0755 $(BUILD)/postern $(DESTDIR)/usr/sbin/postern
+# Installs postern, sendmail and mailq (as names of postern) and the
+# systemd unit. DESTDIR=/some/dir installs into a staging tree.
+POSTERN_BIN ?= $(BUILD)/postern
+install: build install-files
+
+install-files:
+	install -D -m 0755 $(POSTERN_BIN) $(DESTDIR)/usr/sbin/postern
+	ln -sfn postern $(DESTDIR)/usr/sbin/sendmail
+	install -d $(DESTDIR)/usr/bin $(DESTDIR)/etc/postern
+	ln -sfn ../sbin/postern $(DESTDIR)/usr/bin/mailq
+	install -D -m 0644 contrib/postern.service $(DESTDIR)/lib/systemd/system/postern.service
+	[ -e $(DESTDIR)/etc/postern/postern.conf ] || install -m 0644 contrib/postern.conf $(DESTDIR)/etc/postern/postern.conf
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -23,6 +23,9 @@
 #include "dns/resolver.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "control/control.h"
+#include "lifecycle.h"
+#include "pickup/pickup.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -44,15 +47,6 @@ static void on_accept(void *arg, enum service svc, int fd, const struct sockaddr
         close(fd);
         break;
     }
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    struct daemon *d = arg;
-    log_info("event=shutdown signal=%d sessions=%u", (int)sig, d->sessions);
-    d->stopping = true;
-    listener_set_stop(d->listeners);
-    event_base_loopbreak(d->base);
 }
 
 static uid_t chown_uid;
@@ -158,12 +152,13 @@ int daemon_serve(const char *conf_path)
     d.users = user_table_load_files(d.conf->users_file, d.conf->aliases_file, &err);
     if (d.users == NULL)
         goto out;
-    d.listeners = listener_set_bind(d.conf, &err);
-    if (d.listeners == NULL)
-        goto out;
+    /* The lock first: a second daemon must say so, not "address in use". */
     pid_fd = take_pid_lock(d.conf);
     if (pid_fd < 0)
         goto out_quiet;
+    d.listeners = listener_set_bind(d.conf, &err);
+    if (d.listeners == NULL)
+        goto out;
     d.queue = queue_open(d.conf->data_dir, &err);
     if (d.queue == NULL)
         goto out;
@@ -174,8 +169,8 @@ int daemon_serve(const char *conf_path)
     evthread_use_pthreads();
     d.base = event_base_new();
     char *run_dir = xasprintf("%s/run", d.conf->data_dir);
-    d.resolver = dns_resolver_new(d.base, d.conf->resolver, run_dir, d.conf->relay_dns_timeout_ms,
-                                  &err);
+    d.resolver =
+        dns_resolver_new(d.base, d.conf->resolver, run_dir, d.conf->relay_dns_timeout_ms, &err);
     free(run_dir);
     if (d.resolver == NULL) {
         event_base_free(d.base);
@@ -184,10 +179,11 @@ int daemon_serve(const char *conf_path)
     d.workers = worker_pool_new(d.base, (int)d.conf->workers);
     d.scheduler = scheduler_new(&d);
     d.auth_limiter = auth_limiter_new();
-    struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
-    struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
+    struct pickup *pickup = pickup_new(&d);
+    struct control *control = control_new(&d, &err);
+    if (control == NULL)
+        log_error("event=control_socket_failed error=%s", log_q(err.data));
+    struct lifecycle *lifecycle = lifecycle_new(&d);
 
     queue_recover(d.queue, recovered, &d);
     listener_set_start(d.listeners, d.base, on_accept, &d);
@@ -196,14 +192,15 @@ int daemon_serve(const char *conf_path)
     event_base_dispatch(d.base);
 
     smtpd_close_all(&d);
-    worker_pool_free(&d.workers);
+    worker_pool_free(&d.workers); /* runs the pickup's last callbacks too */
+    pickup_free(&pickup);
     scheduler_free(&d.scheduler);
     dns_resolver_free(&d.resolver);
     /* Freed bufferevents are finalised by the loop: let it run once more. */
     event_base_loop(d.base, EVLOOP_NONBLOCK);
     auth_limiter_free(&d.auth_limiter);
-    event_free(sigterm);
-    event_free(sigint);
+    lifecycle_free(&lifecycle);
+    control_free(&control);
     event_base_free(d.base);
     log_info("event=stopped");
     status = 0;

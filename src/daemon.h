@@ -20,6 +20,8 @@ struct user_table;
 struct auth_limiter;
 struct dns_resolver;
 struct smtpd_session;
+struct pop3d_session;
+struct lifecycle;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct daemon {
@@ -35,7 +37,9 @@ struct daemon {
     struct dns_resolver *resolver; /* asynchronous DNS for the relay (and checks) */
     unsigned sessions;
     struct smtpd_session *smtpd_sessions; /* live SMTP sessions, for shutdown */
+    struct pop3d_session *pop3_sessions;  /* live POP3 sessions: shutdown, mailbox locks */
     bool stopping;
+    struct lifecycle *lifecycle;
 };
 
 int daemon_serve(const char *conf_path);

@@ -4,6 +4,7 @@
  * configuration (else $POSTERN_CONF, ./postern.conf, /etc/postern/postern.conf).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -23,6 +24,11 @@ static void usage(FILE *f)
           "  user passwd ADDRESS [--password-stdin] change a password\n"
           "  user del ADDRESS                       remove a user (the Maildir stays)\n"
           "  user list                              list the users\n"
+          "  sendmail [-t] [-i] [-f FROM] [-F NAME] [-bs] [RCPT...]  queue a message from stdin\n"
+          "  queue list [--json]     the queue, like mailq (also: postern mailq)\n"
+          "  queue show ID           one message's envelope and headers\n"
+          "  queue flush [ID]        try now (all, or one message)\n"
+          "  queue delete ID | hold ID | release ID\n"
           "  version     print the version\n"
           "  help        this text\n"
           "\n"
@@ -33,6 +39,13 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Called as sendmail or mailq (a symlink), behave as they do. */
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (strcmp(base, "sendmail") == 0)
+        return cli_sendmail(argc - 1, argv + 1);
+    if (strcmp(base, "mailq") == 0)
+        return cli_mailq(conf_default_path(NULL), argc - 1, argv + 1);
     const char *conf_arg = NULL;
     const char *cmd = NULL;
     int i = 1;
@@ -58,10 +71,24 @@ int main(int argc, char **argv)
         if (strcmp(argv[k], "-c") == 0 && k + 1 < argc)
             conf_arg = argv[k + 1];
     const char *conf_path = conf_default_path(conf_arg);
+    for (int k = i; k < argc; k++)
+        if (strcmp(argv[k], "--help") == 0 && strcmp(cmd, "sendmail") != 0) {
+            usage(stdout);
+            return 0;
+        }
     if (strcmp(cmd, "serve") == 0)
         return daemon_serve(conf_path);
     if (strcmp(cmd, "check") == 0)
         return cli_check(conf_path);
+    if (strcmp(cmd, "sendmail") == 0) {
+        if (conf_arg)
+            setenv("POSTERN_CONF", conf_arg, 1);
+        return cli_sendmail(argc - i, argv + i);
+    }
+    if (strcmp(cmd, "queue") == 0)
+        return cli_queue(conf_path, argc - i, argv + i);
+    if (strcmp(cmd, "mailq") == 0)
+        return cli_mailq(conf_path, argc - i, argv + i);
     if (strcmp(cmd, "user") == 0)
         return cli_user(conf_path, argc - i, argv + i);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -4,5 +4,9 @@
 
 int cli_check(const char *conf_path);
 int cli_user(const char *conf_path, int argc, char **argv);
+/* sendmail(8): argv are its options and recipients (no program name). */
+int cli_sendmail(int argc, char **argv);
+int cli_mailq(const char *conf_path, int argc, char **argv);
+int cli_queue(const char *conf_path, int argc, char **argv);
 
 #endif

@@ -328,6 +328,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
         set_str(&c->data_dir, resolve_path(st, value));
     } else if (IS("server", "user")) {
         set_str(&c->user, xstrdup(value));
+    } else if (IS("server", "shutdown_grace")) {
+        if (!parse_ms(value, &c->shutdown_grace_ms))
+            BAD("expected a duration such as 30s");
     } else if (IS("server", "workers")) {
         if (!parse_unsigned(value, 64, &c->workers) || c->workers == 0)
             BAD("expected a number of threads from 1 to 64");
@@ -391,6 +394,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("smtpd", "smtp_auth")) {
         if (!parse_bool(value, &c->smtp_auth))
             BAD("expected yes or no");
+    } else if (IS("pop3", "allow_plaintext_auth")) {
+        if (!parse_bool(value, &c->pop3_allow_plaintext_auth))
+            BAD("expected yes or no");
+    } else if (IS("pop3", "timeout")) {
+        if (!parse_ms(value, &c->pop3_timeout_ms) || c->pop3_timeout_ms == 0)
+            BAD("expected a duration such as 10m (RFC 1939 asks for at least 10 minutes)");
     } else if (IS("auth", "failure_delay")) {
         if (!parse_ms(value, &c->auth_failure_delay_ms))
             BAD("expected a duration such as 1s");
@@ -448,8 +457,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* A reader for ini_parse_stream that counts lines, so errors can name them. */
-static const char *const known_sections[] = {"server", "listen", "tls",  "domains",
-                                             "limits", "smtpd",  "auth", "relay"};
+static const char *const known_sections[] = {"server", "listen", "tls",   "domains", "limits",
+                                             "smtpd",  "auth",   "relay", "pop3"};
 
 /* The reader for ini_parse_stream. It counts lines so that errors can name
  * them, and refuses what libinih would silently misread: lines it would cut
@@ -515,6 +524,8 @@ static void set_defaults(struct conf *c)
     c->command_timeout_ms = 5 * 60 * 1000;
     c->data_timeout_ms = 10 * 60 * 1000;
     c->workers = 4;
+    c->shutdown_grace_ms = 30 * 1000;
+    c->pop3_timeout_ms = 10 * 60 * 1000;
     c->auth_failure_delay_ms = 1000;
     c->auth_failure_limit = 10;
     c->auth_lockout_ms = 10 * 60 * 1000;
@@ -572,7 +583,8 @@ struct conf *conf_load(const char *path, struct buf *err_r)
         buf_printf(err_r, "%s: [tls]: cert and key must be set together\n", path), st.errors++;
     for (size_t i = 0; i < c->nlistens && c->tls_cert == NULL; i++) {
         enum service svc = c->listens[i].service;
-        if (svc == SERVICE_SUBMISSION || svc == SERVICE_SUBMISSIONS || svc == SERVICE_POP3S) {
+        if (svc == SERVICE_SUBMISSION || svc == SERVICE_SUBMISSIONS || svc == SERVICE_POP3S ||
+            (svc == SERVICE_POP3 && !c->pop3_allow_plaintext_auth)) {
             buf_printf(err_r,
                        "%s: [listen] %s: needs [tls] cert and key (passwords are only "
                        "accepted over TLS)\n",

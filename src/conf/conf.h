@@ -51,7 +51,12 @@ struct conf {
     unsigned command_timeout_ms;
     unsigned data_timeout_ms;
     unsigned workers;
-    bool smtp_auth; /* offer AUTH on the smtp (MX) listener too */
+    unsigned shutdown_grace_ms; /* [server] shutdown_grace */
+    bool smtp_auth;             /* offer AUTH on the smtp (MX) listener too */
+
+    /* [pop3] */
+    bool pop3_allow_plaintext_auth; /* USER/PASS and AUTH before STLS */
+    unsigned pop3_timeout_ms;       /* inactivity (RFC 1939 3: at least 10 minutes) */
 
     /* [auth] */
     unsigned auth_failure_delay_ms; /* reply delay after one failure; grows */

@@ -40,6 +40,8 @@ void local_attempt_run(struct local_attempt *a)
         }
     }
     struct envelope *env = a->env;
+    if (env->held)
+        return; /* `postern queue hold` */
     bool changed = false;
     int fd = -1;
     for (size_t i = 0; i < env->nrcpts; i++) {

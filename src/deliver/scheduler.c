@@ -59,7 +59,7 @@ void sched_cycle_end(struct sched_msg *m)
         msg_unlink_free(m);
         return;
     }
-    if (m->env == NULL)
+    if (m->env == NULL || m->env->held)
         return;
     int64_t next = 0;
     for (size_t i = 0; i < m->env->nrcpts; i++) {
@@ -91,15 +91,17 @@ static void attempt_done(void *arg)
         sched_cycle_end(m);
         return;
     }
-    if (!m->sched->d->stopping)
+    if (!m->sched->d->stopping && !m->env->held)
         sched_remote_start(m, time(NULL));
     sched_cycle_end(m);
 }
 
-static void attempt_start(struct sched_msg *m)
+void sched_attempt_start(struct sched_msg *m)
 {
     if (m->local_busy || m->remote_jobs > 0 || m->storing || m->gone)
         return; /* the running cycle re-arms the timer when it ends */
+    if (m->env && m->env->held)
+        return; /* `postern queue hold`: wait for release */
     m->local_busy = true;
     struct attempt_job *job = xcalloc(1, sizeof(*job));
     job->msg = m;
@@ -114,7 +116,7 @@ static void attempt_start(struct sched_msg *m)
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-    attempt_start(arg);
+    sched_attempt_start(arg);
 }
 
 static struct sched_msg *msg_new(struct scheduler *s, const char *id)
@@ -156,12 +158,12 @@ void scheduler_add_envelope(struct scheduler *s, struct envelope *env)
 {
     struct sched_msg *m = msg_new(s, env->id);
     m->env = env;
-    attempt_start(m);
+    sched_attempt_start(m);
 }
 
 void scheduler_add_id(struct scheduler *s, const char *id)
 {
-    attempt_start(msg_new(s, id));
+    sched_attempt_start(msg_new(s, id));
 }
 
 size_t scheduler_count(const struct scheduler *s)

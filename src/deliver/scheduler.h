@@ -9,6 +9,7 @@
 #ifndef POSTERN_DELIVER_SCHEDULER_H
 #define POSTERN_DELIVER_SCHEDULER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "queue/envelope.h"
@@ -23,6 +24,14 @@ void scheduler_free(struct scheduler **s);
 void scheduler_add_envelope(struct scheduler *s, struct envelope *env);
 /* A message found in the queue at start; its envelope is loaded in a worker. */
 void scheduler_add_id(struct scheduler *s, const char *id);
+/* `postern queue` (scheduler_ctl.c). flush: try now, one message (id) or
+ * all (NULL); returns how many. delete: remove from the queue without a
+ * bounce. hold/release: keep a message untried, or let it go. These return
+ * 0, ENOENT (unknown id) or EBUSY (an attempt is running: try again). */
+size_t scheduler_flush(struct scheduler *s, const char *id);
+int scheduler_delete(struct scheduler *s, const char *id);
+int scheduler_hold(struct scheduler *s, const char *id, bool hold);
+
 /* Messages known to the scheduler. */
 size_t scheduler_count(const struct scheduler *s);
 

@@ -57,6 +57,8 @@ struct scheduler {
 
 /* scheduler.c */
 void sched_cycle_end(struct sched_msg *m);
+/* Starts an attempt cycle unless one runs, the message is held or gone. */
+void sched_attempt_start(struct sched_msg *m);
 int64_t sched_expiry(const struct scheduler *s, const struct envelope *env);
 
 /* scheduler_remote.c */

@@ -68,7 +68,7 @@ size_t envelope_pending(const struct envelope *env)
     return n;
 }
 
-static void put_escaped(struct buf *out, const char *s)
+void envelope_escape(struct buf *out, const char *s)
 {
     if (s == NULL || *s == '\0') {
         buf_append_char(out, '-');
@@ -90,7 +90,7 @@ static void put_field(struct buf *out, const char *key, const char *value)
 {
     buf_append_str(out, key);
     buf_append_char(out, ' ');
-    put_escaped(out, value);
+    envelope_escape(out, value);
     buf_append_char(out, '\n');
 }
 
@@ -115,13 +115,13 @@ void envelope_serialize(const struct envelope *env, struct buf *out)
         const struct envelope_rcpt *r = &env->rcpts[i];
         buf_printf(out, "rcpt %s %u %u %" PRId64 " ", state_names[r->state], r->notify, r->attempts,
                    r->next_attempt);
-        put_escaped(out, r->addr);
+        envelope_escape(out, r->addr);
         buf_append_char(out, ' ');
-        put_escaped(out, r->orig);
+        envelope_escape(out, r->orig);
         buf_append_char(out, ' ');
-        put_escaped(out, r->orcpt);
+        envelope_escape(out, r->orcpt);
         buf_append_char(out, ' ');
-        put_escaped(out, r->last_error);
+        envelope_escape(out, r->last_error);
         buf_append_char(out, '\n');
     }
     buf_append_str(out, "end\n");
@@ -140,7 +140,7 @@ static int hexval(char c)
 
 /* Decodes one escaped token; NULL for a malformed one. "-" decodes to NULL
  * through *empty_r so that optional fields stay optional. */
-static char *unescape(const char *s, size_t len, bool *ok_r)
+char *envelope_unescape(const char *s, size_t len, bool *ok_r)
 {
     *ok_r = len > 0; /* an empty value is written "-", never as nothing */
     if (len == 0 || (len == 1 && s[0] == '-'))
@@ -291,10 +291,10 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
                 goto fail;
             }
             bool ok1, ok2, ok3, ok4;
-            char *addr = unescape(tok[5], tl[5], &ok1);
-            char *orig = unescape(tok[6], tl[6], &ok2);
-            char *orcpt = unescape(tok[7], tl[7], &ok3);
-            char *err = unescape(tok[8], tl[8], &ok4);
+            char *addr = envelope_unescape(tok[5], tl[5], &ok1);
+            char *orig = envelope_unescape(tok[6], tl[6], &ok2);
+            char *orcpt = envelope_unescape(tok[7], tl[7], &ok3);
+            char *err = envelope_unescape(tok[8], tl[8], &ok4);
             if (!ok1 || !ok2 || !ok3 || !ok4 || addr == NULL) {
                 free(addr);
                 free(orig);
@@ -368,7 +368,7 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
             goto fail;
         }
         if (field) {
-            char *v = unescape(tok[1], tl[1], &ok);
+            char *v = envelope_unescape(tok[1], tl[1], &ok);
             if (!ok) {
                 why = "bad escape";
                 goto fail;

@@ -56,6 +56,13 @@ struct envelope_rcpt *envelope_add_rcpt(struct envelope *env, const char *addr, 
 long envelope_find_rcpt(const struct envelope *env, const char *addr);
 size_t envelope_pending(const struct envelope *env);
 
+/* The escaping of one value ("-" for empty, %XX for unsafe octets), shared
+ * by the other queue files (the sendmail drop files). */
+void envelope_escape(struct buf *out, const char *s);
+/* Decodes one escaped token (not NUL-terminated); NULL with *ok_r true for
+ * "-", NULL with *ok_r false for a malformed token. Caller frees. */
+char *envelope_unescape(const char *s, size_t len, bool *ok_r);
+
 void envelope_serialize(const struct envelope *env, struct buf *out);
 /* Returns NULL on success or a static reason. */
 const char *envelope_parse(const char *text, size_t len, struct envelope **env_r);

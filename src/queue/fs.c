@@ -34,10 +34,14 @@ struct queue *queue_open(const char *data_dir, struct buf *err_r)
     struct queue *q = xcalloc(1, sizeof(*q));
     q->dir = xasprintf("%s/queue", data_dir);
     q->dirfd = q->tmp_fd = q->msg_fd = q->env_fd = -1;
-    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+    /* data_dir and queue/ are traversable but not listable, so that local
+     * users can reach queue/drop/ (the sendmail command) and nothing else. */
+    if (mkdir(data_dir, 0711) != 0 && errno != EEXIST)
         goto fail;
-    if (mkdir(q->dir, 0700) != 0 && errno != EEXIST)
+    if (mkdir(q->dir, 0711) != 0 && errno != EEXIST)
         goto fail;
+    chmod(data_dir, 0711);
+    chmod(q->dir, 0711);
     q->dirfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (q->dirfd < 0)
         goto fail;
@@ -48,6 +52,11 @@ struct queue *queue_open(const char *data_dir, struct buf *err_r)
         goto fail;
     if (mkdirat(q->dirfd, "corrupt", 0700) != 0 && errno != EEXIST)
         goto fail;
+    /* The sendmail drop folder: any local user may leave a file (sticky, not
+     * listable); the daemon trusts nothing in it but the file's owner. */
+    if (mkdirat(q->dirfd, "drop", 01733) != 0 && errno != EEXIST)
+        goto fail;
+    fchmodat(q->dirfd, "drop", 01733, 0);
     return q;
 fail:
     buf_printf(err_r, "cannot open queue %s: %s\n", q->dir, strerror(errno));

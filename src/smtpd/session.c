@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "daemon.h"
+#include "lifecycle.h"
 #include "net/addr.h"
 #include "net/conn.h"
 #include "net/listener.h"
@@ -84,6 +85,11 @@ void smtpd_transaction_reset(struct smtpd_session *s)
 
 void smtpd_wait_command(struct smtpd_session *s)
 {
+    if (s->d->stopping) {
+        /* Shutting down: the message in progress is done, say goodbye. */
+        smtpd_close(s, 421, "4.3.2", "Service shutting down, try again later");
+        return;
+    }
     conn_set_deadline(s->conn, s->d->conf->command_timeout_ms);
 }
 
@@ -99,10 +105,12 @@ static void session_free(struct smtpd_session *s)
         s->d->smtpd_sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    struct daemon *d = s->d;
     conn_free(&s->conn);
     buf_free(&s->pending_out);
     free(s->helo);
     free(s);
+    lifecycle_session_ended(d);
 }
 
 static void send_greeting(struct smtpd_session *s)
@@ -242,6 +250,16 @@ void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struc
         conn_set_deadline(s->conn, d->conf->greeting_delay_ms);
     } else {
         send_greeting(s);
+    }
+}
+
+void smtpd_shutdown_begin(struct daemon *d)
+{
+    for (struct smtpd_session *s = d->smtpd_sessions; s; s = s->next) {
+        bool in_message =
+            s->state == SMTPD_DATA || s->state == SMTPD_BDAT || s->state == SMTPD_COMMIT;
+        if (!in_message)
+            smtpd_close(s, 421, "4.3.2", "Service shutting down, try again later");
     }
 }
 

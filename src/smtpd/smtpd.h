@@ -15,6 +15,9 @@ struct daemon;
 void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen);
 
+/* Shutdown begins: sessions in the middle of a message may finish it, the
+ * others get 421 now. */
+void smtpd_shutdown_begin(struct daemon *d);
 /* Closes every live session (shutdown): each gets 421 and is freed. */
 void smtpd_close_all(struct daemon *d);
 

@@ -1,0 +1,163 @@
+#include "lifecycle.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "auth/users.h"
+#include "daemon.h"
+#include "net/listener.h"
+#include "net/tls.h"
+#include "smtpd/smtpd.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+struct lifecycle {
+    struct daemon *d;
+    struct event *sigterm, *sigint, *sighup;
+    struct event *grace;
+    /* Replaced configurations and tables: worker jobs may still point into
+     * them, so they live until the daemon exits (reloads are rare). */
+    struct conf **old_confs;
+    size_t nold_confs;
+    struct user_table **old_users;
+    size_t nold_users;
+};
+
+static void end_loop(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    log_info("event=shutdown_grace_over sessions=%u", d->sessions);
+    event_base_loopbreak(d->base);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    struct lifecycle *l = arg;
+    struct daemon *d = l->d;
+    if (d->stopping) {
+        /* A second signal: stop now. */
+        event_base_loopbreak(d->base);
+        return;
+    }
+    log_info("event=shutdown signal=%d sessions=%u grace_ms=%u", (int)sig, d->sessions,
+             d->conf->shutdown_grace_ms);
+    d->stopping = true;
+    listener_set_stop(d->listeners);
+    smtpd_shutdown_begin(d);
+    if (d->sessions == 0) {
+        event_base_loopbreak(d->base);
+        return;
+    }
+    struct timeval tv = {.tv_sec = d->conf->shutdown_grace_ms / 1000,
+                         .tv_usec = (d->conf->shutdown_grace_ms % 1000) * 1000};
+    l->grace = evtimer_new(d->base, end_loop, d);
+    evtimer_add(l->grace, &tv);
+}
+
+void lifecycle_session_ended(struct daemon *d)
+{
+    if (d->stopping && d->sessions == 0)
+        event_base_loopbreak(d->base);
+}
+
+static bool same_listens(const struct conf *a, const struct conf *b)
+{
+    if (a->nlistens != b->nlistens)
+        return false;
+    for (size_t i = 0; i < a->nlistens; i++) {
+        const struct conf_listen *x = &a->listens[i], *y = &b->listens[i];
+        if (x->service != y->service || strcmp(x->host ? x->host : "", y->host ? y->host : "") ||
+            strcmp(x->port ? x->port : "", y->port ? y->port : "") ||
+            strcmp(x->unix_path ? x->unix_path : "", y->unix_path ? y->unix_path : ""))
+            return false;
+    }
+    return true;
+}
+
+int lifecycle_reload(struct daemon *d)
+{
+    struct lifecycle *l = d->lifecycle;
+    struct buf err;
+    buf_init(&err);
+    struct conf *conf = conf_load(d->conf->path, &err);
+    struct user_table *users = NULL;
+    SSL_CTX *tls = NULL;
+    if (conf)
+        users = user_table_load_files(conf->users_file, conf->aliases_file, &err);
+    if (conf && users && conf->tls_cert)
+        tls = tls_server_new(conf->tls_cert, conf->tls_key, &err);
+    if (conf == NULL || users == NULL || (conf->tls_cert && tls == NULL)) {
+        for (char *p = err.data; p && *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        log_error("event=reload_failed reason=%s action=kept_old_configuration",
+                  log_q(err.data ? err.data : "?"));
+        conf_free(&conf);
+        user_table_free(&users);
+        buf_free(&err);
+        return -1;
+    }
+    buf_free(&err);
+    if (!same_listens(d->conf, conf))
+        log_warn("event=reload_notice reason=\"[listen] changes take effect after a restart\"");
+    if (strcmp(d->conf->data_dir, conf->data_dir) != 0)
+        log_warn("event=reload_notice reason=\"[server] data_dir changes take effect after a "
+                 "restart\"");
+    l->old_confs = xrealloc(l->old_confs, (l->nold_confs + 1) * sizeof(*l->old_confs));
+    l->old_confs[l->nold_confs++] = d->conf;
+    l->old_users = xrealloc(l->old_users, (l->nold_users + 1) * sizeof(*l->old_users));
+    l->old_users[l->nold_users++] = d->users;
+    d->conf = conf;
+    d->users = users;
+    /* SSL_CTX is reference-counted: sessions keep the one they started with. */
+    tls_ctx_free(&d->tls);
+    d->tls = tls;
+    listener_set_limits(d->listeners, conf->connections, conf->connections_per_ip);
+    log_info("event=reloaded config=%s local_domains=%zu tls=%s", log_q(conf->path),
+             conf->nlocal_domains, tls ? "yes" : "no");
+    return 0;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct lifecycle *l = arg;
+    lifecycle_reload(l->d);
+}
+
+struct lifecycle *lifecycle_new(struct daemon *d)
+{
+    struct lifecycle *l = xcalloc(1, sizeof(*l));
+    l->d = d;
+    d->lifecycle = l;
+    l->sigterm = evsignal_new(d->base, SIGTERM, on_stop, l);
+    l->sigint = evsignal_new(d->base, SIGINT, on_stop, l);
+    l->sighup = evsignal_new(d->base, SIGHUP, on_hup, l);
+    event_add(l->sigterm, NULL);
+    event_add(l->sigint, NULL);
+    event_add(l->sighup, NULL);
+    return l;
+}
+
+void lifecycle_free(struct lifecycle **lp)
+{
+    struct lifecycle *l = *lp;
+    if (l == NULL)
+        return;
+    event_free(l->sigterm);
+    event_free(l->sigint);
+    event_free(l->sighup);
+    if (l->grace)
+        event_free(l->grace);
+    for (size_t i = 0; i < l->nold_confs; i++)
+        conf_free(&l->old_confs[i]);
+    free(l->old_confs);
+    for (size_t i = 0; i < l->nold_users; i++)
+        user_table_free(&l->old_users[i]);
+    free(l->old_users);
+    l->d->lifecycle = NULL;
+    free(l);
+    *lp = NULL;
+}

@@ -1,0 +1,338 @@
+#include "pickup/pickup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "auth/users.h"
+#include "daemon.h"
+#include "deliver/scheduler.h"
+#include "proto/headers.h"
+#include "proto/smtp_data.h"
+#include "proto/smtp_parse.h"
+#include "proto/text.h"
+#include "queue/drop.h"
+#include "queue/queue.h"
+#include "util/log.h"
+#include "util/worker.h"
+#include "util/xmalloc.h"
+
+#define PICKUP_BATCH 64
+
+struct pickup_item {
+    char *name;
+    uid_t uid;
+    struct drop_head head;
+    struct buf data; /* the whole file */
+    struct envelope *env;
+    struct buf prefix; /* Received and added header fields */
+    int rc;
+};
+
+struct pickup {
+    struct daemon *d;
+    struct event *timer;
+    char *dir;
+    uid_t service_uid;
+    bool busy;
+};
+
+struct pickup_job {
+    struct pickup *p;
+    uint64_t size_limit;
+    struct pickup_item *items[PICKUP_BATCH];
+    size_t n;
+};
+
+static void item_free(struct pickup_item *it)
+{
+    free(it->name);
+    drop_head_clear(&it->head);
+    buf_free(&it->data);
+    buf_free(&it->prefix);
+    envelope_free(&it->env);
+    free(it);
+}
+
+static void set_aside(const char *dir, const char *name, const char *why)
+{
+    log_error("event=pickup_rejected file=%s reason=%s action=moved_to_corrupt", log_q(name),
+              log_q(why));
+    char *from = xasprintf("%s/%s", dir, name);
+    char *to = xasprintf("%s/../corrupt/drop-%s", dir, name);
+    if (rename(from, to) != 0)
+        unlink(from);
+    free(from);
+    free(to);
+}
+
+/* (worker) Reads and checks one drop file. false: it was set aside. */
+static bool read_item(const char *dir, uint64_t limit, struct pickup_item *it)
+{
+    char *path = xasprintf("%s/%s", dir, it->name);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    free(path);
+    struct stat st;
+    const char *why = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        why = "cannot open";
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if ((uint64_t)st.st_size > limit + DROP_HEAD_MAX)
+        why = "larger than [limits] message_size";
+    if (why == NULL) {
+        it->uid = st.st_uid;
+        char chunk[65536];
+        ssize_t n;
+        while ((n = read(fd, chunk, sizeof(chunk))) > 0 && it->data.len <= limit + DROP_HEAD_MAX)
+            buf_append(&it->data, chunk, (size_t)n);
+        if (n < 0)
+            why = "read error";
+    }
+    if (fd >= 0)
+        close(fd);
+    if (why == NULL)
+        why = drop_head_parse(it->data.data ? it->data.data : "", it->data.len, &it->head);
+    if (why == NULL && it->head.nrcpts == 0)
+        why = "no recipients";
+    for (size_t i = 0; why == NULL && i < it->head.nrcpts; i++)
+        if (!smtp_address_valid(it->head.rcpts[i], strlen(it->head.rcpts[i]), true))
+            why = "invalid recipient address";
+    if (why == NULL && it->head.sender &&
+        !smtp_address_valid(it->head.sender, strlen(it->head.sender), true))
+        why = "invalid sender address";
+    if (why == NULL) {
+        /* The same rules as SMTP content: CRLF only, short lines, no NUL. */
+        struct smtp_data_decoder dec;
+        smtp_data_decoder_init(&dec, SMTP_DATA_CHUNK, limit);
+        size_t used;
+        smtp_data_decode(&dec, it->data.data + it->head.body_offset,
+                         it->data.len - it->head.body_offset, &used, NULL);
+        smtp_data_finish(&dec);
+        const struct smtp_error *e = smtp_data_error(&dec);
+        if (e)
+            why = e->text;
+    }
+    if (why) {
+        set_aside(dir, it->name, why);
+        return false;
+    }
+    return true;
+}
+
+static void scan_work(void *arg)
+{
+    struct pickup_job *job = arg;
+    DIR *dp = opendir(job->p->dir);
+    if (dp == NULL)
+        return;
+    struct dirent *e;
+    while (job->n < PICKUP_BATCH && (e = readdir(dp)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue; /* "." "..", and files still being written */
+        struct pickup_item *it = xcalloc(1, sizeof(*it));
+        it->name = xstrdup(e->d_name);
+        if (read_item(job->p->dir, job->size_limit, it))
+            job->items[job->n++] = it;
+        else
+            item_free(it);
+    }
+    closedir(dp);
+}
+
+static bool trusted(const struct pickup *p, uid_t uid)
+{
+    return uid == 0 || uid == p->service_uid;
+}
+
+/* (loop) Decides the sender and the recipients' targets, and builds the
+ * header fields to prepend. */
+static void prepare(struct pickup *p, struct pickup_item *it)
+{
+    const struct conf *conf = p->d->conf;
+    struct envelope *env = envelope_new();
+    free(env->sender);
+    struct passwd *pw = getpwuid(it->uid);
+    char login[64];
+    snprintf(login, sizeof(login), "%s", pw ? pw->pw_name : "nobody");
+    if (trusted(p, it->uid) && it->head.sender)
+        env->sender = xstrdup(it->head.sender);
+    else
+        env->sender = xasprintf("%s@%s", login, conf->hostname);
+    env->client = xstrdup("local");
+    env->helo = xasprintf("uid %u", (unsigned)it->uid);
+    for (size_t i = 0; i < it->head.nrcpts; i++) {
+        char *addr = xstrdup(it->head.rcpts[i]);
+        char *dom = strrchr(addr, '@') + 1;
+        address_lower(dom);
+        if (conf_is_local_domain(conf, dom)) {
+            address_lower(addr);
+            char **targets = NULL;
+            size_t n = 0;
+            user_table_resolve(p->d->users, addr, &targets, &n);
+            bool any = false;
+            for (size_t k = 0; k < n; k++) {
+                const char *at = strrchr(targets[k], '@');
+                if (!(at && conf_is_local_domain(conf, at + 1)) ||
+                    user_table_has_mailbox(p->d->users, targets[k])) {
+                    if (envelope_find_rcpt(env, targets[k]) < 0)
+                        envelope_add_rcpt(env, targets[k], addr);
+                    any = true;
+                }
+                free(targets[k]);
+            }
+            free(targets);
+            if (!any) {
+                /* Recorded as failed; the bounce goes back to the sender. */
+                struct envelope_rcpt *r = envelope_add_rcpt(env, addr, addr);
+                r->state = RCPT_FAILED;
+                r->last_error = xstrdup("5.1.1 no such user here");
+                log_warn("event=pickup_unknown_rcpt file=%s rcpt=%s", log_q(it->name), log_q(addr));
+            }
+        } else if (envelope_find_rcpt(env, addr) < 0) {
+            envelope_add_rcpt(env, addr, addr);
+        }
+        free(addr);
+    }
+    it->env = env;
+
+    char date[64];
+    time_t now = time(NULL);
+    header_format_date(date, sizeof(date), now);
+    /* The id is only known at commit: the Received line names it there. */
+    buf_printf(&it->prefix, "Received: by %s (Postern, from userid %u);\r\n\t%s\r\n",
+               conf->hostname, (unsigned)it->uid, date);
+    const char *body = it->data.data + it->head.body_offset;
+    size_t blen = it->data.len - it->head.body_offset;
+    size_t hlen = text_header_length(body, blen);
+    if (header_get(body, hlen, "From", NULL) == 0) {
+        if (it->head.fullname)
+            buf_printf(&it->prefix, "From: \"%s\" <%s>\r\n", it->head.fullname, env->sender);
+        else
+            buf_printf(&it->prefix, "From: %s\r\n", env->sender);
+    }
+    if (header_get(body, hlen, "Date", NULL) == 0)
+        buf_printf(&it->prefix, "Date: %s\r\n", date);
+    if (header_get(body, hlen, "Message-ID", NULL) == 0) {
+        unsigned char rnd[8];
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
+        buf_printf(&it->prefix, "Message-ID: <%lld.", (long long)now);
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            buf_printf(&it->prefix, "%02x", rnd[i]);
+        buf_printf(&it->prefix, "@%s>\r\n", conf->hostname);
+    }
+}
+
+/* (worker) Commits each prepared item to the queue, then removes its file. */
+static void commit_work(void *arg)
+{
+    struct pickup_job *job = arg;
+    for (size_t i = 0; i < job->n; i++) {
+        struct pickup_item *it = job->items[i];
+        struct queue_incoming *in = queue_incoming_new(job->p->d->queue);
+        if (in == NULL) {
+            it->rc = errno;
+            continue;
+        }
+        memcpy(it->env->id, in->id, sizeof(it->env->id));
+        it->env->arrival = time(NULL);
+        size_t blen = it->data.len - it->head.body_offset;
+        it->env->size = blen;
+        queue_incoming_write(in, it->prefix.data, it->prefix.len);
+        queue_incoming_write(in, it->data.data + it->head.body_offset, blen);
+        it->rc = queue_incoming_commit(in, it->env);
+        if (it->rc == 0) {
+            char *path = xasprintf("%s/%s", job->p->dir, it->name);
+            unlink(path);
+            free(path);
+        }
+    }
+    int dfd = open(job->p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
+static void commit_done(void *arg)
+{
+    struct pickup_job *job = arg;
+    for (size_t i = 0; i < job->n; i++) {
+        struct pickup_item *it = job->items[i];
+        if (it->rc == 0) {
+            log_info("event=queued id=%s from=%s nrcpt=%zu size=%llu client=local uid=%u "
+                     "file=%s",
+                     it->env->id, log_q(it->env->sender), it->env->nrcpts,
+                     (unsigned long long)it->env->size, (unsigned)it->uid, log_q(it->name));
+            scheduler_add_envelope(job->p->d->scheduler, it->env);
+            it->env = NULL;
+        } else {
+            log_error("event=pickup_commit_failed file=%s error=%s (left in drop/ for later)",
+                      log_q(it->name), log_q(strerror(it->rc)));
+        }
+        item_free(it);
+    }
+    job->p->busy = false;
+    free(job);
+}
+
+static void scan_done(void *arg)
+{
+    struct pickup_job *job = arg;
+    if (job->n == 0) {
+        job->p->busy = false;
+        free(job);
+        return;
+    }
+    for (size_t i = 0; i < job->n; i++)
+        prepare(job->p, job->items[i]);
+    worker_pool_submit(job->p->d->workers, commit_work, commit_done, job);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct pickup *p = arg;
+    if (p->busy || p->d->stopping)
+        return;
+    p->busy = true;
+    struct pickup_job *job = xcalloc(1, sizeof(*job));
+    job->p = p;
+    job->size_limit = p->d->conf->message_size;
+    worker_pool_submit(p->d->workers, scan_work, scan_done, job);
+}
+
+struct pickup *pickup_new(struct daemon *d)
+{
+    struct pickup *p = xcalloc(1, sizeof(*p));
+    p->d = d;
+    p->dir = xasprintf("%s/queue/drop", d->conf->data_dir);
+    struct passwd *pw = getpwnam(d->conf->user);
+    p->service_uid = pw ? pw->pw_uid : geteuid();
+    p->timer = event_new(d->base, -1, EV_PERSIST, on_timer, p);
+    struct timeval tv = {1, 0};
+    event_add(p->timer, &tv);
+    event_active(p->timer, EV_TIMEOUT, 0); /* at start too */
+    return p;
+}
+
+void pickup_free(struct pickup **pp)
+{
+    struct pickup *p = *pp;
+    if (p == NULL)
+        return;
+    event_free(p->timer);
+    free(p->dir);
+    free(p);
+    *pp = NULL;
+}

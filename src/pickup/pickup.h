@@ -1,0 +1,21 @@
+/*
+ * pickup: takes the files `postern sendmail` leaves in queue/drop/ into the
+ * queue. Every second (and at start) a worker reads the folder; each file
+ * is validated as if it came from a stranger: the head is parsed strictly,
+ * the text must be CRLF lines of at most 998 octets without NUL, and the
+ * sender is the file owner's login at [server] hostname unless the owner is
+ * root or the service user (who may name any sender with -f). Missing
+ * From:, Date: and Message-ID: are added. A file that fails is moved to
+ * queue/corrupt/ and logged; a good one is committed to the queue and only
+ * then removed from drop/.
+ */
+#ifndef POSTERN_PICKUP_PICKUP_H
+#define POSTERN_PICKUP_PICKUP_H
+
+struct daemon;
+struct pickup;
+
+struct pickup *pickup_new(struct daemon *d);
+void pickup_free(struct pickup **p);
+
+#endif
