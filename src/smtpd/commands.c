@@ -132,7 +132,7 @@ bool smtpd_dispatch(struct smtpd_session *s, const char *line, size_t len, bool 
 
 static bool helo_arg_valid(const char *p, size_t n)
 {
-    if (n == 0 || n > 255)
+    if (n == 0 || n > 255 || !utf8_valid(p, n))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];

@@ -192,6 +192,11 @@ void smtpd_process_input(struct smtpd_session *s)
         bool more = evbuffer_get_length(in) > 0;
         bool go_on = s->state == SMTPD_AUTH ? smtpd_auth_response(s, line, line_len)
                                             : smtpd_dispatch(s, line, line_len, more);
+        /* Each command gets its own deadline (RFC 5321 4.5.3.2), counted
+         * from our reply, not from the first byte of the session. */
+        if (s->state == SMTPD_CONNECTED || s->state == SMTPD_READY || s->state == SMTPD_MAIL ||
+            s->state == SMTPD_RCPT || s->state == SMTPD_AUTH)
+            conn_set_deadline(s->conn, s->d->conf->command_timeout_ms);
         OPENSSL_cleanse(line, line_len);
         free(line);
         if (!go_on)

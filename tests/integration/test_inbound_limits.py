@@ -484,3 +484,17 @@ def test_per_ip_connection_limit_421_470(make_postern):
     for h in held:
         h.close()
     assert "reason=per_ip_limit" in p.log()
+
+
+def test_command_timeout_is_per_command(make_postern):
+    """RFC 5321 4.5.3.2: the timeout runs for each command, so a client that
+    keeps talking (a NOOP every 0.4 s) is not cut off at 1 s after the
+    greeting."""
+    p = make_postern(settings={"smtpd": {"command_timeout": "1s"}})
+    with Raw(p.port) as c:
+        c.ehlo()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3.0:
+            time.sleep(0.4)
+            c.expect("NOOP", 250)
+        transaction_works(c)

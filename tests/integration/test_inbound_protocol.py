@@ -431,3 +431,11 @@ def test_rset_and_bdat_interleavings(postern):
     assert body_of(got) == b"ab\ncd\n"
     time.sleep(0.2)
     assert postern.messages("alice@example.test") == []
+
+
+def test_helo_with_invalid_utf8_is_refused(postern):
+    with Raw(postern.port) as c:
+        for line in (b"EHLO \xff\xfe.test", b"HELO a\xc0\xafb.test", b"EHLO caf\xc3.test"):
+            code, text = c.cmd(line)
+            assert code == 501 and text.startswith(b"5.5.4"), (line, code, text)
+        c.expect("EHLO client.remote.test", 250)
