@@ -119,6 +119,7 @@ class Peer:
     data_end(tx, n) reply to the n-th final dot, or None: close without one
     close_mid_data  close after this many octets of content
     tls_context     ssl.SSLContext: offer STARTTLS
+    tls_break       after "220 Ready to start TLS", send garbage and close
     """
 
     def __init__(self, ip, port):
@@ -134,6 +135,9 @@ class Peer:
         self.data_end = lambda tx, n: "250 2.0.0 Ok: queued"
         self.close_mid_data = None
         self.tls_context = None
+        self.tls_break = False
+        self.active = 0
+        self.max_active = 0
         self.transactions = []  # completed (accepted) ones
         self.connections = 0
         self.commands = []
@@ -167,12 +171,17 @@ class Peer:
             threading.Thread(target=self._serve_safe, args=(conn,), daemon=True).start()
 
     def _serve_safe(self, conn):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
         try:
             conn.settimeout(30)
             self._serve(conn)
         except (OSError, EOFError, ssl.SSLError):
             pass
         finally:
+            with self.lock:
+                self.active -= 1
             try:
                 conn.close()
             except OSError:
@@ -197,6 +206,7 @@ class Peer:
         send(self.greeting)
         tx = Transaction()
         tls = False
+        helo = None
         while True:
             line = f.readline(4096)
             if not line:
@@ -218,12 +228,16 @@ class Peer:
                 lines = ["peer.remote.test"] + exts
                 send("".join(f"250{'-' if i < len(lines) - 1 else ' '}{l}\r\n"
                              for i, l in enumerate(lines)))
-                tx.helo = cmd[5:]
+                helo = cmd[5:]
             elif verb == "HELO":
                 send("250 peer.remote.test")
-                tx.helo = cmd[5:]
+                helo = cmd[5:]
             elif verb == "STARTTLS" and self.tls_context and not tls:
                 send("220 2.0.0 Ready to start TLS")
+                if self.tls_break:
+                    conn.sendall(b"this is not a TLS record\r\n" * 4)
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
                 conn = self.tls_context.wrap_socket(conn, server_side=True)
                 f = conn.makefile("rb")
                 tls = True
@@ -232,6 +246,7 @@ class Peer:
                 r = self.mail(cmd)
                 tx = Transaction()
                 tx.tls = tls
+                tx.helo = helo
                 if r.startswith("2"):
                     addr = cmd[cmd.index("<") + 1:cmd.index(">")]
                     tx.mail_from = addr

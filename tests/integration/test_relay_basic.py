@@ -125,8 +125,9 @@ def test_servfail_defers_and_retries(relay):
     log = p.log()
     assert "status=4.4.3" in log and "SERVFAIL" in log
     [qid] = p.queue_ids()
-    env = (p.data_dir / "queue" / "env" / qid).read_text()
-    assert "rcpt pending" in env and "SERVFAIL" in env
+    path = p.data_dir / "queue" / "env" / qid
+    env = wait_until(lambda: "SERVFAIL" in path.read_text() and path.read_text(), what=log)
+    assert "rcpt pending" in env
     assert p.messages("alice@example.test") == []
 
 

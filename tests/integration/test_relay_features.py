@@ -1,0 +1,130 @@
+"""What the outbound client negotiates: STARTTLS, PIPELINING or not, HELO
+fallback, SIZE, 8BITMIME, SMTPUTF8; connection reuse and limits."""
+import smtplib
+import time
+
+from conftest import wait_until
+from relay_env import relay, send, self_signed  # noqa: F401
+from test_relay_basic import dsn_of, mx_world
+
+FWD = ["fwd@example.test: bob@remote.test"]
+
+
+def test_opportunistic_starttls(relay, workdir):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.tls_context = self_signed(workdir)
+    p = relay.postern(aliases=FWD)
+    send(p, "fwd@example.test")
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert tx.tls
+    wait_until(lambda: "event=delivered" in p.log(), what=p.log())
+    log = p.log()
+    assert "event=relay_tls relay=mx1.remote.test[127.0.0.2]" in log
+    assert "version=TLSv1.3" in log
+    assert 'peer_subject="/CN=peer.remote.test"' in log
+    assert "verified=yes" not in log  # self-signed: logged, not fatal
+    assert "tls=yes" in log
+    # EHLO again after TLS (RFC 3207 4.2).
+    assert [c.split()[0] for c in peer.commands].count("EHLO") == 2
+
+
+def test_tls_handshake_failure_falls_back_to_plaintext(relay, workdir):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.tls_context = self_signed(workdir)
+    peer.tls_break = True
+    p = relay.postern(aliases=FWD)
+    send(p, "fwd@example.test")
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert not tx.tls
+    assert "event=relay_tls_failed" in p.log()
+    assert peer.connections == 2
+
+
+def test_no_pipelining_and_helo_fallback(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.refuse_ehlo = True
+    p = relay.postern(aliases=["fwd@example.test: b1@remote.test, b2@remote.test"])
+    send(p, "fwd@example.test")
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert tx.helo == "mx.example.test"
+    assert sorted(tx.rcpts) == ["b1@remote.test", "b2@remote.test"]
+    assert tx.mail_params == ""  # no extensions without EHLO
+    assert "HELO mx.example.test" in peer.commands
+
+
+def test_size_and_8bitmime_declared(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    p = relay.postern(aliases=FWD)
+    body = "Subject: caf\u00e9\r\n\r\nna\u00efve\r\n".encode()
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        s.sendmail("alice@example.test", ["fwd@example.test"], body, mail_options=["BODY=8BITMIME"])
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert "BODY=8BITMIME" in tx.mail_params
+    assert "SIZE=" in tx.mail_params
+    assert tx.message.endswith(body.rstrip(b"\r\n"))
+
+
+def test_smtputf8_to_server_without_it_bounces(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.ehlo_lines = ["PIPELINING", "8BITMIME"]
+    p = relay.postern(aliases=FWD)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        s.sendmail("alice@example.test", ["fwd@example.test"],
+                   "Subject: \u00e9\r\n\r\nx\r\n".encode(), mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    [raw] = p.wait_messages("alice@example.test", 1)
+    _, rcpts, _, _ = dsn_of(raw)
+    assert rcpts[0]["Status"] == "5.6.7"
+    assert "SMTPUTF8" in rcpts[0]["Diagnostic-Code"]
+    assert peer.transactions == []
+
+
+def test_smtputf8_declared_when_offered(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    p = relay.postern(aliases=FWD)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        s.sendmail("alice@example.test", ["fwd@example.test"],
+                   "Subject: \u00e9\r\n\r\nx\r\n".encode(), mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert "SMTPUTF8" in tx.mail_params
+
+
+def test_message_over_remote_size_limit_bounces(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.ehlo_lines = ["PIPELINING", "SIZE 1000"]
+    p = relay.postern(aliases=FWD)
+    send(p, "fwd@example.test", b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 100)
+    [raw] = p.wait_messages("alice@example.test", 1)
+    _, rcpts, _, _ = dsn_of(raw)
+    assert rcpts[0]["Status"] == "5.3.4"
+    assert peer.transactions == []
+
+
+def test_connection_reuse_and_per_domain_limit(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+
+    def slow(tx, n):
+        time.sleep(0.3)
+        return "250 2.0.0 Ok"
+    peer.data_end = slow
+    p = relay.postern({"relay": {"connections_per_domain": "2"}}, aliases=FWD)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        for i in range(8):
+            s.sendmail("alice@example.test", ["fwd@example.test"],
+                       f"Subject: m{i}\r\n\r\nx\r\n".encode())
+    peer.wait_transactions(8, timeout=20, log=p.log)
+    wait_until(lambda: p.queue_ids() == [], what=f"queue empty\n{p.log()}")
+    assert peer.max_active <= 2
+    assert peer.connections < 8  # at least one connection carried several messages
+    assert p.log().count("event=delivered") == 8
