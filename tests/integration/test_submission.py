@@ -2,6 +2,7 @@
 the sender policy, and the `postern user` command, through the real binary
 and real clients (smtplib with a CA-verifying context, swaks, msmtp)."""
 import base64
+import pathlib
 import email
 import smtplib
 import socket
@@ -352,3 +353,24 @@ def test_check_reports_bad_users_line_and_bad_tls(sub):
     bad.write_text(sub.conf_path.read_text().replace(sub.settings["tls"]["key"], "/nonexistent.pem"))
     r = subprocess.run([BIN, "-c", str(bad), "check"], capture_output=True)
     assert r.returncode == 1 and b"[tls] key" in r.stderr
+
+
+def test_sighup_reloads_the_certificate(sub, workdir):
+    """Issue 3 + 5: a renewed certificate is taken on SIGHUP, without a restart;
+    a session opened before keeps working."""
+    import signal
+    from tlsenv import make_ca
+    old = starttls_client(sub)
+    old_cert = old.sock.getpeercert(binary_form=True)
+    new = make_ca(workdir / "ca2")
+    # Renew in place, as certbot would: same paths, new files.
+    (pathlib.Path(sub.settings["tls"]["cert"])).write_bytes(pathlib.Path(new["cert"]).read_bytes())
+    (pathlib.Path(sub.settings["tls"]["key"])).write_bytes(pathlib.Path(new["key"]).read_bytes())
+    sub.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "event=reloaded" in sub.log(), what="a reload")
+    with smtplib.SMTP_SSL("127.0.0.1", sub.subs_port, timeout=10,
+                          context=client_context(new["ca"])) as s:
+        assert s.sock.getpeercert(binary_form=True) != old_cert
+        assert s.login(ALICE, PASSWORDS[ALICE])[0] == 235
+    assert old.login(ALICE, PASSWORDS[ALICE])[0] == 235  # the old session lives on
+    old.quit()
