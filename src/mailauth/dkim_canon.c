@@ -3,8 +3,11 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
+
+#include "util/xmalloc.h"
 
 static bool is_wsp(char c)
 {
@@ -247,4 +250,37 @@ bool dkim_field_next(const char *h, size_t len, size_t *off, struct dkim_field *
         f->name_len--;
     *off = i;
     return true;
+}
+
+void dkim_canon_select(enum dkim_canon c, const char *h, size_t hlen, const char *names,
+                       size_t nlen, struct buf *out)
+{
+    struct dkim_field *fields = NULL;
+    bool *used = NULL;
+    size_t n = 0, cap = 0, off = 0;
+    struct dkim_field f;
+    while (dkim_field_next(h, hlen, &off, &f)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            fields = xrealloc(fields, cap * sizeof(*fields));
+        }
+        fields[n++] = f;
+    }
+    used = xcalloc(n ? n : 1, sizeof(*used));
+    size_t i = 0;
+    while (i < nlen) {
+        const char *colon = memchr(names + i, ':', nlen - i);
+        size_t len = colon ? (size_t)(colon - (names + i)) : nlen - i;
+        for (size_t k = n; len > 0 && k-- > 0;) {
+            if (used[k] || fields[k].name_len != len ||
+                strncasecmp(fields[k].name, names + i, len) != 0)
+                continue;
+            used[k] = true;
+            dkim_canon_header(c, fields[k].text, fields[k].len, true, out);
+            break;
+        }
+        i += len + 1;
+    }
+    free(fields);
+    free(used);
 }

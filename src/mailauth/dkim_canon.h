@@ -24,8 +24,9 @@
 
 #include "util/buf.h"
 
-#define DKIM_HASH_LEN 32 /* SHA-256 */
-#define DKIM_NO_LIMIT UINT64_MAX
+#define DKIM_HASH_LEN   32 /* SHA-256 */
+#define DKIM_NO_LIMIT   UINT64_MAX
+#define DKIM_HEADER_MAX (1u << 20) /* the most of a header section kept for DKIM */
 
 enum dkim_canon { DKIM_CANON_SIMPLE, DKIM_CANON_RELAXED };
 
@@ -88,5 +89,13 @@ struct dkim_field {
 };
 
 bool dkim_field_next(const char *h, size_t len, size_t *off, struct dkim_field *f);
+
+/* Appends the canonical form of the fields that the colon-separated list
+ * names[0..nlen) (an h= value without whitespace) selects in the header
+ * section h[0..hlen), as RFC 6376 5.4.2 says: each name takes the last
+ * instance not yet taken, from the bottom up, and a name with no instance
+ * left (oversigning) adds nothing. */
+void dkim_canon_select(enum dkim_canon c, const char *h, size_t hlen, const char *names,
+                       size_t nlen, struct buf *out);
 
 #endif
