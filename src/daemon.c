@@ -23,6 +23,7 @@
 #include "dns/resolver.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "pop3d/pop3d.h"
 #include "control/control.h"
 #include "lifecycle.h"
 #include "pickup/pickup.h"
@@ -43,8 +44,7 @@ static void on_accept(void *arg, enum service svc, int fd, const struct sockaddr
         break;
     case SERVICE_POP3:
     case SERVICE_POP3S:
-        /* Refused at start-up (daemon_serve); unreachable. */
-        close(fd);
+        pop3d_session_start(d, svc, fd, sa, len);
         break;
     }
 }
@@ -137,13 +137,6 @@ int daemon_serve(const char *conf_path)
     d.conf = conf_load(conf_path, &err);
     if (d.conf == NULL)
         goto out;
-    for (size_t i = 0; i < d.conf->nlistens; i++)
-        if (d.conf->listens[i].service == SERVICE_POP3 ||
-            d.conf->listens[i].service == SERVICE_POP3S) {
-            buf_printf(&err, "%s: [listen] %s: this service is not implemented yet\n", conf_path,
-                       service_name(d.conf->listens[i].service));
-            goto out;
-        }
     if (d.conf->tls_cert) {
         d.tls = tls_server_new(d.conf->tls_cert, d.conf->tls_key, &err);
         if (d.tls == NULL)
@@ -192,6 +185,7 @@ int daemon_serve(const char *conf_path)
     event_base_dispatch(d.base);
 
     smtpd_close_all(&d);
+    pop3d_close_all(&d);
     worker_pool_free(&d.workers); /* runs the pickup's last callbacks too */
     pickup_free(&pickup);
     scheduler_free(&d.scheduler);

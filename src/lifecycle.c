@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -47,6 +48,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     d->stopping = true;
     listener_set_stop(d->listeners);
     smtpd_shutdown_begin(d);
+    pop3d_shutdown_begin(d);
     if (d->sessions == 0) {
         event_base_loopbreak(d->base);
         return;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth/users.h"
+#include "proto/pop3_msg.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
@@ -139,6 +140,9 @@ int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, 
     struct buf out;
     buf_init(&out);
     uint64_t size = 0;
+    /* The CRLF size too (",W=", as Dovecot names files): POP3 reports it
+     * without reading the message. */
+    struct pop3_msg_counter crlf = {0};
     int pending_cr = 0;
     if (prefix) {
         crlf_to_lf(&out, prefix, strlen(prefix), &pending_cr);
@@ -159,6 +163,7 @@ int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, 
         crlf_to_lf(&out, chunk, (size_t)n, &pending_cr);
         rc = write_all(fd, out.data, out.len);
         size += out.len;
+        pop3_msg_count(&crlf, out.data, out.len);
         buf_reset(&out);
     }
     if (rc == 0 && pending_cr)
@@ -166,13 +171,15 @@ int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, 
     if (rc == 0 && out.len) {
         rc = write_all(fd, out.data, out.len);
         size += out.len;
+        pop3_msg_count(&crlf, out.data, out.len);
     }
     buf_free(&out);
     if (rc == 0 && fsync(fd) != 0)
         rc = errno;
     if (close(fd) != 0 && rc == 0)
         rc = errno;
-    char *dst = xasprintf("%s/new/%s,S=%llu", box, base, (unsigned long long)size);
+    char *dst = xasprintf("%s/new/%s,S=%llu,W=%llu", box, base, (unsigned long long)size,
+                          (unsigned long long)crlf.size);
     if (rc == 0 && rename(tmp, dst) != 0)
         rc = errno;
     if (rc == 0) {

@@ -46,11 +46,12 @@ def test_plain_smtplib_bytes_and_trace_headers(postern):
     )
     assert m, head
     assert m.group(1) in postern.log()  # the same id is in the log
-    # The Maildir name follows the rules: no '/' or ':', not hidden, S=size.
+    # The Maildir name follows the rules: no '/' or ':', not hidden, S=size,
+    # and W=size with CRLF line endings (Dovecot's naming; POP3 uses it).
     [name] = [f for f in delivered_files(postern)]
     base = name.split("/")[-1]
     assert not base.startswith(".") and ":" not in base
-    assert base.endswith(f",S={len(got)}")
+    assert base.endswith(f",S={len(got)},W={len(got) + got.count(10)}")
     wait_queue_empty(postern)
 
 
