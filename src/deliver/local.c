@@ -27,6 +27,40 @@ static bool is_local(const struct conf *conf, const char *addr)
     return at && conf_is_local_domain(conf, at + 1);
 }
 
+static void defer(struct local_attempt *a, const struct envelope *env, struct envelope_rcpt *r,
+                  int rc)
+{
+    free(r->last_error);
+    r->last_error = xasprintf("4.2.0 local delivery failed: %s", strerror(rc));
+    r->next_attempt = a->now + local_retry_delay(a->conf, r->attempts);
+    log_warn("event=deferred id=%s to=%s relay=local status=4.2.0 error=%s next_attempt_in=%llds",
+             env->id, log_q(r->addr), log_q(strerror(rc)), (long long)(r->next_attempt - a->now));
+}
+
+/* Moves a prepared copy into new/ and records the outcome. */
+static void finish_copy(struct local_attempt *a, const struct envelope *env,
+                        struct envelope_rcpt *r, bool recovering)
+{
+    int rc = maildir_commit(a->conf->data_dir, r->addr, r->file);
+    if (rc == 0) {
+        r->state = RCPT_DONE;
+        free(r->last_error);
+        r->last_error = NULL;
+        log_info("event=delivered id=%s to=%s orig_to=%s relay=local file=%s delay=%llds "
+                 "status=2.0.0%s",
+                 env->id, log_q(r->addr), log_q(r->orig), log_q(r->file),
+                 (long long)(a->now - env->arrival), recovering ? " recovered=yes" : "");
+    } else {
+        /* The copy is in neither tmp/ nor new/ (or cannot be moved): it was
+         * never visible, so deliver it again. */
+        maildir_discard(a->conf->data_dir, r->addr, r->file);
+        r->state = RCPT_PENDING;
+        defer(a, env, r, rc);
+    }
+    free(r->file);
+    r->file = NULL;
+}
+
 void local_attempt_run(struct local_attempt *a)
 {
     if (a->env == NULL) {
@@ -43,7 +77,17 @@ void local_attempt_run(struct local_attempt *a)
     if (env->held)
         return; /* `postern queue hold` */
     bool changed = false;
+    /* Phase 0: finish the copies a crash left between tmp/ and new/. */
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        struct envelope_rcpt *r = &env->rcpts[i];
+        if (r->state == RCPT_DELIVERING) {
+            changed = true;
+            finish_copy(a, env, r, true);
+        }
+    }
+    /* Phase 1: write every due copy into tmp/ (fsynced). */
     int fd = -1;
+    size_t prepared = 0;
     for (size_t i = 0; i < env->nrcpts; i++) {
         struct envelope_rcpt *r = &env->rcpts[i];
         if (r->state != RCPT_PENDING || !is_local(a->conf, r->addr))
@@ -53,37 +97,46 @@ void local_attempt_run(struct local_attempt *a)
         if (fd < 0)
             fd = queue_content_open(a->queue, env->id);
         int rc = fd < 0 ? errno : 0;
-        char *file = NULL;
+        char *name = NULL;
         if (rc == 0) {
             struct buf prefix;
             buf_init(&prefix);
             buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", env->sender, r->addr);
-            rc = maildir_deliver(a->conf->data_dir, r->addr, prefix.data, fd, &file);
+            rc = maildir_prepare(a->conf->data_dir, r->addr, prefix.data, fd, &name);
             buf_free(&prefix);
         }
         changed = true;
         r->attempts++;
         if (rc == 0) {
-            r->state = RCPT_DONE;
-            free(r->last_error);
-            r->last_error = NULL;
-            log_info("event=delivered id=%s to=%s orig_to=%s relay=local file=%s "
-                     "delay=%llds status=2.0.0",
-                     env->id, log_q(r->addr), log_q(r->orig), log_q(file),
-                     (long long)(a->now - env->arrival));
+            r->state = RCPT_DELIVERING;
+            r->file = name;
+            prepared++;
         } else {
-            free(r->last_error);
-            r->last_error = xasprintf("4.2.0 local delivery failed: %s", strerror(rc));
-            r->next_attempt = a->now + local_retry_delay(a->conf, r->attempts);
-            log_warn("event=deferred id=%s to=%s relay=local status=4.2.0 error=%s "
-                     "next_attempt_in=%llds",
-                     env->id, log_q(r->addr), log_q(strerror(rc)),
-                     (long long)(r->next_attempt - a->now));
+            defer(a, env, r, rc);
         }
-        free(file);
     }
     if (fd >= 0)
         close(fd);
+    /* Phase 2: record the names durably, then move the copies into new/.
+     * A crash before the record leaves only tmp/ files (retried, never
+     * seen); after it, recovery finishes the move: exactly one copy. */
+    if (prepared) {
+        int rc = queue_envelope_store(a->queue, env);
+        for (size_t i = 0; i < env->nrcpts; i++) {
+            struct envelope_rcpt *r = &env->rcpts[i];
+            if (r->state != RCPT_DELIVERING)
+                continue;
+            if (rc == 0) {
+                finish_copy(a, env, r, false);
+            } else {
+                maildir_discard(a->conf->data_dir, r->addr, r->file);
+                free(r->file);
+                r->file = NULL;
+                r->state = RCPT_PENDING;
+                defer(a, env, r, rc);
+            }
+        }
+    }
     a->next_local = 0;
     for (size_t i = 0; i < env->nrcpts; i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];

@@ -1,10 +1,8 @@
 /*
  * maildir: local delivery into data_dir/mail/DOMAIN/LOCALPART/ with the
  * Maildir rules: a unique name created with O_EXCL in tmp/, write, fsync,
- * close (checked), rename into new/ as NAME,S=SIZE,W=CRLFSIZE (Dovecot's
- * naming: S= the file's size, W= its size with CRLF line endings, which
- * POP3 reports), fsync new/. Files hold LF line endings, as Dovecot and
- * mutt expect. Blocks: run in a worker.
+ * close (checked), rename into new/ as NAME,S=SIZE, fsync new/. Files hold
+ * LF line endings, as Dovecot and mutt expect. Blocks: run in a worker.
  */
 #ifndef POSTERN_DELIVER_MAILDIR_H
 #define POSTERN_DELIVER_MAILDIR_H
@@ -18,6 +16,18 @@
  * frees). Nothing partial is ever left in new/. */
 int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, int content_fd,
                     char **file_r);
+
+/* The two halves of maildir_deliver, for a caller that records the file
+ * between them (so that a crash can be finished, not repeated):
+ * maildir_prepare writes and fsyncs tmp/NAME and returns the name the file
+ * will have in new/ in *new_name_r (caller frees); maildir_commit renames
+ * it into new/ and fsyncs new/. maildir_commit of a file already in new/
+ * succeeds (recovery); of a file in neither place fails with ENOENT. */
+int maildir_prepare(const char *data_dir, const char *addr, const char *prefix, int content_fd,
+                    char **new_name_r);
+int maildir_commit(const char *data_dir, const char *addr, const char *new_name);
+/* Removes a prepared file that will not be committed. */
+void maildir_discard(const char *data_dir, const char *addr, const char *new_name);
 
 /* data_dir/mail/DOMAIN/LOCALPART for addr (caller frees). */
 char *maildir_path(const char *data_dir, const char *addr);

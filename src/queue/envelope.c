@@ -22,6 +22,7 @@ static void rcpt_free(struct envelope_rcpt *r)
     free(r->orig);
     free(r->orcpt);
     free(r->last_error);
+    free(r->file);
 }
 
 void envelope_free(struct envelope **envp)
@@ -63,7 +64,7 @@ size_t envelope_pending(const struct envelope *env)
 {
     size_t n = 0;
     for (size_t i = 0; i < env->nrcpts; i++)
-        if (env->rcpts[i].state == RCPT_PENDING)
+        if (env->rcpts[i].state == RCPT_PENDING || env->rcpts[i].state == RCPT_DELIVERING)
             n++;
     return n;
 }
@@ -94,7 +95,8 @@ static void put_field(struct buf *out, const char *key, const char *value)
     buf_append_char(out, '\n');
 }
 
-static const char *state_names[] = {"pending", "done", "failed"};
+static const char *state_names[] = {"pending", "done", "failed", "delivering"};
+#define NSTATES 4
 
 void envelope_serialize(const struct envelope *env, struct buf *out)
 {
@@ -122,6 +124,13 @@ void envelope_serialize(const struct envelope *env, struct buf *out)
         envelope_escape(out, r->orcpt);
         buf_append_char(out, ' ');
         envelope_escape(out, r->last_error);
+        buf_append_char(out, '\n');
+    }
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        if (env->rcpts[i].file == NULL)
+            continue;
+        buf_printf(out, "file %zu ", i);
+        envelope_escape(out, env->rcpts[i].file);
         buf_append_char(out, '\n');
     }
     buf_append_str(out, "end\n");
@@ -260,6 +269,11 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
                 why = "data after end line";
                 goto fail;
             }
+            for (size_t i = 0; i < env->nrcpts; i++)
+                if (env->rcpts[i].state == RCPT_DELIVERING && env->rcpts[i].file == NULL) {
+                    why = "a recipient being delivered names no file";
+                    goto fail;
+                }
             *env_r = env;
             return NULL;
         }
@@ -280,7 +294,7 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
                 goto fail;
             }
             int state = -1;
-            for (int s = 0; s < 3; s++)
+            for (int s = 0; s < NSTATES; s++)
                 if (tl[1] == strlen(state_names[s]) && memcmp(tok[1], state_names[s], tl[1]) == 0)
                     state = s;
             int64_t notify, attempts, next;
@@ -312,6 +326,24 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
             r->next_attempt = next;
             r->orcpt = orcpt;
             r->last_error = err;
+            continue;
+        }
+        if (KEY("file")) {
+            /* "file INDEX NAME": the Maildir file of a recipient being delivered */
+            int64_t index;
+            if (n != 3 || !parse_i64(tok[1], tl[1], &index) || index < 0 ||
+                (size_t)index >= env->nrcpts || env->rcpts[index].file != NULL ||
+                env->rcpts[index].state != RCPT_DELIVERING) {
+                why = "malformed file line";
+                goto fail;
+            }
+            char *name = envelope_unescape(tok[2], tl[2], &ok);
+            if (!ok || name == NULL || strchr(name, '/') || name[0] == '.') {
+                free(name);
+                why = "bad file name";
+                goto fail;
+            }
+            env->rcpts[index].file = name;
             continue;
         }
         if (n != 2) {

@@ -19,7 +19,10 @@
 
 #define QUEUE_ID_LEN 20
 
-enum rcpt_state { RCPT_PENDING, RCPT_DONE, RCPT_FAILED };
+/* RCPT_DELIVERING: a Maildir copy is written and fsynced in tmp/ and named
+ * in file; the rename into new/ may or may not have happened. Recovery
+ * finishes it, so a crash neither loses nor duplicates the copy. */
+enum rcpt_state { RCPT_PENDING, RCPT_DONE, RCPT_FAILED, RCPT_DELIVERING };
 
 struct envelope_rcpt {
     char *addr; /* final target: a local mailbox or a remote address */
@@ -30,6 +33,7 @@ struct envelope_rcpt {
     unsigned attempts;
     int64_t next_attempt; /* unix seconds */
     char *last_error;     /* last reply or reason, or NULL */
+    char *file;           /* RCPT_DELIVERING: the Maildir file's name in new/ */
 };
 
 struct envelope {
@@ -54,6 +58,7 @@ void envelope_free(struct envelope **env);
 struct envelope_rcpt *envelope_add_rcpt(struct envelope *env, const char *addr, const char *orig);
 /* Index of the recipient with this final address, or -1. */
 long envelope_find_rcpt(const struct envelope *env, const char *addr);
+/* Recipients not yet done or failed (pending or being delivered). */
 size_t envelope_pending(const struct envelope *env);
 
 /* The escaping of one value ("-" for empty, %XX for unsafe octets), shared

@@ -17,7 +17,9 @@ MB = 1024 * 1024
 # is over 1 MB, and once space is freed it must fit twice (queue + Maildir).
 @pytest.fixture
 def tmpfs_postern(make_postern):
-    p = make_postern(start=False)
+    # Retries 3 s apart: a check right after a deferral never meets the next
+    # attempt's file in tmp/.
+    p = make_postern({"relay": {"retry": "3s"}}, start=False)
     p.data_dir.mkdir()
     r = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(p.data_dir)],

@@ -393,6 +393,52 @@ static void test_bad_files(void **state)
     envelope_free(&env);
 }
 
+/* A recipient being delivered names its Maildir file; the pair survives a
+ * round trip and every malformed variation is refused. */
+static void test_delivering_files(void **state)
+{
+    struct envelope *env = envelope_new();
+    snprintf(env->id, sizeof(env->id), "ABC");
+    envelope_add_rcpt(env, "a@b", NULL);
+    struct envelope_rcpt *r = envelope_add_rcpt(env, "c@d", NULL);
+    r->state = RCPT_DELIVERING;
+    r->file = strdup("1795.M1P2Q3.host,S=10,W=12");
+    assert_int_equal(envelope_pending(env), 2);
+    struct buf text;
+    buf_init(&text);
+    envelope_serialize(env, &text);
+    assert_non_null(strstr(text.data, "rcpt delivering "));
+    assert_non_null(strstr(text.data, "\nfile 1 1795.M1P2Q3.host,S=10,W=12\n"));
+    struct envelope *back = NULL;
+    assert_null(envelope_parse(text.data, text.len, &back));
+    assert_int_equal(back->rcpts[1].state, RCPT_DELIVERING);
+    assert_string_equal(back->rcpts[1].file, r->file);
+    assert_null(back->rcpts[0].file);
+    envelope_free(&back);
+    envelope_free(&env);
+    buf_free(&text);
+
+    static const char *const bad[] = {
+        /* delivering without its file */
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nend\n",
+        /* a file for a recipient that is not being delivered */
+        "postern-envelope 1\nid A\nrcpt pending 0 1 0 a@b a@b - -\nfile 0 x\nend\n",
+        /* index out of range, repeated, not a number, a path, hidden */
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nfile 1 x\nend\n",
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nfile 0 x\nfile 0 x\nend\n",
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nfile x x\nend\n",
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nfile 0 ../x\nend\n",
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nfile 0 .x\nend\n",
+        "postern-envelope 1\nid A\nrcpt delivering 0 1 0 a@b a@b - -\nfile 0\nend\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct envelope *e = NULL;
+        if (envelope_parse(bad[i], strlen(bad[i]), &e) == NULL)
+            fail_msg("accepted %zu: %s", i, bad[i]);
+        assert_null(e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,7 +446,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_numbers), cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_truncated),          cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_bad_numbers),        cmocka_unit_test(test_bad_rcpt),
-        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_bad_files),          cmocka_unit_test(test_delivering_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
