@@ -29,6 +29,10 @@ static void usage(FILE *f)
           "  queue show ID           one message's envelope and headers\n"
           "  queue flush [ID]        try now (all, or one message)\n"
           "  queue delete ID | hold ID | release ID\n"
+          "  dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--dir DIR]  make a signing key\n"
+          "  dkim sign DOMAIN < MESSAGE    print MESSAGE signed with DOMAIN's [dkim] key\n"
+          "  dkim verify [--ip IP [--helo NAME] [--mail-from ADDR]] < MESSAGE\n"
+          "              check DKIM, DMARC (and SPF) as the daemon would\n"
           "  version     print the version\n"
           "  help        this text\n"
           "\n"
@@ -91,6 +95,8 @@ int main(int argc, char **argv)
         return cli_mailq(conf_path, argc - i, argv + i);
     if (strcmp(cmd, "user") == 0)
         return cli_user(conf_path, argc - i, argv + i);
+    if (strcmp(cmd, "dkim") == 0)
+        return cli_dkim(conf_path, argc - i, argv + i);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("postern %s\n", POSTERN_VERSION);
         return 0;

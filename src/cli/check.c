@@ -4,6 +4,7 @@
 #include "auth/users.h"
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "mailauth/dkim_keyring.h"
 #include "net/tls.h"
 
 int cli_check(const char *conf_path)
@@ -24,15 +25,21 @@ int cli_check(const char *conf_path)
                 status = 1;
             tls_ctx_free(&tls);
         }
+        /* Each [dkim] key loads and makes a signature that verifies. */
+        struct dkim_keyring *keys = dkim_keyring_load(conf, &err);
+        if (keys == NULL)
+            status = 1;
+        dkim_keyring_free(&keys);
     } else {
         status = 1;
     }
     if (status) {
         fputs(err.data, stderr);
     } else {
-        printf("%s: configuration is valid (%zu local domain%s, %zu listener%s)\n", conf_path,
-               conf->nlocal_domains, conf->nlocal_domains == 1 ? "" : "s", conf->nlistens,
-               conf->nlistens == 1 ? "" : "s");
+        printf("%s: configuration is valid (%zu local domain%s, %zu listener%s, %zu DKIM key%s)\n",
+               conf_path, conf->nlocal_domains, conf->nlocal_domains == 1 ? "" : "s",
+               conf->nlistens, conf->nlistens == 1 ? "" : "s", conf->ndkim,
+               conf->ndkim == 1 ? "" : "s");
     }
     conf_free(&conf);
     buf_free(&err);

@@ -8,5 +8,7 @@ int cli_user(const char *conf_path, int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 int cli_mailq(const char *conf_path, int argc, char **argv);
 int cli_queue(const char *conf_path, int argc, char **argv);
+/* dkim keygen|sign|verify: see cli/dkim.c. */
+int cli_dkim(const char *conf_path, int argc, char **argv);
 
 #endif

@@ -287,6 +287,42 @@ static bool add_listens(struct parse_state *st, enum service svc, const char *va
     return ok;
 }
 
+/* [dkim] DOMAIN = SELECTOR:KEYFILE */
+static void add_dkim(struct parse_state *st, const char *key, const char *value)
+{
+    struct conf *c = st->conf;
+    char *domain = xstrdup(key);
+    for (char *p = domain; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    const char *colon = strchr(value, ':');
+    size_t sl = colon ? (size_t)(colon - value) : 0;
+    bool selector_ok = sl > 0 && sl <= 63;
+    for (size_t i = 0; i < sl; i++)
+        if (!isalnum((unsigned char)value[i]) && value[i] != '-' && value[i] != '_' &&
+            value[i] != '.')
+            selector_ok = false;
+    if (!valid_hostname(domain) || strchr(domain, '.') == NULL) {
+        conf_error(st, "dkim", key, "'%s' is not a valid domain", key);
+    } else if (!selector_ok || colon[1] == '\0') {
+        conf_error(st, "dkim", key, "expected SELECTOR:KEYFILE, such as mail:dkim/%s.key", domain);
+    } else {
+        for (size_t i = 0; i < c->ndkim; i++)
+            if (strcmp(c->dkim[i].domain, domain) == 0) {
+                conf_error(st, "dkim", key, "a key for this domain is already set on line %u",
+                           c->dkim[i].line);
+                free(domain);
+                return;
+            }
+        c->dkim = xrealloc(c->dkim, (c->ndkim + 1) * sizeof(*c->dkim));
+        c->dkim[c->ndkim++] = (struct conf_dkim){.domain = domain,
+                                                 .selector = xstrndup(value, sl),
+                                                 .key_file = resolve_path(st, colon + 1),
+                                                 .line = st->line};
+        return;
+    }
+    free(domain);
+}
+
 /* The [relay] time-out keys and their fields. */
 static unsigned *relay_timeout(struct conf *c, const char *key)
 {
@@ -448,6 +484,14 @@ static int on_key(void *user, const char *section, const char *key, const char *
         unsigned *field = relay_timeout(c, key);
         if (!parse_ms(value, field) || *field == 0)
             BAD("expected a duration such as 30s or 5m");
+    } else if (strcasecmp(section, "dkim") == 0) {
+        add_dkim(st, key, value);
+    } else if (IS("mailauth", "spf_reject")) {
+        if (!parse_bool(value, &c->spf_reject))
+            BAD("expected yes or no");
+    } else if (IS("mailauth", "dmarc_reject")) {
+        if (!parse_bool(value, &c->dmarc_reject))
+            BAD("expected yes or no");
     } else {
         BAD("unknown key");
     }
@@ -457,8 +501,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* A reader for ini_parse_stream that counts lines, so errors can name them. */
-static const char *const known_sections[] = {"server", "listen", "tls",   "domains", "limits",
-                                             "smtpd",  "auth",   "relay", "pop3"};
+static const char *const known_sections[] = {"server", "listen", "tls",     "domains",
+                                             "limits", "smtpd",  "auth",    "relay",
+                                             "pop3",   "dkim",   "mailauth"};
 
 /* The reader for ini_parse_stream. It counts lines so that errors can name
  * them, and refuses what libinih would silently misread: lines it would cut
@@ -545,6 +590,7 @@ static void set_defaults(struct conf *c)
     c->relay_data_init_timeout_ms = 2 * 60 * 1000;
     c->relay_data_block_timeout_ms = 3 * 60 * 1000;
     c->relay_data_done_timeout_ms = 10 * 60 * 1000;
+    c->dmarc_reject = true;
 }
 
 struct conf *conf_load(const char *path, struct buf *err_r)
@@ -626,6 +672,12 @@ void conf_free(struct conf **cp)
     free(c->resolver);
     free(c->smarthost);
     free(c->retry_ms);
+    for (size_t i = 0; i < c->ndkim; i++) {
+        free(c->dkim[i].domain);
+        free(c->dkim[i].selector);
+        free(c->dkim[i].key_file);
+    }
+    free(c->dkim);
     free(c);
     *cp = NULL;
 }

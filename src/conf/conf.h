@@ -23,6 +23,14 @@ struct conf_listen {
     char *unix_path;
 };
 
+/* [dkim] DOMAIN = SELECTOR:KEYFILE: the key that signs mail from DOMAIN. */
+struct conf_dkim {
+    char *domain; /* lower case */
+    char *selector;
+    char *key_file; /* resolved against the configuration file's directory */
+    unsigned line;  /* where it was set, for error messages */
+};
+
 struct conf {
     char *path;
     char *hostname;
@@ -80,6 +88,13 @@ struct conf {
     unsigned relay_data_init_timeout_ms;
     unsigned relay_data_block_timeout_ms;
     unsigned relay_data_done_timeout_ms;
+
+    /* [dkim] */
+    struct conf_dkim *dkim;
+    size_t ndkim;
+    /* [mailauth] */
+    bool spf_reject;   /* refuse mail whose SPF result is fail (default no) */
+    bool dmarc_reject; /* refuse DMARC failures under p=reject, 550 5.7.1 (default yes) */
 };
 
 const char *service_name(enum service s);
