@@ -16,6 +16,7 @@
 
 #include "auth/users.h"
 #include "daemon.h"
+#include "deliver/bounce.h"
 #include "deliver/scheduler.h"
 #include "proto/headers.h"
 #include "proto/smtp_data.h"
@@ -36,6 +37,10 @@ struct pickup_item {
     struct buf data; /* the whole file */
     struct envelope *env;
     struct buf prefix; /* Received and added header fields */
+    char **bounce_to;  /* where the bounce for unknown local recipients goes */
+    size_t nbounce_to;
+    struct envelope *bounce; /* that bounce, once queued */
+    bool removed;            /* nothing was left to deliver */
     int rc;
 };
 
@@ -61,6 +66,10 @@ static void item_free(struct pickup_item *it)
     buf_free(&it->data);
     buf_free(&it->prefix);
     envelope_free(&it->env);
+    envelope_free(&it->bounce);
+    for (size_t i = 0; i < it->nbounce_to; i++)
+        free(it->bounce_to[i]);
+    free(it->bounce_to);
     free(it);
 }
 
@@ -205,6 +214,17 @@ static void prepare(struct pickup *p, struct pickup_item *it)
         free(addr);
     }
     it->env = env;
+    bool failed = false;
+    for (size_t i = 0; i < env->nrcpts; i++)
+        failed |= env->rcpts[i].state == RCPT_FAILED;
+    const char *at = strrchr(env->sender, '@');
+    if (failed && at && conf_is_local_domain(conf, at + 1)) {
+        user_table_resolve(p->d->users, env->sender, &it->bounce_to, &it->nbounce_to);
+    } else if (failed && env->sender[0]) {
+        it->bounce_to = xcalloc(1, sizeof(char *));
+        it->bounce_to[0] = xstrdup(env->sender);
+        it->nbounce_to = 1;
+    }
 
     char date[64];
     time_t now = time(NULL);
@@ -234,6 +254,35 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     }
 }
 
+/* (worker) The recipients that named no local mailbox are reported to the
+ * sender now (the message is committed, so the DSN can quote it). */
+static void bounce_unknown(struct pickup *p, struct pickup_item *it)
+{
+    struct envelope *env = it->env;
+    struct dsn_rcpt *dr = xcalloc(env->nrcpts, sizeof(*dr));
+    size_t n = 0;
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        if (env->rcpts[i].state != RCPT_FAILED)
+            continue;
+        dr[n++] = (struct dsn_rcpt){
+            .final_rcpt = env->rcpts[i].addr,
+            .action = "failed",
+            .status = "5.1.1",
+            .diagnostic = "no such user here",
+            .last_attempt = env->arrival,
+        };
+    }
+    if (n && it->nbounce_to) {
+        int rc = bounce_queue(p->d->queue, p->d->conf->hostname, env, dr, n, it->bounce_to,
+                              it->nbounce_to, env->arrival, &it->bounce);
+        if (rc != 0)
+            log_error("event=bounce_failed id=%s error=%s", env->id, log_q(strerror(rc)));
+    }
+    free(dr);
+    if (envelope_pending(env) == 0 && queue_remove(p->d->queue, env->id) == 0)
+        it->removed = true;
+}
+
 /* (worker) Commits each prepared item to the queue, then removes its file. */
 static void commit_work(void *arg)
 {
@@ -256,6 +305,7 @@ static void commit_work(void *arg)
             char *path = xasprintf("%s/%s", job->p->dir, it->name);
             unlink(path);
             free(path);
+            bounce_unknown(job->p, it);
         }
     }
     int dfd = open(job->p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -275,8 +325,15 @@ static void commit_done(void *arg)
                      "file=%s",
                      it->env->id, log_q(it->env->sender), it->env->nrcpts,
                      (unsigned long long)it->env->size, (unsigned)it->uid, log_q(it->name));
-            scheduler_add_envelope(job->p->d->scheduler, it->env);
-            it->env = NULL;
+            if (it->bounce) {
+                log_info("event=bounce_queued id=%s for=%s", it->bounce->id, it->env->id);
+                scheduler_add_envelope(job->p->d->scheduler, it->bounce);
+                it->bounce = NULL;
+            }
+            if (!it->removed) {
+                scheduler_add_envelope(job->p->d->scheduler, it->env);
+                it->env = NULL;
+            }
         } else {
             log_error("event=pickup_commit_failed file=%s error=%s (left in drop/ for later)",
                       log_q(it->name), log_q(strerror(it->rc)));

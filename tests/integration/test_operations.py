@@ -366,3 +366,18 @@ def test_make_install_into_destdir(workdir):
     assert os.readlink(dest / "usr/sbin/sendmail") == "postern"
     assert os.readlink(dest / "usr/bin/mailq") == "../sbin/postern"
     assert (dest / "lib/systemd/system/postern.service").is_file()
+
+
+def test_sendmail_to_an_unknown_local_user_bounces_to_the_sender(postern):
+    r = sendmail(postern, ["-f", ALICE, "nobody-here@example.test", BOB],
+                 b"Subject: partly wrong\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    postern.wait_messages(BOB, 1)  # the good recipient still gets it
+    [dsn] = postern.wait_messages(ALICE, 1)
+    m = email.message_from_bytes(dsn)
+    assert m.get_content_type() == "multipart/report"
+    assert m["Return-Path"] == "<>"
+    report = [part for part in m.walk() if part.get_content_type() == "message/delivery-status"][0]
+    text = report.as_string()
+    assert "nobody-here@example.test" in text and "5.1.1" in text and "failed" in text
+    wait_until(lambda: postern.queue_ids() == [], what="the queue to empty")
