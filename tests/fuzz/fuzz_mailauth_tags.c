@@ -1,11 +1,14 @@
 /* Fuzzes the tag-list parser shared by DKIM signatures, DKIM key records
- * and DMARC records. Invariants for an accepted list: names are ALPHA
- * *(ALPHA / DIGIT / "_") and unique, values lie inside the input, hold no
- * ';' and no CR or LF outside folding, and neither start nor end with
- * whitespace; the compacted value is the value without whitespace. */
+ * and DMARC records, and the DMARC record parser on top of it. Invariants
+ * for an accepted list: names are ALPHA *(ALPHA / DIGIT / "_") and unique,
+ * values lie inside the input, hold no ';' and no CR or LF outside
+ * folding, and neither start nor end with whitespace; the compacted value
+ * is the value without whitespace. A DMARC record that parses has a
+ * tag-list whose first tag is v=DMARC1, and pct <= 100. */
 #include <stdint.h>
 #include <string.h>
 
+#include "mailauth/dmarc.h"
 #include "mailauth/taglist.h"
 
 static bool wsp(char c)
@@ -17,9 +20,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     struct taglist tl;
-    if (taglist_parse(s, size, &tl) != NULL)
+    struct dmarc_record dr;
+    bool dmarc_ok = dmarc_record_parse(s, size, &dr) == NULL;
+    if (dmarc_ok && (dr.pct > 100 || dr.p > DMARC_POLICY_REJECT || dr.sp > DMARC_POLICY_REJECT))
+        __builtin_trap();
+    if (taglist_parse(s, size, &tl) != NULL) {
+        if (dmarc_ok)
+            __builtin_trap();
         return 0;
+    }
     if (tl.n > TAGLIST_MAX)
+        __builtin_trap();
+    if (dmarc_ok && (tl.n == 0 || tl.tag[0].name_len != 1 || tl.tag[0].name[0] != 'v' ||
+                     !taglist_value_is(&tl.tag[0], "DMARC1", false)))
         __builtin_trap();
     for (size_t i = 0; i < tl.n; i++) {
         const struct taglist_tag *t = &tl.tag[i];
