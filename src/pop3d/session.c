@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
@@ -369,6 +373,12 @@ void pop3d_session_start(struct daemon *d, enum service svc, int fd, const struc
     s->d = d;
     s->service = svc;
     sockaddr_ip(sa, s->ip, sizeof(s->ip));
+    /* Replies end in a short last segment (the "." of LIST, a TLS record's
+     * tail): without this, Nagle holds it for the client's delayed ACK,
+     * about 40 ms per exchange. */
+    int one = 1;
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     s->conn = conn_new_tls(d->base, fd, sa, salen, svc == SERVICE_POP3S ? d->tls : NULL,
                            &pop3d_conn_callbacks, s);
     d->sessions++;
