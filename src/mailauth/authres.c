@@ -1,9 +1,12 @@
 #include "mailauth/authres.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "mailauth/dkim_canon.h"
+#include "util/xmalloc.h"
 
 /* RFC 2045 token characters: no space, CTL or tspecial. */
 static bool token_char(char c)
@@ -179,4 +182,46 @@ size_t authres_strip(const char *h, size_t hlen, const char *hostname, struct bu
             buf_append(out, f.text, f.len);
     }
     return dropped;
+}
+
+void authres_filter_init(struct authres_filter *f, const char *hostname)
+{
+    memset(f, 0, sizeof(*f));
+    /* No bound here: the message size limit bounds the header section, and
+     * nothing may be lost on its way to the queue. */
+    dkim_split_init(&f->split, SIZE_MAX);
+    f->hostname = xstrdup(hostname);
+}
+
+static void filter_flush(struct authres_filter *f, struct buf *out, bool body_follows)
+{
+    if (f->flushed)
+        return;
+    f->flushed = true;
+    const char *h = f->split.header.data ? f->split.header.data : "";
+    f->dropped = authres_strip(h, f->split.header.len, f->hostname, out);
+    if (body_follows)
+        buf_append(out, "\r\n", 2);
+    dkim_split_free(&f->split);
+}
+
+void authres_filter_update(struct authres_filter *f, const void *data, size_t len, struct buf *out)
+{
+    size_t k = 0;
+    if (!f->flushed) {
+        k = dkim_split_update(&f->split, data, len);
+        if (!f->split.in_body)
+            return;
+        filter_flush(f, out, true);
+    }
+    buf_append(out, (const char *)data + k, len - k);
+}
+
+void authres_filter_finish(struct authres_filter *f, struct buf *out)
+{
+    /* A message that is all header: what the splitter held back is kept,
+     * including a last line without CRLF. */
+    filter_flush(f, out, false);
+    free(f->hostname);
+    f->hostname = NULL;
 }

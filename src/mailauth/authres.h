@@ -7,6 +7,12 @@
  *   authres_build(&ar, &field);     "Authentication-Results: ...CRLF", folded
  *   authres_strip(h, hlen, hostname, &out)  the header section without forged fields
  *
+ * or, on a message as it streams into the queue file:
+ *
+ *   authres_filter_init(&f, hostname);
+ *   authres_filter_update(&f, chunk, n, &out);   write out, then buf_reset(&out)
+ *   authres_filter_finish(&f, &out);             at the end; frees f's buffer
+ *
  * Everything that came from outside (addresses, domains, reasons taken from
  * DNS) is sanitised: values are tokens or quoted-strings, comments hold
  * printable ASCII without parentheses, so nothing can add a field or a
@@ -18,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mailauth/dkim_canon.h"
 #include "mailauth/dkim_verify.h"
 #include "mailauth/dmarc.h"
 #include "mailauth/spf.h"
@@ -48,5 +55,19 @@ bool authres_claims_host(const char *field, size_t len, const char *hostname);
 /* Appends the header section h[0..hlen) to out without the fields that
  * authres_claims_host() matches; returns how many were dropped. */
 size_t authres_strip(const char *h, size_t hlen, const char *hostname, struct buf *out);
+
+/* The streaming form of authres_strip(): the header section is held back
+ * until it is complete (its end, or the end of the message), then appended
+ * without the forged fields; everything after it passes through as is. */
+struct authres_filter {
+    struct dkim_split split;
+    char *hostname;
+    bool flushed;
+    size_t dropped; /* forged fields removed */
+};
+
+void authres_filter_init(struct authres_filter *f, const char *hostname);
+void authres_filter_update(struct authres_filter *f, const void *data, size_t len, struct buf *out);
+void authres_filter_finish(struct authres_filter *f, struct buf *out);
 
 #endif

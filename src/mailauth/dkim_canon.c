@@ -183,7 +183,7 @@ void dkim_split_init(struct dkim_split *s, size_t header_max)
 
 static void split_keep(struct dkim_split *s, const char *p, size_t n)
 {
-    if (s->header.len + n > s->header_max) {
+    if (s->overflow || s->header.len + n > s->header_max) {
         s->overflow = true;
         return;
     }
@@ -197,18 +197,17 @@ size_t dkim_split_update(struct dkim_split *s, const char *data, size_t len)
         char c = data[i++];
         switch (s->state) {
         case SPLIT_LINE_START:
-            if (c == '\r') {
-                s->state = SPLIT_START_CR; /* maybe the empty line */
-                continue;
-            }
-            s->state = SPLIT_MID;
+            /* A CR here may start the empty line: it is kept, and taken
+             * back if the LF follows, so that nothing is ever held. */
+            s->state = c == '\r' ? SPLIT_START_CR : SPLIT_MID;
             break;
         case SPLIT_START_CR:
             if (c == '\n') {
                 s->in_body = true;
+                if (!s->overflow)
+                    s->header.data[--s->header.len] = '\0';
                 continue;
             }
-            split_keep(s, "\r", 1);
             s->state = c == '\r' ? SPLIT_MID_CR : SPLIT_MID;
             break;
         case SPLIT_MID:

@@ -61,11 +61,12 @@ void dkim_body_final(struct dkim_body *b, unsigned char hash[DKIM_HASH_LEN]);
 /* Releases b without a hash (abandoned messages). */
 void dkim_body_free(struct dkim_body *b);
 
-/* Splits a streamed message: header octets go to *header (each field with
- * its CRLF, the empty line excluded) until the empty line; then *in_body
- * becomes true. Returns how many of data's octets belonged to the header
- * section (the rest is body). header_max bounds the header copy; octets
- * beyond it are dropped and *overflow_r set. */
+/* Splits a streamed message: header octets go to header (each field with
+ * its CRLF, the empty line excluded) until the empty line; then in_body
+ * becomes true. dkim_split_update() returns how many of data's octets
+ * belonged to the header section, the empty line included (the rest is
+ * body). header_max bounds the copy: once it would be exceeded, overflow is
+ * set and nothing more is kept. Nothing is held back between calls. */
 struct dkim_split {
     struct buf header;
     bool in_body;

@@ -147,12 +147,57 @@ static void test_claims(void **state)
     buf_free(&out);
 }
 
+/* The streaming filter gives what authres_strip() gives, in any chunking,
+ * and passes the body through untouched (even a forged field in it). */
+static void test_filter(void **state)
+{
+    static const char *msgs[] = {
+        "Authentication-Results: mx.example.test; spf=pass\r\n"
+        "Subject: hi\r\n"
+        "Authentication-Results: upstream.example;\r\n dkim=pass\r\n"
+        "\r\n"
+        "Authentication-Results: mx.example.test; in the body\r\n",
+        "\r\nbody only\r\n",
+        "Subject: no body\r\nauthentication-results: MX.EXAMPLE.TEST; x\r\n",
+        "Subject: no final CRLF\r\nX: y",
+        "Subject: cr at the end\r\n\r",
+    };
+    static const char *want[] = {
+        "Subject: hi\r\n"
+        "Authentication-Results: upstream.example;\r\n dkim=pass\r\n"
+        "\r\n"
+        "Authentication-Results: mx.example.test; in the body\r\n",
+        "\r\nbody only\r\n",
+        "Subject: no body\r\n",
+        "Subject: no final CRLF\r\nX: y",
+        "Subject: cr at the end\r\n\r",
+    };
+    static const size_t dropped[] = {1, 0, 1, 0, 0};
+    for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+        size_t len = strlen(msgs[m]);
+        for (size_t chunk = 1; chunk <= len; chunk++) {
+            struct authres_filter f;
+            struct buf out;
+            buf_init(&out);
+            authres_filter_init(&f, "mx.example.test");
+            for (size_t i = 0; i < len; i += chunk)
+                authres_filter_update(&f, msgs[m] + i, len - i < chunk ? len - i : chunk, &out);
+            authres_filter_finish(&f, &out);
+            if (strcmp(out.data ? out.data : "", want[m]) != 0)
+                fail_msg("message %zu, chunk %zu: %s", m, chunk, out.data);
+            assert_int_equal(f.dropped, dropped[m]);
+            buf_free(&out);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_minimal_and_hostile),
         cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
