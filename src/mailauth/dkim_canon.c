@@ -79,22 +79,24 @@ static void body_emit(struct dkim_body *b, const char *p, size_t n)
     b->length += n;
     if (n > room)
         n = (size_t)room;
-    while (n > 0) {
-        if (b->nout == sizeof(b->out))
-            body_flush(b);
-        size_t k = sizeof(b->out) - b->nout;
-        if (k > n)
-            k = n;
-        memcpy(b->out + b->nout, p, k);
-        b->nout += k;
-        p += k;
-        n -= k;
+    if (n >= sizeof(b->out)) {
+        /* Long runs go to the hash directly, not through the batch. */
+        body_flush(b);
+        if (b->copy)
+            buf_append(b->copy, p, n);
+        EVP_DigestUpdate(b->md, p, n);
+        return;
     }
+    if (b->nout + n > sizeof(b->out))
+        body_flush(b);
+    memcpy(b->out + b->nout, p, n);
+    b->nout += n;
 }
 
-/* A content octet of the current line: first the line ends held back
- * (they were not trailing after all), then a held whitespace run. */
-static void body_content(struct dkim_body *b, char c)
+/* Content octets of the current line (no CR, and no WSP when relaxed):
+ * first the line ends held back (they were not trailing after all), then
+ * a held whitespace run. */
+static void body_content(struct dkim_body *b, const char *p, size_t n)
 {
     for (; b->held_crlf > 0; b->held_crlf--)
         body_emit(b, "\r\n", 2);
@@ -102,7 +104,7 @@ static void body_content(struct dkim_body *b, char c)
         body_emit(b, " ", 1);
         b->wsp = false;
     }
-    body_emit(b, &c, 1);
+    body_emit(b, p, n);
     b->in_line = true;
     b->any = true;
 }
@@ -118,15 +120,14 @@ static void body_octet(struct dkim_body *b, char c)
             b->held_crlf++;
             return;
         }
-        body_content(b, '\r');
+        body_content(b, "\r", 1);
     }
-    if (c == '\r') {
+    if (c == '\r')
         b->cr = true;
-    } else if (b->canon == DKIM_CANON_RELAXED && is_wsp(c)) {
+    else if (b->canon == DKIM_CANON_RELAXED && is_wsp(c))
         b->wsp = true;
-    } else {
-        body_content(b, c);
-    }
+    else
+        body_content(b, &c, 1);
 }
 
 void dkim_body_init(struct dkim_body *b, enum dkim_canon c, uint64_t limit)
@@ -142,15 +143,34 @@ void dkim_body_init(struct dkim_body *b, enum dkim_canon c, uint64_t limit)
 void dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 {
     const char *p = data;
-    for (size_t i = 0; i < len; i++)
-        body_octet(b, p[i]);
+    bool relaxed = b->canon == DKIM_CANON_RELAXED;
+    size_t i = 0;
+    while (i < len) {
+        /* The common case in bulk: a run of octets that need no decision. */
+        size_t j = i;
+        if (!b->cr && !(relaxed && b->wsp)) {
+            /* Relaxed: a single SP between two content octets is already
+             * canonical, so it stays in the run. */
+            while (j < len && p[j] != '\r' &&
+                   (!relaxed ||
+                    (p[j] != '\t' && (p[j] != ' ' || (j > i && j + 1 < len && p[j + 1] != ' ' &&
+                                                      p[j + 1] != '\t' && p[j + 1] != '\r')))))
+                j++;
+        }
+        if (j > i) {
+            body_content(b, p + i, j - i);
+            i = j;
+        } else {
+            body_octet(b, p[i++]);
+        }
+    }
 }
 
 void dkim_body_final(struct dkim_body *b, unsigned char hash[DKIM_HASH_LEN])
 {
     if (b->cr) {
         b->cr = false;
-        body_content(b, '\r');
+        body_content(b, "\r", 1);
     }
     /* RFC 6376 3.4.3 and 3.4.4: the body ends with exactly one CRLF, except
      * an empty relaxed body, which stays empty; a simple empty body is CRLF. */

@@ -197,6 +197,86 @@ static void test_split(void **state)
     dkim_split_free(&s);
 }
 
+/* A whole-buffer reference of RFC 6376 3.4.3/3.4.4, written for clarity:
+ * lines split at CRLF, relaxed whitespace rules per line, trailing empty
+ * lines dropped, one CRLF at the end. */
+static void reference(enum dkim_canon c, const char *in, size_t len, struct buf *out)
+{
+    struct buf lines;
+    buf_init(&lines);
+    size_t start = 0;
+    for (;;) {
+        size_t e = start;
+        bool eol = false;
+        for (; e < len; e++)
+            if (in[e] == '\r' && e + 1 < len && in[e + 1] == '\n') {
+                eol = true;
+                break;
+            }
+        if (c == DKIM_CANON_RELAXED) {
+            bool wsp = false;
+            for (size_t k = start; k < e; k++) {
+                if (in[k] == ' ' || in[k] == '\t') {
+                    wsp = true;
+                    continue;
+                }
+                if (wsp)
+                    buf_append_char(&lines, ' ');
+                wsp = false;
+                buf_append_char(&lines, in[k]);
+            }
+        } else {
+            buf_append(&lines, in + start, e - start);
+        }
+        /* A last line without CRLF gets one. */
+        if (eol || e > start)
+            buf_append(&lines, "\r\n", 2);
+        if (!eol)
+            break;
+        start = e + 2;
+    }
+    /* Trailing empty lines go; an empty relaxed body stays empty. */
+    while (lines.len >= 4 && memcmp(lines.data + lines.len - 4, "\r\n\r\n", 4) == 0)
+        lines.len -= 2;
+    if (lines.len == 2 && memcmp(lines.data, "\r\n", 2) == 0)
+        lines.len = 0;
+    if (lines.len == 0 && c == DKIM_CANON_SIMPLE)
+        buf_append(&lines, "\r\n", 2);
+    buf_append(out, lines.data ? lines.data : "", lines.len);
+    buf_free(&lines);
+}
+
+static void test_body_random(void **state)
+{
+    static const char alphabet[] = "ab  \t\t\r\n\r\nx";
+    srand(1234);
+    for (int round = 0; round < 20000; round++) {
+        char in[64];
+        size_t len = (size_t)(rand() % (int)sizeof(in));
+        for (size_t i = 0; i < len; i++)
+            in[i] = alphabet[rand() % (int)(sizeof(alphabet) - 1)];
+        for (int c = 0; c < 2; c++) {
+            struct buf want, got;
+            buf_init(&want);
+            buf_init(&got);
+            reference(c ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE, in, len, &want);
+            struct dkim_body b;
+            dkim_body_init(&b, c ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE, DKIM_NO_LIMIT);
+            b.copy = &got;
+            size_t chunk = 1 + (size_t)(rand() % 8);
+            for (size_t i = 0; i < len; i += chunk)
+                dkim_body_update(&b, in + i, len - i < chunk ? len - i : chunk);
+            unsigned char h[DKIM_HASH_LEN];
+            dkim_body_final(&b, h);
+            if (want.len != got.len || (want.len && memcmp(want.data, got.data, want.len) != 0))
+                fail_msg("round %d canon %d: %zu vs %zu octets", round, c, want.len, got.len);
+            assert_int_equal(b.length, want.len);
+            buf_free(&want);
+            buf_free(&got);
+        }
+    }
+}
+
 static void test_taglist(void **state)
 {
     struct taglist tl;
@@ -248,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_taglist),
+        cmocka_unit_test(test_body_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
