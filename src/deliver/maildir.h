@@ -1,8 +1,10 @@
 /*
  * maildir: local delivery into data_dir/mail/DOMAIN/LOCALPART/ with the
  * Maildir rules: a unique name created with O_EXCL in tmp/, write, fsync,
- * close (checked), rename into new/ as NAME,S=SIZE, fsync new/. Files hold
- * LF line endings, as Dovecot and mutt expect. Blocks: run in a worker.
+ * close (checked), rename into new/ as NAME,S=SIZE,W=CRLFSIZE (Dovecot's
+ * naming: S= the file's size, W= its size with CRLF line endings, which
+ * POP3 reports), fsync new/. Files hold LF line endings, as Dovecot and
+ * mutt expect. Blocks: run in a worker.
  */
 #ifndef POSTERN_DELIVER_MAILDIR_H
 #define POSTERN_DELIVER_MAILDIR_H

@@ -326,7 +326,7 @@ def test_250_only_after_fsync_and_rename(make_postern):
     box = re.escape(str(p.maildir("alice@example.test")))
     chain(
         rf"^fsync\(\d+<{box}/tmp/[^>]+>\)\s+= 0",
-        rf'^rename(at2?)?\(.*"{box}/tmp/[^"]+", .*"{box}/new/[^"]+,S=\d+"\)\s+= 0',
+        rf'^rename(at2?)?\(.*"{box}/tmp/[^"]+", .*"{box}/new/[^"]+,S=\d+,W=\d+"\)\s+= 0',
         rf"^fsync\(\d+<{box}/new>\)\s+= 0",
         rf'^unlinkat\(\d+<{q}/env>, "{qid}"',
     )
