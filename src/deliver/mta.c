@@ -75,19 +75,23 @@ struct mta_job *mta_job_new(const struct envelope *env, const char *dest)
     j->dest = xstrdup(dest);
     j->sender = xstrdup(env->sender);
     j->smtputf8 = env->smtputf8;
+    j->ret = env->ret;
+    j->envid = env->envid ? xstrdup(env->envid) : NULL;
     j->body_8bit = env->body_8bit;
     j->size = env->size;
     j->arrival = env->arrival;
     return j;
 }
 
-void mta_job_add_rcpt(struct mta_job *job, size_t index, const char *addr)
+void mta_job_add_rcpt(struct mta_job *job, size_t index, const struct envelope_rcpt *er)
 {
     job->rcpts = xrealloc(job->rcpts, (job->nrcpts + 1) * sizeof(*job->rcpts));
     struct mta_rcpt *r = &job->rcpts[job->nrcpts++];
     memset(r, 0, sizeof(*r));
     r->index = index;
-    r->addr = xstrdup(addr);
+    r->addr = xstrdup(er->addr);
+    r->notify = er->notify;
+    r->orcpt = er->orcpt ? xstrdup(er->orcpt) : NULL;
 }
 
 void mta_job_free(struct mta_job **jp)
@@ -98,10 +102,12 @@ void mta_job_free(struct mta_job **jp)
     for (size_t i = 0; i < j->nrcpts; i++) {
         free(j->rcpts[i].addr);
         free(j->rcpts[i].reply);
+        free(j->rcpts[i].orcpt);
     }
     free(j->rcpts);
     free(j->dest);
     free(j->sender);
+    free(j->envid);
     free(j);
     *jp = NULL;
 }

@@ -15,7 +15,7 @@
  * known; the scheduler then owns the job again (mta_job_free).
  *
  *   struct mta_job *j = mta_job_new(env, "remote.test");
- *   mta_job_add_rcpt(j, index, "bob@remote.test");
+ *   mta_job_add_rcpt(j, index, &env->rcpts[index]);
  *   j->done = fn; j->arg = arg;
  *   mta_submit(mta, j);
  */
@@ -38,6 +38,8 @@ enum mta_result { MTA_PENDING, MTA_DONE, MTA_DEFER, MTA_FAIL };
 struct mta_rcpt {
     size_t index; /* in the envelope */
     char *addr;
+    unsigned notify; /* RFC 3461 NOTIFY (SMTP_NOTIFY_*), 0 if not given */
+    char *orcpt;     /* RFC 3461 ORCPT as received (xtext), or NULL */
     /* results */
     enum mta_result result;
     char dsn[12];      /* enhanced status, e.g. "2.0.0", "5.1.1" */
@@ -54,6 +56,8 @@ struct mta_job {
     bool body_8bit;
     uint64_t size;
     int64_t arrival;
+    int ret;     /* RFC 3461 RET (SMTP_RET_*) */
+    char *envid; /* RFC 3461 ENVID as received (xtext), or NULL */
     struct mta_rcpt *rcpts;
     size_t nrcpts;
     /* where the last attempt went: "mx.remote.test[127.0.0.2]:25", or "" */
@@ -70,7 +74,7 @@ struct mta *mta_new(struct daemon *d);
 void mta_free(struct mta **m);
 
 struct mta_job *mta_job_new(const struct envelope *env, const char *dest);
-void mta_job_add_rcpt(struct mta_job *job, size_t index, const char *addr);
+void mta_job_add_rcpt(struct mta_job *job, size_t index, const struct envelope_rcpt *r);
 void mta_job_free(struct mta_job **job);
 
 void mta_submit(struct mta *m, struct mta_job *job);

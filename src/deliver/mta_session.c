@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "deliver/mta_content.h"
 #include "deliver/mta_int.h"
+#include "proto/smtp_parse.h"
 #include "proto/smtp_reply.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -213,10 +214,21 @@ static void all_from_reply(struct mta_session *s, const struct smtp_reply *r, co
 
 static void next_job(struct mta_session *s);
 
+/* An xtext value (RFC 3461 4) we can pass on as received: printable,
+ * no space, no '=', bounded. Anything else is dropped, not repaired. */
+static bool xtext_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++, n++)
+        if (*s < '!' || *s > '~' || *s == '=')
+            return false;
+    return s != NULL && n > 0 && n <= 500;
+}
+
 static void send_mail(struct mta_session *s)
 {
     const struct mta_job *j = s->job;
-    char params[128] = "";
+    char params[768] = "";
     size_t n = 0;
     if (s->ehlo.has_size)
         n += (size_t)snprintf(params + n, sizeof(params) - n, " SIZE=%llu",
@@ -224,8 +236,41 @@ static void send_mail(struct mta_session *s)
     if (j->body_8bit && s->ehlo.eightbitmime)
         n += (size_t)snprintf(params + n, sizeof(params) - n, " BODY=8BITMIME");
     if (j->smtputf8 && s->ehlo.smtputf8)
-        snprintf(params + n, sizeof(params) - n, " SMTPUTF8");
+        n += (size_t)snprintf(params + n, sizeof(params) - n, " SMTPUTF8");
+    if (s->ehlo.dsn && (j->ret == SMTP_RET_FULL || j->ret == SMTP_RET_HDRS))
+        n += (size_t)snprintf(params + n, sizeof(params) - n, " RET=%s",
+                              j->ret == SMTP_RET_FULL ? "FULL" : "HDRS");
+    if (s->ehlo.dsn && xtext_ok(j->envid))
+        snprintf(params + n, sizeof(params) - n, " ENVID=%s", j->envid);
     send_line(s, "MAIL FROM:<%s>%s", j->sender, params);
+}
+
+/* RCPT TO with the RFC 3461 parameters when the server takes them. */
+static void send_rcpt(struct mta_session *s, const struct mta_rcpt *r)
+{
+    char params[640] = "";
+    size_t n = 0;
+    if (s->ehlo.dsn && r->notify) {
+        if (r->notify & SMTP_NOTIFY_NEVER) {
+            n += (size_t)snprintf(params, sizeof(params), " NOTIFY=NEVER");
+        } else {
+            static const struct {
+                unsigned bit;
+                const char *name;
+            } kw[] = {{SMTP_NOTIFY_SUCCESS, "SUCCESS"},
+                      {SMTP_NOTIFY_FAILURE, "FAILURE"},
+                      {SMTP_NOTIFY_DELAY, "DELAY"}};
+            const char *sep = " NOTIFY=";
+            for (size_t i = 0; i < 3; i++)
+                if (r->notify & kw[i].bit) {
+                    n += (size_t)snprintf(params + n, sizeof(params) - n, "%s%s", sep, kw[i].name);
+                    sep = ",";
+                }
+        }
+    }
+    if (s->ehlo.dsn && xtext_ok(r->orcpt) && strchr(r->orcpt, ';'))
+        snprintf(params + n, sizeof(params) - n, " ORCPT=%s", r->orcpt);
+    send_line(s, "RCPT TO:<%s>%s", r->addr, params);
 }
 
 /* Sends the transaction's next command(s): all of them when pipelining. */
@@ -236,7 +281,7 @@ static void txn_send(struct mta_session *s)
         if (s->sent == 0)
             send_mail(s);
         else if (s->sent <= s->job->nrcpts)
-            send_line(s, "RCPT TO:<%s>", s->job->rcpts[s->sent - 1].addr);
+            send_rcpt(s, &s->job->rcpts[s->sent - 1]);
         else
             send_line(s, "DATA");
         s->sent++;

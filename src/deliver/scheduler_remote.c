@@ -122,7 +122,7 @@ void sched_remote_start(struct sched_msg *m, int64_t now)
             g->job = mta_job_new(env, key);
         }
         free(key);
-        mta_job_add_rcpt(g->job, i, r->addr);
+        mta_job_add_rcpt(g->job, i, r);
     }
     /* Counted before any is submitted, so no early result ends the cycle. */
     m->remote_jobs += (unsigned)ngroups;

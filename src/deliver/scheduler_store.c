@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "deliver/bounce.h"
 #include "deliver/local.h"
+#include "proto/smtp_parse.h"
 #include "queue/queue.h"
 #include "util/log.h"
 #include "util/worker.h"
@@ -75,6 +76,13 @@ static struct envelope *envelope_copy(const struct envelope *env)
     return copy;
 }
 
+/* RFC 3461 4.1: a failure is reported unless the client asked otherwise
+ * (NOTIFY=NEVER, or a NOTIFY list without FAILURE). */
+static bool wants_bounce(const struct envelope_rcpt *r)
+{
+    return r->notify == 0 || (r->notify & SMTP_NOTIFY_FAILURE);
+}
+
 static void store_work(void *arg)
 {
     struct store_job *job = arg;
@@ -85,9 +93,11 @@ static void store_work(void *arg)
             n++;
         struct dsn_rcpt *dr = xcalloc(n, sizeof(*dr));
         size_t i = 0;
-        for (struct sched_fail *f = job->fails; f; f = f->next, i++) {
+        for (struct sched_fail *f = job->fails; f; f = f->next) {
             const struct envelope_rcpt *r = &copy->rcpts[f->index];
-            dr[i] = (struct dsn_rcpt){
+            if (!wants_bounce(r))
+                continue;
+            dr[i++] = (struct dsn_rcpt){
                 .final_rcpt = r->addr,
                 .orcpt = r->orcpt,
                 .action = "failed",
@@ -98,7 +108,7 @@ static void store_work(void *arg)
                 .last_attempt = job->now,
             };
         }
-        job->bounce_rc = bounce_queue(job->q, job->hostname, copy, dr, n, job->targets,
+        job->bounce_rc = bounce_queue(job->q, job->hostname, copy, dr, i, job->targets,
                                       job->ntargets, job->now, &job->bounce_env);
         free(dr);
     }
@@ -129,10 +139,12 @@ static void store_done(void *arg)
         struct envelope_rcpt *r = &m->env->rcpts[f->index];
         if (job->bounce_rc == 0) {
             r->state = RCPT_FAILED;
+            const char *bid = !m->env->sender[0] ? "none-null-sender"
+                              : !wants_bounce(r) ? "none-notify"
+                              : job->bounce_env  ? job->bounce_env->id
+                                                 : "none";
             log_info("event=bounced id=%s to=%s status=%s bounce_id=%s", m->id, log_q(r->addr),
-                     f->status,
-                     job->bounce_env ? job->bounce_env->id
-                                     : (m->env->sender[0] ? "none" : "none-null-sender"));
+                     f->status, bid);
         } else {
             r->next_attempt = job->retry_at;
             log_error("event=bounce_failed id=%s to=%s error=%s", m->id, log_q(r->addr),
@@ -199,9 +211,12 @@ void sched_store(struct sched_msg *m)
     job->copy = envelope_copy(m->env);
     job->fails = m->fails;
     m->fails = NULL;
+    bool bounce = false;
+    for (struct sched_fail *f = job->fails; f && !bounce; f = f->next)
+        bounce = wants_bounce(&m->env->rcpts[f->index]);
     if (job->fails) {
         /* No bounce for a bounce (the null sender): no loops. */
-        if (m->env->sender[0] != '\0') {
+        if (bounce && m->env->sender[0] != '\0') {
             bounce_targets(s, m->env->sender, &job->targets, &job->ntargets);
             if (job->ntargets == 0)
                 log_warn("event=bounce_undeliverable id=%s sender=%s reason=%s", m->id,

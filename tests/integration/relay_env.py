@@ -37,9 +37,17 @@ def free_port_on(ips):
 
 
 def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Free for UDP and TCP both: dnsmasq listens on the two."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                with socket.socket() as t:
+                    t.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 class Dns:
@@ -47,15 +55,22 @@ class Dns:
     (which libunbound reports as SERVFAIL)."""
 
     def __init__(self, workdir, args):
-        self.port = free_udp_port()
         self.pidfile = pathlib.Path(workdir) / "dnsmasq.pid"
         self.log = pathlib.Path(workdir) / "dnsmasq.log"
-        cmd = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
-               f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces",
-               "--user=root", f"--pid-file={self.pidfile}", "--log-queries",
-               f"--log-facility={self.log}"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_until(self._ready, timeout=5, what="dnsmasq to start")
+        for attempt in range(5):
+            # Another test may take the port between our check and dnsmasq's bind.
+            self.port = free_udp_port()
+            cmd = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                   f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces",
+                   "--user=root", f"--pid-file={self.pidfile}", "--log-queries",
+                   f"--log-facility={self.log}"] + list(args)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_until(self._ready, timeout=5, what="dnsmasq to start")
+                return
+            except AssertionError as e:
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
 
     def _ready(self):
         if self.proc.poll() is not None:

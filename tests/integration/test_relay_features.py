@@ -128,3 +128,49 @@ def test_connection_reuse_and_per_domain_limit(relay):
     assert peer.max_active <= 2
     assert peer.connections < 8  # at least one connection carried several messages
     assert p.log().count("event=delivered") == 8
+
+
+def test_dsn_parameters_passed_on_when_offered(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.ehlo_lines = ["PIPELINING", "DSN", "ENHANCEDSTATUSCODES"]
+    p = relay.postern(aliases=FWD)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        s.sendmail("alice@example.test", ["fwd@example.test"], b"Subject: dsn\r\n\r\nx\r\n",
+                   mail_options=["RET=HDRS", "ENVID=env+2B1"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;fwd@example.test"])
+    peer.wait_transactions(1, log=p.log)
+    mail = [c for c in peer.commands if c.startswith("MAIL")][0]
+    rcpt = [c for c in peer.commands if c.startswith("RCPT")][0]
+    assert mail == "MAIL FROM:<alice@example.test> RET=HDRS ENVID=env+2B1"
+    assert rcpt == "RCPT TO:<bob@remote.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;fwd@example.test"
+
+
+def test_dsn_parameters_withheld_when_not_offered(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.ehlo_lines = ["PIPELINING"]
+    p = relay.postern(aliases=FWD)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        s.sendmail("alice@example.test", ["fwd@example.test"], b"Subject: dsn\r\n\r\nx\r\n",
+                   mail_options=["RET=FULL", "ENVID=e1"], rcpt_options=["NOTIFY=FAILURE"])
+    peer.wait_transactions(1, log=p.log)
+    assert "MAIL FROM:<alice@example.test>" in peer.commands
+    assert "RCPT TO:<bob@remote.test>" in peer.commands
+
+
+def test_notify_never_suppresses_the_bounce(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.rcpt = lambda addr, n: "550 5.1.1 no such user"
+    p = relay.postern(aliases=FWD)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        s.ehlo("c")
+        s.sendmail("alice@example.test", ["fwd@example.test"], b"Subject: quiet\r\n\r\nx\r\n",
+                   rcpt_options=["NOTIFY=NEVER"])
+    wait_until(lambda: "bounce_id=none-notify" in p.log(), what=p.log())
+    wait_until(lambda: p.queue_ids() == [], what=p.log())
+    time.sleep(0.5)
+    assert p.messages("alice@example.test") == []
