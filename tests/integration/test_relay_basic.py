@@ -168,3 +168,25 @@ def test_5xx_to_one_of_three(relay):
     time.sleep(1.5)  # no second transaction, no second bounce
     assert len(peer.transactions) == 1
     assert len(p.messages("alice@example.test")) == 1
+
+
+def test_smarthost_takes_everything_without_mx(relay):
+    # The recipient domains have no DNS at all: only the smarthost's name does.
+    relay.start_dns(host_records("smart.test", "127.0.0.7"))
+    smart = relay.peer("127.0.0.7")
+    p = relay.postern({"relay": {"smarthost": f"smart.test:{relay.port}"}},
+                      aliases=["fwd@example.test: a@one.test, b@two.test"])
+    send(p, "fwd@example.test")
+    [tx] = smart.wait_transactions(1, log=p.log)
+    assert sorted(tx.rcpts) == ["a@one.test", "b@two.test"]  # one transaction for both
+    wait_until(lambda: p.queue_ids() == [], what=p.log())
+    assert "relay=smart.test addr=127.0.0.7:" in p.log()
+
+
+def test_smarthost_ip_literal(relay):
+    relay.start_dns()
+    smart = relay.peer("127.0.0.8")
+    p = relay.postern({"relay": {"smarthost": f"[127.0.0.8]:{relay.port}"}},
+                      aliases=["fwd@example.test: a@one.test"])
+    send(p, "fwd@example.test")
+    smart.wait_transactions(1, log=p.log)

@@ -95,3 +95,24 @@ def test_null_sender_failure_never_bounces(relay):
     wait_until(lambda: p.queue_ids() == [], what=f"queue empty\n{p.log()}")
     time.sleep(0.5)
     assert p.messages("alice@example.test") == []
+
+
+def test_kill_during_relay_retries_after_restart(relay):
+    # ROBUSTNESS.md check 4: a crash in the middle of a relay loses nothing;
+    # the copy in flight may arrive twice (at least once, never zero).
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+
+    def slow_first(tx, n):
+        if n == 1:
+            time.sleep(3)
+        return "250 2.0.0 Ok"
+    peer.data_end = slow_first
+    p = relay.postern(aliases=["fwd@example.test: bob@remote.test"])
+    send(p, "fwd@example.test")
+    wait_until(lambda: peer.dots >= 1, what=p.log())
+    p.kill()
+    restart(p)
+    wait_until(lambda: len(peer.transactions) >= 2, timeout=15, what=p.log())
+    wait_until(lambda: p.queue_ids() == [], what=p.log())
+    assert "event=delivered" in p.log()
