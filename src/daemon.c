@@ -26,6 +26,7 @@
 #include "pop3d/pop3d.h"
 #include "control/control.h"
 #include "lifecycle.h"
+#include "mailauth/dkim_keyring.h"
 #include "pickup/pickup.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
@@ -142,6 +143,10 @@ int daemon_serve(const char *conf_path)
         if (d.tls == NULL)
             goto out;
     }
+    /* DKIM keys are read before the privilege drop (they may be root's). */
+    d.dkim = dkim_keyring_load(d.conf, &err);
+    if (d.dkim == NULL)
+        goto out;
     d.users = user_table_load_files(d.conf->users_file, d.conf->aliases_file, &err);
     if (d.users == NULL)
         goto out;
@@ -208,6 +213,7 @@ out_quiet:
     queue_close(&d.queue);
     user_table_free(&d.users);
     tls_ctx_free(&d.tls);
+    dkim_keyring_free(&d.dkim);
     conf_free(&d.conf);
     buf_free(&err);
     return status;

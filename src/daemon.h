@@ -19,6 +19,7 @@ struct listener_set;
 struct user_table;
 struct auth_limiter;
 struct dns_resolver;
+struct dkim_keyring;
 struct smtpd_session;
 struct pop3d_session;
 struct lifecycle;
@@ -35,6 +36,7 @@ struct daemon {
     SSL_CTX *tls; /* NULL when no certificate is configured */
     struct auth_limiter *auth_limiter;
     struct dns_resolver *resolver; /* asynchronous DNS for the relay (and checks) */
+    struct dkim_keyring *dkim;     /* signing keys per domain ([dkim]); never NULL */
     unsigned sessions;
     struct smtpd_session *smtpd_sessions; /* live SMTP sessions, for shutdown */
     struct pop3d_session *pop3_sessions;  /* live POP3 sessions: shutdown, mailbox locks */

@@ -8,6 +8,7 @@
 
 #include "auth/users.h"
 #include "daemon.h"
+#include "mailauth/dkim_keyring.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3d/pop3d.h"
@@ -25,6 +26,8 @@ struct lifecycle {
     size_t nold_confs;
     struct user_table **old_users;
     size_t nold_users;
+    struct dkim_keyring **old_keys;
+    size_t nold_keys;
 };
 
 static void end_loop(evutil_socket_t fd, short what, void *arg)
@@ -91,7 +94,11 @@ int lifecycle_reload(struct daemon *d)
         users = user_table_load_files(conf->users_file, conf->aliases_file, &err);
     if (conf && users && conf->tls_cert)
         tls = tls_server_new(conf->tls_cert, conf->tls_key, &err);
-    if (conf == NULL || users == NULL || (conf->tls_cert && tls == NULL)) {
+    struct dkim_keyring *keys = NULL;
+    if (conf && users && (conf->tls_cert == NULL || tls))
+        keys = dkim_keyring_load(conf, &err);
+    if (conf == NULL || users == NULL || (conf->tls_cert && tls == NULL) || keys == NULL) {
+        tls_ctx_free(&tls);
         for (char *p = err.data; p && *p; p++)
             if (*p == '\n')
                 *p = ' ';
@@ -112,8 +119,11 @@ int lifecycle_reload(struct daemon *d)
     l->old_confs[l->nold_confs++] = d->conf;
     l->old_users = xrealloc(l->old_users, (l->nold_users + 1) * sizeof(*l->old_users));
     l->old_users[l->nold_users++] = d->users;
+    l->old_keys = xrealloc(l->old_keys, (l->nold_keys + 1) * sizeof(*l->old_keys));
+    l->old_keys[l->nold_keys++] = d->dkim;
     d->conf = conf;
     d->users = users;
+    d->dkim = keys;
     /* SSL_CTX is reference-counted: sessions keep the one they started with. */
     tls_ctx_free(&d->tls);
     d->tls = tls;
@@ -159,6 +169,9 @@ void lifecycle_free(struct lifecycle **lp)
     for (size_t i = 0; i < l->nold_users; i++)
         user_table_free(&l->old_users[i]);
     free(l->old_users);
+    for (size_t i = 0; i < l->nold_keys; i++)
+        dkim_keyring_free(&l->old_keys[i]);
+    free(l->old_keys);
     l->d->lifecycle = NULL;
     free(l);
     *lp = NULL;

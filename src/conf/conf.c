@@ -486,6 +486,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
             BAD("expected a duration such as 30s or 5m");
     } else if (strcasecmp(section, "dkim") == 0) {
         add_dkim(st, key, value);
+    } else if (IS("mailauth", "checks")) {
+        if (!parse_bool(value, &c->mailauth_checks))
+            BAD("expected yes or no");
     } else if (IS("mailauth", "spf_reject")) {
         if (!parse_bool(value, &c->spf_reject))
             BAD("expected yes or no");
@@ -591,6 +594,7 @@ static void set_defaults(struct conf *c)
     c->relay_data_block_timeout_ms = 3 * 60 * 1000;
     c->relay_data_done_timeout_ms = 10 * 60 * 1000;
     c->dmarc_reject = true;
+    c->mailauth_checks = true;
 }
 
 struct conf *conf_load(const char *path, struct buf *err_r)

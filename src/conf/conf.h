@@ -93,8 +93,9 @@ struct conf {
     struct conf_dkim *dkim;
     size_t ndkim;
     /* [mailauth] */
-    bool spf_reject;   /* refuse mail whose SPF result is fail (default no) */
-    bool dmarc_reject; /* refuse DMARC failures under p=reject, 550 5.7.1 (default yes) */
+    bool mailauth_checks; /* SPF/DKIM/DMARC on the smtp listener (default yes) */
+    bool spf_reject;      /* refuse mail whose SPF result is fail (default no) */
+    bool dmarc_reject;    /* refuse DMARC failures under p=reject, 550 5.7.1 (default yes) */
 };
 
 const char *service_name(enum service s);

@@ -102,6 +102,8 @@ void local_attempt_run(struct local_attempt *a)
             struct buf prefix;
             buf_init(&prefix);
             buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", env->sender, r->addr);
+            if (env->prepend)
+                buf_append_str(&prefix, env->prepend);
             rc = maildir_prepare(a->conf->data_dir, r->addr, prefix.data, fd, &name);
             buf_free(&prefix);
         }

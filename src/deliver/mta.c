@@ -78,7 +78,8 @@ struct mta_job *mta_job_new(const struct envelope *env, const char *dest)
     j->ret = env->ret;
     j->envid = env->envid ? xstrdup(env->envid) : NULL;
     j->body_8bit = env->body_8bit;
-    j->size = env->size;
+    j->prepend = env->prepend ? xstrdup(env->prepend) : NULL;
+    j->size = env->size + (env->prepend ? strlen(env->prepend) : 0);
     j->arrival = env->arrival;
     return j;
 }
@@ -108,6 +109,7 @@ void mta_job_free(struct mta_job **jp)
     free(j->dest);
     free(j->sender);
     free(j->envid);
+    free(j->prepend);
     free(j);
     *jp = NULL;
 }

@@ -52,6 +52,7 @@ struct mta_job {
     char id[QUEUE_ID_LEN + 1];
     char *dest; /* routing key: the recipient domain, or "" for the smarthost */
     char *sender;
+    char *prepend; /* header fields sent before the content (envelope), or NULL */
     bool smtputf8;
     bool body_8bit;
     uint64_t size;

@@ -34,7 +34,7 @@ static void content_free(struct mta_content *c)
     free(c);
 }
 
-struct mta_content *mta_content_new(struct queue *q, const char *id)
+struct mta_content *mta_content_new(struct queue *q, const char *id, const char *prepend)
 {
     struct mta_content *c = xcalloc(1, sizeof(*c));
     c->q = q;
@@ -42,6 +42,9 @@ struct mta_content *mta_content_new(struct queue *q, const char *id)
     c->fd = -1;
     smtp_out_init(&c->enc);
     buf_init(&c->chunk);
+    /* Encoded like the content itself: no text of ours escapes the rules. */
+    if (prepend)
+        smtp_out_encode(&c->enc, prepend, strlen(prepend), &c->chunk);
     return c;
 }
 

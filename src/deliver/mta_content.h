@@ -5,7 +5,7 @@
  * (proto/smtp_out.h) gives CRLF only, lines of at most 998 octets, dot-
  * stuffing, and the final ".CRLF" with the last chunk.
  *
- *   c = mta_content_new(queue, id);
+ *   c = mta_content_new(queue, id, prepend);   prepend: header text sent first, or NULL
  *   mta_content_read(c, workers, ready, arg);   at most one read at a time
  *   ready(arg): check mta_content_error(c); send mta_content_chunk(c) and
  *               empty it; stop once mta_content_eof(c)
@@ -24,7 +24,7 @@ struct mta_content;
 
 #define MTA_CONTENT_CHUNK (64 * 1024)
 
-struct mta_content *mta_content_new(struct queue *q, const char *id);
+struct mta_content *mta_content_new(struct queue *q, const char *id, const char *prepend);
 void mta_content_read(struct mta_content *c, struct worker_pool *workers, void (*ready)(void *),
                       void *arg);
 bool mta_content_busy(const struct mta_content *c);

@@ -18,6 +18,8 @@
 #include "daemon.h"
 #include "deliver/bounce.h"
 #include "deliver/scheduler.h"
+#include "mailauth/dkim_keyring.h"
+#include "mailauth/dkim_sign.h"
 #include "proto/headers.h"
 #include "proto/smtp_data.h"
 #include "proto/smtp_parse.h"
@@ -54,6 +56,7 @@ struct pickup {
 
 struct pickup_job {
     struct pickup *p;
+    const struct dkim_keyring *keys; /* kept alive by the daemon until exit */
     uint64_t size_limit;
     struct pickup_item *items[PICKUP_BATCH];
     size_t n;
@@ -254,6 +257,31 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     }
 }
 
+/* (worker) Mail from local programs is signed like submitted mail, when
+ * the From: domain has a key; the field goes into the envelope. */
+static void sign(struct pickup_job *job, struct pickup_item *it, size_t blen)
+{
+    if (job->keys == NULL || job->keys->n == 0)
+        return;
+    struct dkim_signer *signer = dkim_signer_new();
+    dkim_signer_update(signer, it->prefix.data, it->prefix.len);
+    dkim_signer_update(signer, it->data.data + it->head.body_offset, blen);
+    size_t hlen;
+    const char *h = dkim_signer_header(signer, &hlen);
+    const struct dkim_key *key = dkim_keyring_for_message(job->keys, h, hlen);
+    struct buf field, err;
+    buf_init(&field);
+    buf_init(&err);
+    if (key && dkim_signer_finish(signer, key, time(NULL), &field, &err))
+        it->env->prepend = xstrdup(field.data);
+    else if (key)
+        log_error("event=dkim_sign_failed file=%s error=%s", log_q(it->name),
+                  log_q(err.data ? err.data : "?"));
+    buf_free(&field);
+    buf_free(&err);
+    dkim_signer_free(&signer);
+}
+
 /* (worker) The recipients that named no local mailbox are reported to the
  * sender now (the message is committed, so the DSN can quote it). */
 static void bounce_unknown(struct pickup *p, struct pickup_item *it)
@@ -300,6 +328,7 @@ static void commit_work(void *arg)
         it->env->size = blen;
         queue_incoming_write(in, it->prefix.data, it->prefix.len);
         queue_incoming_write(in, it->data.data + it->head.body_offset, blen);
+        sign(job, it, blen);
         it->rc = queue_incoming_commit(in, it->env);
         if (it->rc == 0) {
             char *path = xasprintf("%s/%s", job->p->dir, it->name);
@@ -354,6 +383,7 @@ static void scan_done(void *arg)
     }
     for (size_t i = 0; i < job->n; i++)
         prepare(job->p, job->items[i]);
+    job->keys = job->p->d->dkim;
     worker_pool_submit(job->p->d->workers, commit_work, commit_done, job);
 }
 

@@ -35,6 +35,7 @@ void envelope_free(struct envelope **envp)
     free(env->client);
     free(env->auth_user);
     free(env->envid);
+    free(env->prepend);
     for (size_t i = 0; i < env->nrcpts; i++)
         rcpt_free(&env->rcpts[i]);
     free(env->rcpts);
@@ -108,6 +109,8 @@ void envelope_serialize(const struct envelope *env, struct buf *out)
     put_field(out, "client", env->client);
     put_field(out, "auth", env->auth_user);
     put_field(out, "envid", env->envid);
+    if (env->prepend)
+        put_field(out, "prepend", env->prepend);
     buf_printf(out, "ret %d\n", env->ret);
     buf_printf(out, "smtputf8 %d\n", env->smtputf8 ? 1 : 0);
     buf_printf(out, "body8bit %d\n", env->body_8bit ? 1 : 0);
@@ -240,9 +243,9 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
     size_t pos = magic + 1;
     bool have_id = false;
     /* Each of these appears at most once: a second value is not a guess to make. */
-    static const char *const single_keys[] = {"id",       "arrival",  "sender", "helo",
-                                              "client",   "auth",     "envid",  "ret",
-                                              "smtputf8", "body8bit", "held",   "size"};
+    static const char *const single_keys[] = {"id",   "arrival", "sender", "helo",     "client",
+                                              "auth", "envid",   "ret",    "smtputf8", "body8bit",
+                                              "held", "size",    "prepend"};
     unsigned seen = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -374,6 +377,8 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
             field = &env->client;
         } else if (KEY("auth")) {
             field = &env->auth_user;
+        } else if (KEY("prepend")) {
+            field = &env->prepend;
         } else if (KEY("envid")) {
             field = &env->envid;
         } else if (KEY("arrival") || KEY("ret") || KEY("smtputf8") || KEY("body8bit") ||

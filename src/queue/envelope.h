@@ -44,7 +44,11 @@ struct envelope {
     char *client;    /* client address, or "local" */
     char *auth_user; /* or NULL */
     char *envid;     /* or NULL */
-    int ret;         /* SMTP_RET_* */
+    /* Header fields decided after the content was written (Authentication-
+     * Results, DKIM-Signature), CRLF lines, written before the content
+     * whenever it is delivered or relayed; or NULL. */
+    char *prepend;
+    int ret; /* SMTP_RET_* */
     bool smtputf8;
     bool body_8bit;
     bool held;

@@ -238,6 +238,7 @@ static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
         s->env->envid = xstrdup(mp.envid);
     s->mail = mp;
     s->state = SMTPD_MAIL;
+    smtpd_checks_mail(s, s->env->sender);
     smtpd_reply(s, 250, "2.1.0", "Ok");
     return true;
 }

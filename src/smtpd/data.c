@@ -7,6 +7,8 @@
 
 #include "daemon.h"
 #include "deliver/scheduler.h"
+#include "mailauth/dkim_keyring.h"
+#include "mailauth/dkim_sign.h"
 #include "net/conn.h"
 #include "proto/headers.h"
 #include "queue/queue.h"
@@ -29,6 +31,9 @@ struct commit_job {
     struct daemon *d;
     struct queue_incoming *incoming;
     struct envelope *env;
+    struct dkim_signer *signer;      /* the authenticated user's message, or NULL */
+    const struct dkim_keyring *keys; /* kept alive by the daemon until exit */
+    const char *hostname;
     int rc;
 };
 
@@ -57,6 +62,7 @@ static void scan_headers(struct smtpd_session *s, bool at_end)
     if (!found && !at_end && len < HEADER_SECTION_MAX)
         return;
     s->headers_done = true;
+    smtpd_checks_strip_forged(s, &hlen);
     smtpd_headers_complete(s, hlen);
 }
 
@@ -64,6 +70,7 @@ static void flush_pending(struct smtpd_session *s)
 {
     if (!s->headers_done)
         return;
+    smtpd_checks_written(s, s->pending_out.data, s->pending_out.len);
     if (s->pending_out.len && s->incoming)
         queue_incoming_write(s->incoming, s->pending_out.data, s->pending_out.len);
     buf_reset(&s->pending_out);
@@ -96,6 +103,7 @@ static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
     }
     smtp_data_decoder_init(&s->decoder, mode, s->d->conf->message_size);
     buf_reset(&s->pending_out);
+    smtpd_checks_content_begin(s);
     char proto[16];
     protocol_name(s, proto, sizeof(proto));
     struct received_info ri = {
@@ -135,11 +143,44 @@ void smtpd_data_abort(struct smtpd_session *s)
         s->commit->s = NULL; /* the job finishes on its own */
         s->commit = NULL;
     }
+    smtpd_checks_reset(s);
+}
+
+/* (worker) The DKIM signature of a submitted message goes into the
+ * envelope, to be written before the content wherever it is delivered. */
+static void sign(struct commit_job *job)
+{
+    size_t hlen;
+    const char *h = dkim_signer_header(job->signer, &hlen);
+    const struct dkim_key *key = dkim_keyring_for_message(job->keys, h, hlen);
+    if (key == NULL)
+        return; /* no key for the From: domain: sent unsigned */
+    struct buf field, err;
+    buf_init(&field);
+    buf_init(&err);
+    if (dkim_signer_finish(job->signer, key, time(NULL), &field, &err)) {
+        struct buf all;
+        buf_init(&all);
+        buf_append_str(&all, field.data);
+        if (job->env->prepend)
+            buf_append_str(&all, job->env->prepend);
+        free(job->env->prepend);
+        job->env->prepend = xstrdup(all.data);
+        buf_free(&all);
+    } else {
+        log_error("event=dkim_sign_failed id=%s error=%s", job->env->id,
+                  log_q(err.data ? err.data : "?"));
+    }
+    buf_free(&field);
+    buf_free(&err);
 }
 
 static void commit_work(void *arg)
 {
     struct commit_job *job = arg;
+    if (job->signer && job->incoming->error == 0)
+        sign(job);
+    dkim_signer_free(&job->signer);
     job->rc = queue_incoming_commit(job->incoming, job->env);
     job->incoming = NULL;
 }
@@ -178,6 +219,32 @@ static void commit_done(void *arg)
 }
 
 /* The message is complete: refuse it with the decoder's reason, or commit. */
+/* Hands the message to a worker: sign (if a signer runs), then commit. */
+static void commit_start(struct smtpd_session *s, const char *prepend)
+{
+    struct commit_job *job = xcalloc(1, sizeof(*job));
+    job->s = s;
+    job->d = s->d;
+    job->incoming = s->incoming;
+    s->incoming = NULL;
+    job->env = s->env;
+    s->env = NULL;
+    memcpy(job->env->id, job->incoming->id, sizeof(job->env->id));
+    job->env->arrival = time(NULL);
+    job->env->size = s->decoder.size;
+    if (prepend)
+        job->env->prepend = xstrdup(prepend);
+    if (s->decoder.flags & SMTP_DATA_8BIT)
+        job->env->body_8bit = true;
+    job->signer = s->signer;
+    s->signer = NULL;
+    job->keys = s->d->dkim;
+    job->hostname = s->d->conf->hostname;
+    s->commit = job;
+    s->state = SMTPD_COMMIT;
+    worker_pool_submit(s->d->workers, commit_work, commit_done, job);
+}
+
 static void data_finish(struct smtpd_session *s)
 {
     if (s->decoder.mode == SMTP_DATA_CHUNK)
@@ -205,21 +272,27 @@ static void data_finish(struct smtpd_session *s)
         smtpd_wait_command(s);
         return;
     }
-    struct commit_job *job = xcalloc(1, sizeof(*job));
-    job->s = s;
-    job->d = s->d;
-    job->incoming = s->incoming;
-    s->incoming = NULL;
-    job->env = s->env;
-    s->env = NULL;
-    memcpy(job->env->id, job->incoming->id, sizeof(job->env->id));
-    job->env->arrival = time(NULL);
-    job->env->size = s->decoder.size;
-    if (s->decoder.flags & SMTP_DATA_8BIT)
-        job->env->body_8bit = true;
-    s->commit = job;
-    s->state = SMTPD_COMMIT;
-    worker_pool_submit(s->d->workers, commit_work, commit_done, job);
+    if (smtpd_checks_end(s)) {
+        s->state = SMTPD_COMMIT; /* waiting for SPF/DKIM/DMARC, then the queue */
+        return;
+    }
+    commit_start(s, NULL);
+}
+
+void smtpd_commit_checked(struct smtpd_session *s, const struct smtp_error *refuse,
+                          const char *prepend)
+{
+    if (refuse) {
+        log_info("event=message_rejected client=%s code=%d reason=%s", s->ip, refuse->code,
+                 log_q(refuse->text));
+        smtpd_reply_error(s, refuse);
+        s->state = SMTPD_READY;
+        smtpd_transaction_reset(s);
+        smtpd_wait_command(s);
+        smtpd_process_input(s);
+        return;
+    }
+    commit_start(s, prepend);
 }
 
 static void bdat_chunk_end(struct smtpd_session *s)
@@ -280,7 +353,9 @@ size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len)
 {
     if (s->state == SMTPD_DATA) {
         size_t consumed;
+        size_t before = s->pending_out.len;
         int done = smtp_data_decode(&s->decoder, in, len, &consumed, &s->pending_out);
+        smtpd_checks_data(s, s->pending_out.data + before, s->pending_out.len - before);
         scan_headers(s, false);
         if (s->pending_out.len >= FLUSH_THRESHOLD)
             flush_pending(s);
@@ -292,7 +367,9 @@ size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len)
     size_t take = len < s->bdat_remaining ? len : (size_t)s->bdat_remaining;
     if (!s->bdat_failed) {
         size_t consumed;
+        size_t before = s->pending_out.len;
         smtp_data_decode(&s->decoder, in, take, &consumed, &s->pending_out);
+        smtpd_checks_data(s, s->pending_out.data + before, s->pending_out.len - before);
         scan_headers(s, false);
         if (s->pending_out.len >= FLUSH_THRESHOLD)
             flush_pending(s);

@@ -23,6 +23,8 @@ struct daemon;
 struct queue_incoming;
 struct commit_job;
 struct auth_job;
+struct mailauth;
+struct dkim_signer;
 struct event;
 
 enum smtpd_state {
@@ -82,6 +84,10 @@ struct smtpd_session {
     size_t content_start;                   /* where the message begins in pending_out */
     bool headers_done;                      /* the header section was seen (and fixed up) */
     const struct smtp_error *content_error; /* refusal decided from the headers */
+
+    /* mail authentication (checks.c) */
+    struct mailauth *checks;    /* inbound SPF/DKIM/DMARC, or NULL */
+    struct dkim_signer *signer; /* outbound signature, or NULL */
 };
 
 /* session.c */
@@ -115,7 +121,25 @@ bool smtpd_sender_owned(const struct smtpd_session *s, const char *addr);
  * From:. May set s->content_error. */
 void smtpd_headers_complete(struct smtpd_session *s, size_t headers_len);
 
+/* checks.c: mail authentication (see the file's comment) */
+void smtpd_checks_mail(struct smtpd_session *s, const char *sender);
+void smtpd_checks_content_begin(struct smtpd_session *s);
+/* Decoded content as it arrives; and the bytes written to the queue file. */
+void smtpd_checks_data(struct smtpd_session *s, const char *data, size_t len);
+void smtpd_checks_written(struct smtpd_session *s, const char *data, size_t len);
+/* Removes forged Authentication-Results from the header section held in
+ * pending_out at content_start; updates *headers_len. */
+void smtpd_checks_strip_forged(struct smtpd_session *s, size_t *headers_len);
+/* The message is complete: true when results must be awaited (the session
+ * continues in smtpd_commit_checked()). */
+bool smtpd_checks_end(struct smtpd_session *s);
+void smtpd_checks_reset(struct smtpd_session *s);
+
 /* data.c */
+/* After the checks: refuse with the reply, or commit with these header
+ * fields to prepend (or NULL). */
+void smtpd_commit_checked(struct smtpd_session *s, const struct smtp_error *refuse,
+                          const char *prepend);
 /* DATA: opens the queue file; false (after replying) if it cannot. */
 bool smtpd_data_begin(struct smtpd_session *s);
 /* BDAT: a chunk of size octets follows; refuse consumes it and answers 503. */

@@ -1,0 +1,122 @@
+/*
+ * The mail-authentication glue of the SMTP session (issue 7):
+ *  - inbound on the smtp listener: SPF starts at MAIL, the content is fed to
+ *    the DKIM/DMARC checks as it streams, and at the end of the message the
+ *    session waits for the results before its 250 (DMARC p=reject and, when
+ *    configured, SPF fail are refused; otherwise the Authentication-Results
+ *    field goes into the envelope, written before the content on delivery);
+ *  - on every listener, Authentication-Results fields claiming our host
+ *    name are removed from the header section;
+ *  - for authenticated users, a DKIM signer sees exactly the bytes written
+ *    to the queue file and signs in the commit worker (data.c).
+ * Nothing here blocks: lookups go through the asynchronous resolver.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "mailauth/authres.h"
+#include "mailauth/dkim_keyring.h"
+#include "mailauth/dkim_sign.h"
+#include "mailauth/mailauth.h"
+#include "smtpd/session.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+void smtpd_checks_mail(struct smtpd_session *s, const char *sender)
+{
+    struct daemon *d = s->d;
+    if (s->service == SERVICE_SMTP && s->auth_user == NULL && d->resolver &&
+        d->conf->mailauth_checks) {
+        s->checks = mailauth_new(d->base, d->resolver, d->conf->hostname);
+        mailauth_spf_start(s->checks, s->ip, s->helo ? s->helo : "", sender);
+    }
+}
+
+void smtpd_checks_content_begin(struct smtpd_session *s)
+{
+    dkim_signer_free(&s->signer);
+    if (s->auth_user && s->d->dkim && s->d->dkim->n > 0)
+        s->signer = dkim_signer_new();
+}
+
+void smtpd_checks_data(struct smtpd_session *s, const char *data, size_t len)
+{
+    if (s->checks && len)
+        mailauth_data(s->checks, data, len);
+}
+
+void smtpd_checks_written(struct smtpd_session *s, const char *data, size_t len)
+{
+    if (s->signer && len)
+        dkim_signer_update(s->signer, data, len);
+}
+
+void smtpd_checks_strip_forged(struct smtpd_session *s, size_t *headers_len)
+{
+    const char *h = s->pending_out.data + s->content_start;
+    struct buf clean;
+    buf_init(&clean);
+    size_t dropped = authres_strip(h, *headers_len, s->d->conf->hostname, &clean);
+    if (dropped) {
+        log_warn("event=forged_authres_removed client=%s fields=%zu", s->ip, dropped);
+        struct buf out;
+        buf_init(&out);
+        buf_append(&out, s->pending_out.data, s->content_start);
+        buf_append(&out, clean.data, clean.len);
+        size_t rest = s->content_start + *headers_len;
+        buf_append(&out, s->pending_out.data + rest, s->pending_out.len - rest);
+        buf_free(&s->pending_out);
+        s->pending_out = out;
+        *headers_len = clean.len;
+    }
+    buf_free(&clean);
+}
+
+static void checked(void *arg)
+{
+    struct smtpd_session *s = arg;
+    const struct conf *conf = s->d->conf;
+    struct mailauth *m = s->checks;
+    const struct dmarc_outcome *dm = mailauth_dmarc(m);
+    const struct smtp_error *refuse = NULL;
+    static const struct smtp_error dmarc_reject = {
+        550, "5.7.1",
+        "Rejected by the DMARC policy of the From: domain (p=reject): the message is neither "
+        "SPF- nor DKIM-aligned with it"};
+    static const struct smtp_error spf_reject = {
+        550, "5.7.23",
+        "SPF check failed: this host is not allowed to send for the sender's domain"};
+    if (conf->dmarc_reject && mailauth_dmarc_rejects(m))
+        refuse = &dmarc_reject;
+    else if (conf->spf_reject && mailauth_spf_result(m) == SPF_FAIL)
+        refuse = &spf_reject;
+    struct buf field;
+    buf_init(&field);
+    mailauth_authres(m, &field);
+    /* The results in one log line: the field itself, unfolded. */
+    for (size_t i = 0; i < field.len; i++)
+        if (field.data[i] == '\r' || field.data[i] == '\n' || field.data[i] == '\t')
+            field.data[i] = ' ';
+    log_info("event=mailauth client=%s result=%s%s", s->ip, log_q(field.data),
+             refuse ? " action=reject" : "");
+    buf_reset(&field);
+    mailauth_authres(m, &field);
+    (void)dm;
+    smtpd_commit_checked(s, refuse, refuse ? NULL : field.data);
+    buf_free(&field);
+}
+
+bool smtpd_checks_end(struct smtpd_session *s)
+{
+    if (s->checks == NULL)
+        return false;
+    mailauth_end(s->checks, checked, s);
+    return true;
+}
+
+void smtpd_checks_reset(struct smtpd_session *s)
+{
+    mailauth_free(&s->checks);
+    dkim_signer_free(&s->signer);
+}
