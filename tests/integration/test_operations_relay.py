@@ -1,0 +1,57 @@
+"""Issue 5 against real relay state: a remote MX that defers (451) keeps
+the message in the queue; the queue commands show it and act on it."""
+import json
+import subprocess
+
+from conftest import BIN, wait_until
+from relay_env import relay, send  # noqa: F401  (relay is a fixture)
+from test_relay_basic import mx_world
+
+
+def queue(p, *args):
+    return subprocess.run([BIN, "-c", str(p.conf_path), "queue", *args], capture_output=True,
+                          timeout=30)
+
+
+def test_deferring_peer_list_show_hold_release_flush_delete(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    answer = {"rcpt": "451 4.3.0 Try again later, greylisted"}
+    peer.rcpt = lambda addr, n: answer["rcpt"]
+    p = relay.postern({"relay": {"retry": "1h"}},
+                      aliases=["fwd@example.test: bob@remote.test", "fwd2@example.test: carol@remote.test"])
+    send(p, "fwd@example.test", b"Subject: one\r\n\r\nx\r\n")
+    send(p, "fwd2@example.test", b"Subject: two\r\n\r\nx\r\n")
+    wait_until(lambda: p.log().count("event=deferred") >= 2, what="two deferrals\n" + p.log())
+    out = queue(p, "list").stdout.decode()
+    assert "bob@remote.test" in out and "greylisted" in out and "next attempt in" in out
+    data = {m["recipients"][0]["address"]: m for m in json.loads(queue(p, "list", "--json").stdout)}
+    bob, carol = data["bob@remote.test"], data["carol@remote.test"]
+    assert "451" in bob["recipients"][0]["last_error"]
+    assert "Subject: one" in queue(p, "show", bob["id"]).stdout.decode()
+    # hold one, then let the peer accept: a flush sends only the other
+    assert queue(p, "hold", bob["id"]).returncode == 0
+    answer["rcpt"] = "250 2.1.5 Ok"
+    r = queue(p, "flush")
+    assert r.returncode == 0
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert tx.rcpts == ["carol@remote.test"]
+    assert p.queue_ids() == [bob["id"]]
+    # release: tried at once
+    assert queue(p, "release", bob["id"]).returncode == 0
+    txs = peer.wait_transactions(2, log=p.log)
+    assert txs[1].rcpts == ["bob@remote.test"]
+    wait_until(lambda: p.queue_ids() == [], what="the queue to empty\n" + p.log())
+
+
+def test_delete_a_deferred_message(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.rcpt = lambda addr, n: "451 4.3.0 later"
+    p = relay.postern({"relay": {"retry": "1h"}}, aliases=["fwd@example.test: bob@remote.test"])
+    send(p, "fwd@example.test", b"Subject: doomed\r\n\r\nx\r\n")
+    wait_until(lambda: "event=deferred" in p.log(), what="a deferral\n" + p.log())
+    [qid] = p.queue_ids()
+    assert queue(p, "delete", qid).returncode == 0
+    wait_until(lambda: p.queue_ids() == [], what="the queue to empty")
+    assert "reason=deleted_by_operator" in p.log()
