@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "deliver/mta_content.h"
 #include "deliver/mta_int.h"
+#include "proto/smtp_cmd.h"
 #include "proto/smtp_parse.h"
 #include "proto/smtp_reply.h"
 #include "util/log.h"
@@ -83,7 +84,9 @@ struct mta_session {
     size_t sent, replied; /* MAIL, each RCPT, DATA */
     bool mail_failed;
     size_t accepted;
-    bool *rcpt_ok;
+    bool *rcpt_ok; /* per job recipient: accepted by RCPT */
+    size_t *ridx;  /* the job's recipients this transaction sends, in order */
+    size_t nr;
     struct mta_content *content;
     struct mta_session *prev, *next;
 };
@@ -138,6 +141,9 @@ static void txn_clear(struct mta_session *s)
 {
     free(s->rcpt_ok);
     s->rcpt_ok = NULL;
+    free(s->ridx);
+    s->ridx = NULL;
+    s->nr = 0;
     s->sent = s->replied = s->accepted = 0;
     s->mail_failed = false;
     mta_content_release(&s->content);
@@ -214,74 +220,52 @@ static void all_from_reply(struct mta_session *s, const struct smtp_reply *r, co
 
 static void next_job(struct mta_session *s);
 
-/* An xtext value (RFC 3461 4) we can pass on as received: printable,
- * no space, no '=', bounded. Anything else is dropped, not repaired. */
-static bool xtext_ok(const char *s)
+static void send_buf(struct mta_session *s, struct buf *b)
 {
-    size_t n = 0;
-    for (; s && *s; s++, n++)
-        if (*s < '!' || *s > '~' || *s == '=')
-            return false;
-    return s != NULL && n > 0 && n <= 500;
+    bufferevent_write(s->bev, b->data, b->len);
+    buf_free(b);
 }
 
 static void send_mail(struct mta_session *s)
 {
     const struct mta_job *j = s->job;
-    char params[768] = "";
-    size_t n = 0;
-    if (s->ehlo.has_size)
-        n += (size_t)snprintf(params + n, sizeof(params) - n, " SIZE=%llu",
-                              (unsigned long long)j->size);
-    if (j->body_8bit && s->ehlo.eightbitmime)
-        n += (size_t)snprintf(params + n, sizeof(params) - n, " BODY=8BITMIME");
-    if (j->smtputf8 && s->ehlo.smtputf8)
-        n += (size_t)snprintf(params + n, sizeof(params) - n, " SMTPUTF8");
-    if (s->ehlo.dsn && (j->ret == SMTP_RET_FULL || j->ret == SMTP_RET_HDRS))
-        n += (size_t)snprintf(params + n, sizeof(params) - n, " RET=%s",
-                              j->ret == SMTP_RET_FULL ? "FULL" : "HDRS");
-    if (s->ehlo.dsn && xtext_ok(j->envid))
-        snprintf(params + n, sizeof(params) - n, " ENVID=%s", j->envid);
-    send_line(s, "MAIL FROM:<%s>%s", j->sender, params);
+    bool dsn = s->ehlo.dsn;
+    struct smtp_cmd_mail m = {
+        .sender = j->sender,
+        .has_size = s->ehlo.has_size,
+        .size = j->size,
+        .body_8bit = j->body_8bit && s->ehlo.eightbitmime,
+        .smtputf8 = j->smtputf8 && s->ehlo.smtputf8,
+        .ret = !dsn                      ? NULL
+               : j->ret == SMTP_RET_FULL ? "FULL"
+               : j->ret == SMTP_RET_HDRS ? "HDRS"
+                                         : NULL,
+        .envid = dsn ? j->envid : NULL,
+    };
+    struct buf b;
+    buf_init(&b);
+    smtp_cmd_mail(&b, &m);
+    send_buf(s, &b);
 }
 
 /* RCPT TO with the RFC 3461 parameters when the server takes them. */
 static void send_rcpt(struct mta_session *s, const struct mta_rcpt *r)
 {
-    char params[640] = "";
-    size_t n = 0;
-    if (s->ehlo.dsn && r->notify) {
-        if (r->notify & SMTP_NOTIFY_NEVER) {
-            n += (size_t)snprintf(params, sizeof(params), " NOTIFY=NEVER");
-        } else {
-            static const struct {
-                unsigned bit;
-                const char *name;
-            } kw[] = {{SMTP_NOTIFY_SUCCESS, "SUCCESS"},
-                      {SMTP_NOTIFY_FAILURE, "FAILURE"},
-                      {SMTP_NOTIFY_DELAY, "DELAY"}};
-            const char *sep = " NOTIFY=";
-            for (size_t i = 0; i < 3; i++)
-                if (r->notify & kw[i].bit) {
-                    n += (size_t)snprintf(params + n, sizeof(params) - n, "%s%s", sep, kw[i].name);
-                    sep = ",";
-                }
-        }
-    }
-    if (s->ehlo.dsn && xtext_ok(r->orcpt) && strchr(r->orcpt, ';'))
-        snprintf(params + n, sizeof(params) - n, " ORCPT=%s", r->orcpt);
-    send_line(s, "RCPT TO:<%s>%s", r->addr, params);
+    struct buf b;
+    buf_init(&b);
+    smtp_cmd_rcpt(&b, r->addr, s->ehlo.dsn ? r->notify : 0, s->ehlo.dsn ? r->orcpt : NULL);
+    send_buf(s, &b);
 }
 
 /* Sends the transaction's next command(s): all of them when pipelining. */
 static void txn_send(struct mta_session *s)
 {
-    size_t total = s->job->nrcpts + 2;
+    size_t total = s->nr + 2;
     while (s->sent < total && (s->ehlo.pipelining || s->sent == s->replied)) {
         if (s->sent == 0)
             send_mail(s);
-        else if (s->sent <= s->job->nrcpts)
-            send_rcpt(s, &s->job->rcpts[s->sent - 1]);
+        else if (s->sent <= s->nr)
+            send_rcpt(s, &s->job->rcpts[s->ridx[s->sent - 1]]);
         else
             send_line(s, "DATA");
         s->sent++;
@@ -290,10 +274,15 @@ static void txn_send(struct mta_session *s)
                             : conf_of(s)->relay_command_timeout_ms);
 }
 
-/* Checks what the job needs against what the server offers. */
+/* Checks what the job needs against what the server offers, and what it
+ * holds against what may be sent. False when nothing is left to send. */
 static bool job_acceptable(struct mta_session *s)
 {
     struct mta_job *j = s->job;
+    if (!smtp_cmd_addr_ok(j->sender, true)) {
+        mta_job_set_all(j, MTA_FAIL, "5.1.7", "bad sender address syntax in the queue", false);
+        return false;
+    }
     if (j->smtputf8 && !s->ehlo.smtputf8) {
         char why[400];
         snprintf(why, sizeof(why), "the message needs SMTPUTF8 (RFC 6531) and %s does not offer it",
@@ -308,15 +297,18 @@ static bool job_acceptable(struct mta_session *s)
         mta_job_set_all(j, MTA_FAIL, "5.3.4", why, false);
         return false;
     }
+    size_t left = 0;
     for (size_t i = 0; i < j->nrcpts; i++) {
-        const char *a = j->rcpts[i].addr;
-        bool bad = strlen(a) > 256 || strchr(a, '@') == NULL;
-        for (const unsigned char *p = (const unsigned char *)a; *p && !bad; p++)
-            bad = *p <= ' ' || *p == '<' || *p == '>' || *p == 0x7f;
-        if (bad)
-            mta_job_set_all(j, MTA_FAIL, "5.1.3", "bad recipient address syntax", false);
+        struct mta_rcpt *r = &j->rcpts[i];
+        if (r->result == MTA_PENDING && !smtp_cmd_addr_ok(r->addr, false)) {
+            r->result = MTA_FAIL;
+            snprintf(r->dsn, sizeof(r->dsn), "5.1.3");
+            free(r->reply);
+            r->reply = xstrdup("bad recipient address syntax in the queue");
+        }
+        left += r->result == MTA_PENDING;
     }
-    return true;
+    return left > 0;
 }
 
 static void txn_start(struct mta_session *s)
@@ -334,6 +326,10 @@ static void txn_start(struct mta_session *s)
         return;
     }
     s->rcpt_ok = xcalloc(s->job->nrcpts, sizeof(bool));
+    s->ridx = xcalloc(s->job->nrcpts, sizeof(size_t));
+    for (size_t i = 0; i < s->job->nrcpts; i++)
+        if (s->job->rcpts[i].result == MTA_PENDING)
+            s->ridx[s->nr++] = i;
     s->state = S_TXN;
     s->need_rset = true;
     txn_send(s);
@@ -401,26 +397,27 @@ static void txn_reply(struct mta_session *s, const struct smtp_reply *r)
 {
     struct mta_job *j = s->job;
     size_t k = s->replied++;
-    size_t n = j->nrcpts;
+    size_t n = s->nr;
     if (k == 0) {
         if (r->code >= 300) {
             s->mail_failed = true;
             all_from_reply(s, r, "MAIL FROM", false);
         }
     } else if (k <= n) {
-        if (!s->mail_failed && j->rcpts[k - 1].result == MTA_PENDING) {
+        size_t i = s->ridx[k - 1];
+        if (!s->mail_failed && j->rcpts[i].result == MTA_PENDING) {
             if (r->code < 300) {
-                s->rcpt_ok[k - 1] = true;
+                s->rcpt_ok[i] = true;
                 s->accepted++;
             } else {
-                rcpt_from_reply(s, k - 1, r, "RCPT TO");
+                rcpt_from_reply(s, i, r, "RCPT TO");
             }
         }
     } else {
         bool go = !s->mail_failed && s->accepted > 0;
         if (r->code == 354 && go) {
             s->state = S_CONTENT;
-            s->content = mta_content_new(s->mta->d->queue, j->id, j->prepend);
+            s->content = mta_content_new(s->mta->d->queue, j->id);
             arm(s, conf_of(s)->relay_data_block_timeout_ms);
             content_pull(s);
             return;

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "deliver/local.h"
 #include "deliver/mta.h"
+#include "proto/smtp_cmd.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -102,6 +103,14 @@ void sched_remote_start(struct sched_msg *m, int64_t now)
         }
         if (r->next_attempt > now)
             continue;
+        if (!smtp_cmd_addr_ok(r->addr, false)) {
+            /* Only a damaged or foreign queue file holds such an address:
+             * never route it, never send it. */
+            log_warn("event=failed id=%s to=%s status=5.1.3 reason=%s", env->id, log_q(r->addr),
+                     "bad recipient address syntax in the queue");
+            sched_fail_add(m, i, "5.1.3", NULL, "bad recipient address syntax in the queue", false);
+            continue;
+        }
         char *key;
         if (conf->smarthost) {
             key = xstrdup("");

@@ -52,7 +52,33 @@ def test_hostile_queue_content_is_normalised(relay):
     for line in tx.wire.split(b"\r\n"):
         assert b"\r" not in line and b"\n" not in line
         assert len(line) <= 998
-    assert tx.wire == expected_wire(HOSTILE)
+    # Whatever the daemon prepends (trace fields) comes first, then the content.
+    exp = expected_wire(HOSTILE)
+    assert tx.wire == exp or tx.wire.endswith(b"\r\n" + exp)
     assert b"\r\n..\r\n" in tx.wire and b"\r\n..leading\r\n" in tx.wire
     assert b"\r\n.\r\n" not in tx.wire
     wait_until(lambda: p.queue_ids() == [], what=p.log())
+
+
+def test_hostile_envelope_address_is_never_sent(relay):
+    # A queue envelope whose recipient holds CR LF and a command: refused
+    # (5.1.3, bounced) and never written to the next hop.
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.rcpt = lambda addr, n: "451 4.3.0 later" if n == 1 else "250 2.1.5 Ok"
+    p = relay.postern({"relay": {"retry": "3s"}},
+                      aliases=["fwd@example.test: bob@remote.test, carl@remote.test"])
+    send(p, "fwd@example.test")
+    wait_until(lambda: p.log().count("event=deferred") >= 2, what=p.log())
+    p.kill()
+    [qid] = p.queue_ids()
+    env = p.data_dir / "queue" / "env" / qid
+    text = env.read_text()
+    assert " bob@remote.test " in text
+    env.write_text(text.replace(" bob@remote.test ", " bob@remote.test>%0D%0ARSET%0D%0ARCPT%20TO:<x@y ", 1))
+    restart(p)
+    [raw] = p.wait_messages("alice@example.test", 1, timeout=15)
+    assert b"Status: 5.1.3" in raw
+    [tx] = peer.wait_transactions(1, log=p.log)
+    assert tx.rcpts == ["carl@remote.test"]
+    assert not any(c.startswith("RSET") or "x@y" in c for c in peer.commands)
