@@ -417,7 +417,7 @@ static void txn_reply(struct mta_session *s, const struct smtp_reply *r)
         bool go = !s->mail_failed && s->accepted > 0;
         if (r->code == 354 && go) {
             s->state = S_CONTENT;
-            s->content = mta_content_new(s->mta->d->queue, j->id);
+            s->content = mta_content_new(s->mta->d->queue, j->id, j->prepend);
             arm(s, conf_of(s)->relay_data_block_timeout_ms);
             content_pull(s);
             return;
