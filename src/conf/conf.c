@@ -232,6 +232,36 @@ static bool valid_hostname(const char *s)
     return true;
 }
 
+/* "host", "host:port", "[host-or-address]:port", "[IPv6]:port". */
+static bool valid_smarthost(const char *s)
+{
+    char host[256];
+    const char *port = NULL;
+    if (*s == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL || end == s + 1 || (size_t)(end - s - 1) >= sizeof(host))
+            return false;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        if (end[1] == ':')
+            port = end + 2;
+        else if (end[1] != '\0')
+            return false;
+        if (strchr(host, ':'))
+            return dns_resolver_server_valid(s); /* an IPv6 literal */
+    } else {
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t)(colon - s) : strlen(s);
+        if (n == 0 || n >= sizeof(host))
+            return false;
+        memcpy(host, s, n);
+        host[n] = '\0';
+        port = colon ? colon + 1 : NULL;
+    }
+    unsigned p;
+    return valid_hostname(host) && (port == NULL || (parse_unsigned(port, 65535, &p) && p > 0));
+}
+
 static void set_str(char **field, char *value)
 {
     free(*field);
@@ -453,6 +483,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
         if (!parse_unsigned(value, 65535, &c->relay_port) || c->relay_port == 0)
             BAD("expected a port number");
     } else if (IS("relay", "smarthost")) {
+        if (*value && !valid_smarthost(value))
+            BAD("'%s' is not host, host:port, [address]:port or [IPv6]:port", value);
         set_str(&c->smarthost, *value ? xstrdup(value) : NULL);
     } else if (IS("relay", "retry")) {
         size_t n;

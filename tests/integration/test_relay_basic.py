@@ -190,3 +190,21 @@ def test_smarthost_ip_literal(relay):
                       aliases=["fwd@example.test: a@one.test"])
     send(p, "fwd@example.test")
     smart.wait_transactions(1, log=p.log)
+
+
+def test_relay_settings_checked_with_line_numbers(make_postern):
+    import subprocess
+    from conftest import BIN
+    for key, value in [("smarthost", "bad host:25"), ("smarthost", "relay.test:99999"),
+                       ("smarthost", "[::1"), ("resolver", "dns.example:53"),
+                       ("connect_timeout", "soon"), ("connections_per_domain", "0")]:
+        p = make_postern({"relay": {key: value}}, start=False, subdir=f"c-{key}-{len(value)}")
+        r = subprocess.run([BIN, "-c", str(p.conf_path), "check"], capture_output=True, text=True)
+        assert r.returncode == 1, (key, value, r.stderr)
+        lines = p.conf_path.read_text().splitlines()
+        n = next(i + 1 for i, l in enumerate(lines) if l.startswith(f"{key} = "))
+        assert f"postern.conf:{n}: [relay] {key}:" in r.stderr, r.stderr
+    for value in ["smart.test", "smart.test:2525", "[127.0.0.1]:2525", "[::1]:25"]:
+        p = make_postern({"relay": {"smarthost": value}}, start=False, subdir=f"ok-{len(value)}")
+        r = subprocess.run([BIN, "-c", str(p.conf_path), "check"], capture_output=True, text=True)
+        assert r.returncode == 0, (value, r.stderr)
