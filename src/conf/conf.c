@@ -502,6 +502,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
         free_list(items, n);
         if (c->nretry == 0)
             BAD("expected a list of durations such as 1m, 5m, 1h");
+    } else if (IS("relay", "delay_warning")) {
+        if (!conf_parse_duration_ms(value, &c->relay_delay_warning_ms))
+            BAD("expected a duration such as 4h, or 0 for none");
     } else if (IS("relay", "queue_lifetime")) {
         if (!conf_parse_duration_ms(value, &c->queue_lifetime_ms) || c->queue_lifetime_ms == 0)
             BAD("expected a duration such as 5d");
@@ -616,6 +619,7 @@ static void set_defaults(struct conf *c)
     for (size_t i = 0; i < c->nretry; i++)
         c->retry_ms[i] = retry[i] * 1000;
     c->queue_lifetime_ms = 5ull * 86400 * 1000;
+    c->relay_delay_warning_ms = 4ull * 3600 * 1000;
     c->relay_connections = 100;
     c->relay_connections_per_domain = 10;
     c->relay_dns_timeout_ms = 30 * 1000;

@@ -29,9 +29,9 @@ static void read_headers(struct queue *q, const char *id, struct buf *out)
     out->data[out->len] = '\0';
 }
 
-int bounce_queue(struct queue *q, const char *hostname, const struct envelope *orig,
-                 const struct dsn_rcpt *rcpts, size_t nrcpts, char *const *targets, size_t ntargets,
-                 int64_t now, struct envelope **env_r)
+static int queue_dsn(struct queue *q, const char *hostname, const struct envelope *orig,
+                     const struct dsn_rcpt *rcpts, size_t nrcpts, char *const *targets,
+                     size_t ntargets, int64_t now, int64_t retry_until, struct envelope **env_r)
 {
     struct queue_incoming *in = queue_incoming_new(q);
     if (in == NULL)
@@ -41,7 +41,7 @@ int bounce_queue(struct queue *q, const char *hostname, const struct envelope *o
     buf_init(&msg);
     read_headers(q, orig->id, &headers);
     char *boundary = xasprintf("%s/%s", in->id, hostname);
-    char *message_id = xasprintf("<%s.bounce@%s>", in->id, hostname);
+    char *message_id = xasprintf("<%s.%s@%s>", in->id, retry_until ? "delay" : "bounce", hostname);
     struct dsn_info info = {
         .reporting_mta = hostname,
         .queue_id = orig->id,
@@ -55,6 +55,8 @@ int bounce_queue(struct queue *q, const char *hostname, const struct envelope *o
         .nrcpts = nrcpts,
         .headers = headers.data,
         .headers_len = headers.len,
+        .delayed = retry_until != 0,
+        .retry_until = retry_until,
     };
     dsn_build(&info, &msg);
     free(boundary);
@@ -82,4 +84,18 @@ int bounce_queue(struct queue *q, const char *hostname, const struct envelope *o
     }
     *env_r = env;
     return 0;
+}
+
+int bounce_queue(struct queue *q, const char *hostname, const struct envelope *orig,
+                 const struct dsn_rcpt *rcpts, size_t nrcpts, char *const *targets, size_t ntargets,
+                 int64_t now, struct envelope **env_r)
+{
+    return queue_dsn(q, hostname, orig, rcpts, nrcpts, targets, ntargets, now, 0, env_r);
+}
+
+int bounce_queue_delay(struct queue *q, const char *hostname, const struct envelope *orig,
+                       const struct dsn_rcpt *rcpts, size_t nrcpts, char *const *targets,
+                       size_t ntargets, int64_t now, int64_t retry_until, struct envelope **env_r)
+{
+    return queue_dsn(q, hostname, orig, rcpts, nrcpts, targets, ntargets, now, retry_until, env_r);
 }

@@ -34,6 +34,7 @@ static void msg_unlink_free(struct sched_msg *m)
     event_free(m->timer);
     envelope_free(&m->env);
     sched_fails_free(&m->fails);
+    sched_fails_free(&m->delays);
     free(m);
 }
 
@@ -125,6 +126,7 @@ static struct sched_msg *msg_new(struct scheduler *s, const char *id)
     m->sched = s;
     snprintf(m->id, sizeof(m->id), "%s", id);
     m->timer = evtimer_new(s->d->base, on_timer, m);
+    m->known_since = time(NULL);
     m->next = s->head;
     if (s->head)
         s->head->prev = m;

@@ -45,6 +45,9 @@ struct sched_msg {
     bool store_again;     /* state changed while it ran */
     bool gone;            /* removed from the queue */
     struct sched_fail *fails;
+    struct sched_fail *delays; /* deferred past [relay] delay_warning, to warn about */
+    int64_t known_since;       /* when this daemon first knew the message */
+    bool warned;               /* its delay warning went out (this daemon's life) */
     struct sched_msg *prev, *next;
 };
 
@@ -71,5 +74,15 @@ void sched_fail_add(struct sched_msg *m, size_t index, const char *status, const
 void sched_fails_free(struct sched_fail **list);
 /* Writes the envelope (and queues the bounces of m->fails) in a worker. */
 void sched_store(struct sched_msg *m);
+struct envelope *sched_envelope_copy(const struct envelope *env);
+/* Where a DSN to the sender goes (its alias targets if local). */
+void sched_bounce_targets(struct scheduler *s, const char *sender, char ***targets_r, size_t *n_r);
+
+/* scheduler_warn.c: a delay warning (once) for recipients deferred past
+ * [relay] delay_warning. */
+bool sched_warn_due(const struct sched_msg *m, int64_t now);
+void sched_warn_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
+                    const char *diagnostic, bool smtp);
+void sched_warn_send(struct sched_msg *m, int64_t now);
 
 #endif

@@ -13,6 +13,7 @@
 #include "deliver/local.h"
 #include "deliver/mta.h"
 #include "proto/smtp_cmd.h"
+#include "proto/smtp_parse.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -65,6 +66,9 @@ static void job_done(struct mta_job *job, void *arg)
                 sched_fail_add(m, r->index, "5.4.7", remote, r->remote_reply ? r->reply : text,
                                r->remote_reply);
             } else {
+                if (sched_warn_due(m, now) && (er->notify == 0 || (er->notify & SMTP_NOTIFY_DELAY)))
+                    sched_warn_add(m, r->index, r->dsn, remote, r->remote_reply ? r->reply : text,
+                                   r->remote_reply);
                 int64_t next = now + local_retry_delay(s->d->conf, er->attempts);
                 /* The last try happens at the end of the lifetime, not after. */
                 er->next_attempt = next < expiry ? next : expiry;
@@ -73,6 +77,7 @@ static void job_done(struct mta_job *job, void *arg)
         }
     }
     mta_job_free(&job);
+    sched_warn_send(m, now);
     sched_store(m);
 }
 

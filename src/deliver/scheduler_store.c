@@ -61,7 +61,7 @@ void sched_fails_free(struct sched_fail **list)
     }
 }
 
-static struct envelope *envelope_copy(const struct envelope *env)
+struct envelope *sched_envelope_copy(const struct envelope *env)
 {
     struct buf b;
     buf_init(&b);
@@ -180,7 +180,7 @@ static void store_done(void *arg)
 
 /* Where a bounce to the sender goes: the sender itself, or for a local
  * sender its mailbox or alias targets. */
-static void bounce_targets(struct scheduler *s, const char *sender, char ***targets_r, size_t *n_r)
+void sched_bounce_targets(struct scheduler *s, const char *sender, char ***targets_r, size_t *n_r)
 {
     *targets_r = NULL;
     *n_r = 0;
@@ -208,7 +208,7 @@ void sched_store(struct sched_msg *m)
     job->q = s->d->queue;
     job->hostname = s->d->conf->hostname;
     job->now = time(NULL);
-    job->copy = envelope_copy(m->env);
+    job->copy = sched_envelope_copy(m->env);
     job->fails = m->fails;
     m->fails = NULL;
     bool bounce = false;
@@ -217,7 +217,7 @@ void sched_store(struct sched_msg *m)
     if (job->fails) {
         /* No bounce for a bounce (the null sender): no loops. */
         if (bounce && m->env->sender[0] != '\0') {
-            bounce_targets(s, m->env->sender, &job->targets, &job->ntargets);
+            sched_bounce_targets(s, m->env->sender, &job->targets, &job->ntargets);
             if (job->ntargets == 0)
                 log_warn("event=bounce_undeliverable id=%s sender=%s reason=%s", m->id,
                          log_q(m->env->sender), "no such local mailbox");

@@ -70,11 +70,24 @@ static void human_part(struct buf *out, const struct dsn_info *in)
                         "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
     buf_append_str(out, "This is the mail system at host ");
     put_text(out, in->reporting_mta, 0, false);
-    buf_append_str(out, ".\r\n\r\n"
-                        "Your message could not be delivered to one or more recipients.\r\n"
-                        "It is attached below (its header section only).\r\n\r\n"
-                        "For further assistance, send mail to postmaster. If you do so,\r\n"
-                        "please include this problem report.\r\n\r\n");
+    if (in->delayed) {
+        char until[64];
+        header_format_date(until, sizeof(until), (time_t)in->retry_until);
+        buf_append_str(out, ".\r\n\r\n"
+                            "####################################################\r\n"
+                            "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND #\r\n"
+                            "####################################################\r\n\r\n"
+                            "Your message could not be delivered yet to one or more\r\n"
+                            "recipients. Delivery will be tried again until\r\n");
+        buf_append_str(out, until);
+        buf_append_str(out, ".\r\nIts header section is attached below.\r\n\r\n");
+    } else {
+        buf_append_str(out, ".\r\n\r\n"
+                            "Your message could not be delivered to one or more recipients.\r\n"
+                            "It is attached below (its header section only).\r\n\r\n"
+                            "For further assistance, send mail to postmaster. If you do so,\r\n"
+                            "please include this problem report.\r\n\r\n");
+    }
     for (size_t i = 0; i < in->nrcpts; i++) {
         const struct dsn_rcpt *r = &in->rcpts[i];
         buf_append_char(out, '<');
@@ -121,6 +134,8 @@ static void status_part(struct buf *out, const struct dsn_info *in)
                   r->diagnostic);
         if (r->last_attempt)
             date_field(out, "Last-Attempt-Date", r->last_attempt);
+        if (in->delayed && in->retry_until)
+            date_field(out, "Will-Retry-Until", in->retry_until);
     }
     buf_append(out, "\r\n", 2);
 }
@@ -133,7 +148,9 @@ void dsn_build(const struct dsn_info *in, struct buf *out)
     buf_append_str(out, "To: <");
     put_text(out, in->to, 0, false);
     buf_append_str(out, ">\r\n");
-    field(out, "Subject", NULL, "Undelivered Mail Returned to Sender");
+    field(out, "Subject", NULL,
+          in->delayed ? "Delayed Mail (still being retried)"
+                      : "Undelivered Mail Returned to Sender");
     date_field(out, "Date", in->now);
     field(out, "Message-ID", NULL, in->message_id);
     field(out, "Auto-Submitted", NULL, "auto-replied"); /* RFC 3834: no auto-reply loops */
@@ -146,8 +163,10 @@ void dsn_build(const struct dsn_info *in, struct buf *out)
     human_part(out, in);
     status_part(out, in);
     buf_printf(out, "--%s\r\n", in->boundary);
-    buf_append_str(out, "Content-Description: Undelivered Message Headers\r\n"
-                        "Content-Type: text/rfc822-headers\r\n\r\n");
+    buf_printf(out,
+               "Content-Description: %s Message Headers\r\n"
+               "Content-Type: text/rfc822-headers\r\n\r\n",
+               in->delayed ? "Delayed" : "Undelivered");
     if (in->headers_len > 0) {
         buf_append(out, in->headers, in->headers_len);
         if (in->headers_len < 2 || memcmp(in->headers + in->headers_len - 2, "\r\n", 2) != 0)

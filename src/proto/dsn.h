@@ -3,7 +3,8 @@
  * multipart/report): a human-readable part, the message/delivery-status
  * part (Reporting-MTA, Arrival-Date, then per recipient Final-Recipient,
  * Action, Status, Remote-MTA, Diagnostic-Code, Last-Attempt-Date) and the
- * original message's header section (text/rfc822-headers). Pure: the caller
+ * original message's header section (text/rfc822-headers); or, with
+ * delayed set, a delay warning (Action: delayed, Will-Retry-Until). Pure: the caller
  * supplies every value, the time, and unique boundary and Message-ID.
  *
  * Every value that came from elsewhere (addresses, remote replies, host
@@ -45,6 +46,8 @@ struct dsn_info {
     size_t nrcpts;
     const char *headers; /* the original header section (CRLF lines) */
     size_t headers_len;
+    bool delayed;        /* a delay warning, not a failure report */
+    int64_t retry_until; /* delayed: when the message will be given up */
 };
 
 void dsn_build(const struct dsn_info *info, struct buf *out);

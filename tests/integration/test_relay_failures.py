@@ -116,3 +116,40 @@ def test_kill_during_relay_retries_after_restart(relay):
     wait_until(lambda: len(peer.transactions) >= 2, timeout=15, what=p.log())
     wait_until(lambda: p.queue_ids() == [], what=p.log())
     assert "event=delivered" in p.log()
+
+
+def test_delay_warning_sent_once(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.rcpt = lambda addr, n: "451 4.7.1 greylisted, come back later"
+    p = relay.postern({"relay": {"delay_warning": "2s", "queue_lifetime": "1h"}},
+                      aliases=["fwd@example.test: bob@remote.test"])
+    send(p, "fwd@example.test", b"Subject: slow one\r\n\r\nx\r\n")
+    [raw] = p.wait_messages("alice@example.test", 1, timeout=15)
+    msg, rcpts, per_msg, headers = dsn_of(raw)
+    assert msg["Subject"] == "Delayed Mail (still being retried)"
+    assert rcpts[0]["Action"] == "delayed"
+    assert rcpts[0]["Status"] == "4.7.1"
+    assert rcpts[0]["Remote-MTA"] == "dns; mx1.remote.test"
+    assert "greylisted" in rcpts[0]["Diagnostic-Code"]
+    assert "Will-Retry-Until" in rcpts[0]
+    assert b"Subject: slow one" in headers
+    assert b"THIS IS A WARNING ONLY" in raw
+    # More deferrals follow; the warning does not.
+    n = p.log().count("event=deferred")
+    wait_until(lambda: p.log().count("event=deferred") >= n + 2, timeout=15, what=p.log())
+    assert len(p.messages("alice@example.test")) == 1
+    assert p.log().count("event=delay_warning ") == 1
+    assert len(p.queue_ids()) == 1  # still trying
+
+
+def test_no_delay_warning_when_off(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    peer.rcpt = lambda addr, n: "451 4.3.0 later"
+    p = relay.postern({"relay": {"delay_warning": "0"}},
+                      aliases=["fwd@example.test: bob@remote.test"])
+    send(p, "fwd@example.test")
+    wait_until(lambda: p.log().count("event=deferred") >= 3, timeout=15, what=p.log())
+    assert p.messages("alice@example.test") == []
+    assert "event=delay_warning" not in p.log()

@@ -136,6 +136,41 @@ static void test_utf8_address_and_our_reason(void **state)
     buf_free(&b);
 }
 
+static void test_delay_warning(void **state)
+{
+    struct dsn_rcpt r = {
+        .final_rcpt = "bob@remote.test",
+        .action = "delayed",
+        .status = "4.7.1",
+        .remote_mta = "mx1.remote.test",
+        .diagnostic = "451 4.7.1 greylisted",
+        .diagnostic_smtp = true,
+    };
+    struct dsn_info in = {
+        .reporting_mta = "mx.example.test",
+        .queue_id = "001ABC",
+        .to = "alice@example.test",
+        .arrival = 1700000000,
+        .now = 1700014400,
+        .boundary = "b",
+        .message_id = "<m@x>",
+        .rcpts = &r,
+        .nrcpts = 1,
+        .delayed = true,
+        .retry_until = 1700432000,
+    };
+    struct buf b;
+    buf_init(&b);
+    dsn_build(&in, &b);
+    check_lines(&b);
+    assert_non_null(strstr(b.data, "Subject: Delayed Mail (still being retried)\r\n"));
+    assert_non_null(strstr(b.data, "Action: delayed\r\nStatus: 4.7.1\r\n"));
+    assert_non_null(strstr(b.data, "Will-Retry-Until: Sun, 19 Nov 2023 22:13:20 +0000\r\n"));
+    assert_non_null(strstr(b.data, "THIS IS A WARNING ONLY"));
+    assert_non_null(strstr(b.data, "Content-Description: Delayed Message Headers\r\n"));
+    buf_free(&b);
+}
+
 static void test_header_section_len(void **state)
 {
     const char *m = "A: 1\r\nB: 2\r\n\r\nbody\r\n";
@@ -152,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_structure_and_fields),
         cmocka_unit_test(test_hostile_values_cannot_add_fields),
         cmocka_unit_test(test_utf8_address_and_our_reason),
+        cmocka_unit_test(test_delay_warning),
         cmocka_unit_test(test_header_section_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
