@@ -131,6 +131,9 @@ static void attach_bev(struct conn *c, struct bufferevent *bev)
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     bufferevent_setcb(bev, on_bev_read, on_bev_write, on_bev_event, c);
     bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_MAX);
+    /* libevent reads 4 KiB at a time by default: a message would cost a
+     * read (and an ioctl) per 4 KiB. */
+    bufferevent_set_max_single_read(bev, 64 * 1024);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
