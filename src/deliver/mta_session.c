@@ -26,33 +26,12 @@
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/mta_content.h"
-#include "deliver/mta_int.h"
+#include "deliver/mta_session_int.h"
 #include "proto/smtp_cmd.h"
 #include "proto/smtp_parse.h"
 #include "proto/smtp_reply.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
-
-#define MTA_ADDR_TRIES   5            /* addresses tried by one session */
-#define MTA_READ_MAX     (64 * 1024)  /* input buffered before we stop reading */
-#define MTA_OUTPUT_LOW   (64 * 1024)  /* content is read again below this */
-#define MTA_OUTPUT_AHEAD (256 * 1024) /* and written ahead up to this */
-
-enum state {
-    S_CONNECT,
-    S_GREETING,
-    S_EHLO,
-    S_HELO,
-    S_STARTTLS,
-    S_HANDSHAKE,
-    S_TXN,     /* MAIL, RCPT, DATA replies */
-    S_CONTENT, /* sending the message */
-    S_DOT,     /* waiting for the reply to the final dot */
-    S_DISCARD, /* a dot sent after an unwanted 354; its reply is ignored */
-    S_RSET,
-    S_QUIT,
-    S_DEAD, /* ended; freed from the loop, so callers up the stack may look */
-};
 
 static const char *state_what[] = {
     "connecting",        "waiting for the greeting", "after EHLO",          "after HELO",
@@ -61,60 +40,23 @@ static const char *state_what[] = {
     "after the end",
 };
 
-struct mta_session {
-    struct mta *mta;
-    struct mta_dest *dest;
-    struct bufferevent *bev;
-    unsigned gen; /* bumped whenever bev is closed: handlers compare it */
-    struct event *timer;
-    enum state state;
-    struct smtp_reply_parser parser;
-    size_t addr_idx; /* current address in dest->addrs */
-    unsigned tries;  /* addresses tried */
-    bool no_tls;     /* the TLS handshake with this address failed once */
-    bool connect_failed;
-    bool tls;
-    bool esmtp;
-    struct smtp_ehlo ehlo;
-    char peer[300]; /* "host[ip]:port" for messages */
-    char last_error[512];
-    struct mta_job *job;
-    bool need_rset; /* the server may hold a transaction */
-    /* the transaction */
-    size_t sent, replied; /* MAIL, each RCPT, DATA */
-    bool mail_failed;
-    size_t accepted;
-    bool *rcpt_ok; /* per job recipient: accepted by RCPT */
-    size_t *ridx;  /* the job's recipients this transaction sends, in order */
-    size_t nr;
-    struct mta_content *content;
-    struct mta_session *prev, *next;
-};
-
-static void session_connect(struct mta_session *s);
-static void session_fail(struct mta_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static const struct conf *conf_of(const struct mta_session *s)
+const struct conf *mta_session_conf(const struct mta_session *s)
 {
     return s->mta->d->conf;
 }
 
-static const struct route_addr *cur_addr(const struct mta_session *s)
+const struct route_addr *mta_session_addr(const struct mta_session *s)
 {
     return &s->dest->addrs[s->addr_idx];
 }
 
-static void arm(struct mta_session *s, unsigned ms)
+void mta_session_arm(struct mta_session *s, unsigned ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (long)(ms % 1000) * 1000};
     evtimer_add(s->timer, &tv);
 }
 
-static void send_line(struct mta_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void send_line(struct mta_session *s, const char *fmt, ...)
+void mta_session_send_line(struct mta_session *s, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -127,7 +69,7 @@ static void send_line(struct mta_session *s, const char *fmt, ...)
     bufferevent_write(s->bev, line, (size_t)n + 2);
 }
 
-static void close_bev(struct mta_session *s)
+void mta_session_close_bev(struct mta_session *s)
 {
     if (s->bev) {
         bufferevent_free(s->bev);
@@ -155,14 +97,14 @@ static void session_end(struct mta_session *s, const char *why_dead)
 {
     if (s->state == S_DEAD)
         return;
-    close_bev(s);
+    mta_session_close_bev(s);
     txn_clear(s);
     s->state = S_DEAD;
     if (s->job) {
         mta_job_finish(s->mta, s->job);
         s->job = NULL;
     }
-    arm(s, 0);
+    mta_session_arm(s, 0);
     mta_session_ended(s->dest, why_dead);
 }
 
@@ -175,7 +117,7 @@ static void session_free(struct mta_session *s)
         m->session_list = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    close_bev(s);
+    mta_session_close_bev(s);
     txn_clear(s);
     mta_job_free(&s->job);
     event_free(s->timer);
@@ -267,11 +209,11 @@ static void txn_send(struct mta_session *s)
         else if (s->sent <= s->nr)
             send_rcpt(s, &s->job->rcpts[s->ridx[s->sent - 1]]);
         else
-            send_line(s, "DATA");
+            mta_session_send_line(s, "DATA");
         s->sent++;
     }
-    arm(s, s->sent == total ? conf_of(s)->relay_data_init_timeout_ms
-                            : conf_of(s)->relay_command_timeout_ms);
+    mta_session_arm(s, s->sent == total ? mta_session_conf(s)->relay_data_init_timeout_ms
+                                        : mta_session_conf(s)->relay_command_timeout_ms);
 }
 
 /* Checks what the job needs against what the server offers, and what it
@@ -311,11 +253,11 @@ static bool job_acceptable(struct mta_session *s)
     return left > 0;
 }
 
-static void txn_start(struct mta_session *s)
+void mta_session_txn_start(struct mta_session *s)
 {
     txn_clear(s);
-    snprintf(s->job->relay_host, sizeof(s->job->relay_host), "%s", cur_addr(s)->host);
-    const struct route_addr *a = cur_addr(s);
+    snprintf(s->job->relay_host, sizeof(s->job->relay_host), "%s", mta_session_addr(s)->host);
+    const struct route_addr *a = mta_session_addr(s);
     snprintf(s->job->relay_addr, sizeof(s->job->relay_addr), "%s%s%s:%u",
              a->sa.ss_family == AF_INET6 ? "[" : "", a->ip, a->sa.ss_family == AF_INET6 ? "]" : "",
              s->dest->port);
@@ -347,17 +289,17 @@ static void next_job(struct mta_session *s)
     s->job = mta_dest_take_job(s->dest);
     if (s->job == NULL) {
         s->state = S_QUIT;
-        send_line(s, "QUIT");
-        arm(s, 10000);
+        mta_session_send_line(s, "QUIT");
+        mta_session_arm(s, 10000);
         return;
     }
     if (s->need_rset) {
         s->state = S_RSET;
-        send_line(s, "RSET");
-        arm(s, conf_of(s)->relay_command_timeout_ms);
+        mta_session_send_line(s, "RSET");
+        mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
         return;
     }
-    txn_start(s);
+    mta_session_txn_start(s);
 }
 
 static void content_ready(void *arg);
@@ -384,10 +326,10 @@ static void content_ready(void *arg)
     }
     bufferevent_write(s->bev, chunk->data, chunk->len);
     buf_reset(chunk);
-    arm(s, conf_of(s)->relay_data_block_timeout_ms);
+    mta_session_arm(s, mta_session_conf(s)->relay_data_block_timeout_ms);
     if (mta_content_eof(s->content)) {
         s->state = S_DOT;
-        arm(s, conf_of(s)->relay_data_done_timeout_ms);
+        mta_session_arm(s, mta_session_conf(s)->relay_data_done_timeout_ms);
         return;
     }
     content_pull(s);
@@ -418,7 +360,7 @@ static void txn_reply(struct mta_session *s, const struct smtp_reply *r)
         if (r->code == 354 && go) {
             s->state = S_CONTENT;
             s->content = mta_content_new(s->mta->d->queue, j->id, j->prepend);
-            arm(s, conf_of(s)->relay_data_block_timeout_ms);
+            mta_session_arm(s, mta_session_conf(s)->relay_data_block_timeout_ms);
             content_pull(s);
             return;
         }
@@ -426,8 +368,8 @@ static void txn_reply(struct mta_session *s, const struct smtp_reply *r)
             /* 354 although nothing was accepted (a pipelining server may do
              * that, RFC 2920 3.1): send an empty message, ignore the reply. */
             s->state = S_DISCARD;
-            send_line(s, ".");
-            arm(s, conf_of(s)->relay_data_done_timeout_ms);
+            mta_session_send_line(s, ".");
+            mta_session_arm(s, mta_session_conf(s)->relay_data_done_timeout_ms);
             return;
         }
         if (go)
@@ -447,129 +389,6 @@ static void txn_reply(struct mta_session *s, const struct smtp_reply *r)
 
 /* ---- connection set-up ------------------------------------------------ */
 
-static void on_tls_event(struct bufferevent *bev, short what, void *arg);
-static void on_read(struct bufferevent *bev, void *arg);
-static void on_write(struct bufferevent *bev, void *arg);
-
-static void send_ehlo(struct mta_session *s)
-{
-    s->state = S_EHLO;
-    send_line(s, "EHLO %s", conf_of(s)->hostname);
-    arm(s, conf_of(s)->relay_command_timeout_ms);
-}
-
-/* EHLO (or HELO) succeeded: TLS first if offered, then the first job. */
-static void session_ready(struct mta_session *s)
-{
-    if (!s->tls && !s->no_tls && s->ehlo.starttls && s->mta->tls) {
-        s->state = S_STARTTLS;
-        send_line(s, "STARTTLS");
-        arm(s, conf_of(s)->relay_command_timeout_ms);
-        return;
-    }
-    s->dest->next_addr = s->addr_idx;
-    log_info("event=relay_session relay=%s tls=%s pipelining=%s", log_q(s->peer),
-             s->tls ? "yes" : "no", s->ehlo.pipelining ? "yes" : "no");
-    txn_start(s);
-}
-
-static void start_tls(struct mta_session *s)
-{
-    /* Plaintext that arrived after the 220 is an injection attempt
-     * (CVE-2011-0411 in reverse): it is never read as a reply. */
-    struct evbuffer *in = bufferevent_get_input(s->bev);
-    if (evbuffer_get_length(in) > 0) {
-        log_warn("event=relay_starttls_injection relay=%s octets=%zu", log_q(s->peer),
-                 evbuffer_get_length(in));
-        evbuffer_drain(in, evbuffer_get_length(in));
-    }
-    SSL *ssl = SSL_new(s->mta->tls);
-    const char *host = cur_addr(s)->host;
-    if (strcmp(host, cur_addr(s)->ip) != 0)
-        SSL_set_tlsext_host_name(ssl, host);
-    struct bufferevent *tb =
-        bufferevent_openssl_filter_new(s->mta->d->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (tb == NULL) {
-        SSL_free(ssl);
-        session_fail(s, "cannot start TLS");
-        return;
-    }
-    s->bev = tb;
-    s->gen++;
-    bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
-    bufferevent_setcb(tb, on_read, on_write, on_tls_event, s);
-    bufferevent_setwatermark(tb, EV_READ, 0, MTA_READ_MAX);
-    bufferevent_enable(tb, EV_READ | EV_WRITE);
-    s->state = S_HANDSHAKE;
-    arm(s, conf_of(s)->relay_command_timeout_ms);
-}
-
-static void log_tls(struct mta_session *s)
-{
-    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-    char subject[256] = "none";
-    X509 *cert = SSL_get1_peer_certificate(ssl);
-    if (cert) {
-        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-        X509_free(cert);
-    }
-    long v = SSL_get_verify_result(ssl);
-    log_info("event=relay_tls relay=%s version=%s cipher=%s peer_subject=%s verified=%s",
-             log_q(s->peer), SSL_get_version(ssl), log_q(SSL_get_cipher_name(ssl)), log_q(subject),
-             v == X509_V_OK ? "yes" : log_q(X509_verify_cert_error_string(v)));
-}
-
-static void greeting_reply(struct mta_session *s, const struct smtp_reply *r)
-{
-    struct buf b;
-    buf_init(&b);
-    smtp_reply_format(r, &b);
-    switch (s->state) {
-    case S_GREETING:
-        if (r->code == 220)
-            send_ehlo(s);
-        else
-            session_fail(s, "%s refused the session: %s", s->peer, b.data);
-        break;
-    case S_EHLO:
-        if (r->code == 250) {
-            s->esmtp = true;
-            smtp_reply_ehlo(r, &s->ehlo);
-            session_ready(s);
-        } else if (r->code >= 500 && r->code != 554) {
-            /* No ESMTP (RFC 5321 3.2): HELO and none of the extensions. */
-            memset(&s->ehlo, 0, sizeof(s->ehlo));
-            s->state = S_HELO;
-            send_line(s, "HELO %s", conf_of(s)->hostname);
-            arm(s, conf_of(s)->relay_command_timeout_ms);
-        } else {
-            session_fail(s, "%s refused EHLO: %s", s->peer, b.data);
-        }
-        break;
-    case S_HELO:
-        if (r->code == 250)
-            session_ready(s);
-        else
-            session_fail(s, "%s refused HELO: %s", s->peer, b.data);
-        break;
-    case S_STARTTLS:
-        if (r->code == 220) {
-            start_tls(s);
-        } else {
-            /* Refused: carry on in plaintext, as opportunistic TLS allows. */
-            log_info("event=relay_starttls_refused relay=%s reply=%s", log_q(s->peer),
-                     log_q(b.data));
-            s->no_tls = true;
-            session_ready(s);
-        }
-        break;
-    default:
-        break;
-    }
-    buf_free(&b);
-}
-
 /* Returns false when the session ended or its buffers changed: the caller
  * must not read from its bufferevent any more. */
 static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
@@ -581,7 +400,7 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
     case S_EHLO:
     case S_HELO:
     case S_STARTTLS:
-        greeting_reply(s, r);
+        mta_greet_reply(s, r);
         break;
     case S_TXN:
         txn_reply(s, r);
@@ -596,11 +415,11 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
         break;
     case S_RSET:
         if (r->code != 250) {
-            session_fail(s, "%s refused RSET", s->peer);
+            mta_session_fail(s, "%s refused RSET", s->peer);
             return false;
         }
         s->need_rset = false;
-        txn_start(s);
+        mta_session_txn_start(s);
         break;
     case S_QUIT:
         session_end(s, NULL);
@@ -609,7 +428,8 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
         struct buf b;
         buf_init(&b);
         smtp_reply_format(r, &b);
-        session_fail(s, "unexpected reply from %s %s: %s", s->peer, state_what[s->state], b.data);
+        mta_session_fail(s, "unexpected reply from %s %s: %s", s->peer, state_what[s->state],
+                         b.data);
         buf_free(&b);
         return false;
     }
@@ -617,7 +437,7 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
     return s->state != S_DEAD && s->gen == gen && s->state != S_HANDSHAKE;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+void mta_session_on_read(struct bufferevent *bev, void *arg)
 {
     struct mta_session *s = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -628,8 +448,8 @@ static void on_read(struct bufferevent *bev, void *arg)
         int rc = smtp_reply_parse(&s->parser, p, n, &used);
         evbuffer_drain(in, used);
         if (rc < 0) {
-            session_fail(s, "malformed reply from %s %s: %s", s->peer, state_what[s->state],
-                         s->parser.error);
+            mta_session_fail(s, "malformed reply from %s %s: %s", s->peer, state_what[s->state],
+                             s->parser.error);
             return;
         }
         if (rc == 1) {
@@ -641,16 +461,16 @@ static void on_read(struct bufferevent *bev, void *arg)
     }
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+void mta_session_on_write(struct bufferevent *bev, void *arg)
 {
     struct mta_session *s = arg;
     if (s->state == S_CONTENT) {
-        arm(s, conf_of(s)->relay_data_block_timeout_ms);
+        mta_session_arm(s, mta_session_conf(s)->relay_data_block_timeout_ms);
         content_pull(s);
     }
 }
 
-static const char *event_reason(struct bufferevent *bev, short what, char *buf, size_t len)
+const char *mta_session_event_reason(struct bufferevent *bev, short what, char *buf, size_t len)
 {
     unsigned long e = bufferevent_get_openssl_error(bev);
     if (e) {
@@ -663,48 +483,24 @@ static const char *event_reason(struct bufferevent *bev, short what, char *buf, 
     return err ? strerror(err) : "connection error";
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+void mta_session_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct mta_session *s = arg;
     if (what & BEV_EVENT_CONNECTED) {
         s->state = S_GREETING;
-        arm(s, conf_of(s)->relay_greeting_timeout_ms);
+        mta_session_arm(s, mta_session_conf(s)->relay_greeting_timeout_ms);
         return;
     }
     char buf[256];
-    const char *why = event_reason(bev, what, buf, sizeof(buf));
+    const char *why = mta_session_event_reason(bev, what, buf, sizeof(buf));
     if (s->state == S_QUIT) {
         session_end(s, NULL);
         return;
     }
     if (s->state == S_CONNECT)
-        session_fail(s, "connect to %s: %s", s->peer, why);
+        mta_session_fail(s, "connect to %s: %s", s->peer, why);
     else
-        session_fail(s, "lost connection with %s %s: %s", s->peer, state_what[s->state], why);
-}
-
-static void on_tls_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct mta_session *s = arg;
-    if ((what & BEV_EVENT_CONNECTED) && s->state == S_HANDSHAKE) {
-        s->tls = true;
-        log_tls(s);
-        smtp_reply_parser_init(&s->parser);
-        send_ehlo(s); /* RFC 3207 4.2: forget what was learnt before TLS */
-        return;
-    }
-    if (s->state == S_HANDSHAKE) {
-        char buf[256];
-        const char *why = event_reason(bev, what, buf, sizeof(buf));
-        log_warn("event=relay_tls_failed relay=%s error=%s; retrying without TLS", log_q(s->peer),
-                 log_q(why));
-        /* Opportunistic: the same address again, in plaintext. */
-        close_bev(s);
-        s->no_tls = true;
-        session_connect(s);
-        return;
-    }
-    on_event(bev, what, arg);
+        mta_session_fail(s, "lost connection with %s %s: %s", s->peer, state_what[s->state], why);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -715,19 +511,19 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (s->state == S_CONNECT && s->last_error[0] && s->connect_failed) {
-        session_fail(s, "%s", s->last_error);
+        mta_session_fail(s, "%s", s->last_error);
         return;
     }
     if (s->state == S_QUIT) {
         session_end(s, NULL);
         return;
     }
-    session_fail(s, "timeout %s with %s", state_what[s->state], s->peer);
+    mta_session_fail(s, "timeout %s with %s", state_what[s->state], s->peer);
 }
 
-static void session_connect(struct mta_session *s)
+void mta_session_connect(struct mta_session *s)
 {
-    const struct route_addr *a = cur_addr(s);
+    const struct route_addr *a = mta_session_addr(s);
     snprintf(s->peer, sizeof(s->peer), "%s[%s]:%u", a->host, a->ip, s->dest->port);
     s->state = S_CONNECT;
     s->tls = false;
@@ -739,23 +535,23 @@ static void session_connect(struct mta_session *s)
      * included), so no handler ever sees a half-updated session. */
     s->bev = bufferevent_socket_new(s->mta->d->base, -1,
                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+    bufferevent_setcb(s->bev, mta_session_on_read, mta_session_on_write, mta_session_on_event, s);
     bufferevent_setwatermark(s->bev, EV_READ, 0, MTA_READ_MAX);
     bufferevent_setwatermark(s->bev, EV_WRITE, MTA_OUTPUT_LOW, 0);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-    arm(s, conf_of(s)->relay_connect_timeout_ms);
+    mta_session_arm(s, mta_session_conf(s)->relay_connect_timeout_ms);
     if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&a->sa, (int)a->salen) != 0) {
         /* The deferred error event normally reports it; the timer is the
          * backstop. */
         snprintf(s->last_error, sizeof(s->last_error), "connect to %s: %s", s->peer,
                  strerror(errno));
         s->connect_failed = true;
-        arm(s, 0);
+        mta_session_arm(s, 0);
     }
 }
 
 /* Before a transaction: next address. Inside one: the job is deferred. */
-static void session_fail(struct mta_session *s, const char *fmt, ...)
+void mta_session_fail(struct mta_session *s, const char *fmt, ...)
 {
     char why[512];
     va_list ap;
@@ -764,7 +560,7 @@ static void session_fail(struct mta_session *s, const char *fmt, ...)
     va_end(ap);
     if (s->state == S_DEAD)
         return;
-    close_bev(s);
+    mta_session_close_bev(s);
     if (s->state >= S_TXN && s->state != S_RSET) {
         log_warn("event=relay_session_failed relay=%s error=%s", log_q(s->peer), log_q(why));
         if (s->job)
@@ -782,7 +578,7 @@ static void session_fail(struct mta_session *s, const char *fmt, ...)
     }
     if (s->tries < MTA_ADDR_TRIES && s->addr_idx + 1 < s->dest->naddrs) {
         s->addr_idx++;
-        session_connect(s);
+        mta_session_connect(s);
         return;
     }
     mta_job_set_all(s->job, MTA_DEFER, "4.4.1", why, false);
@@ -802,5 +598,5 @@ void mta_session_start(struct mta_dest *dest, struct mta_job *job)
     if (m->session_list)
         m->session_list->prev = s;
     m->session_list = s;
-    session_connect(s);
+    mta_session_connect(s);
 }

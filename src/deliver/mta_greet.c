@@ -1,0 +1,161 @@
+/* The start of an outbound session: greeting, EHLO (HELO fallback),
+ * opportunistic STARTTLS (RFC 3207; any certificate is accepted and
+ * logged, a failed handshake is retried in plaintext), then the first
+ * transaction. */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "conf/conf.h"
+#include "daemon.h"
+#include "deliver/mta_session_int.h"
+#include "util/log.h"
+
+void mta_greet_send_ehlo(struct mta_session *s)
+{
+    s->state = S_EHLO;
+    mta_session_send_line(s, "EHLO %s", mta_session_conf(s)->hostname);
+    mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
+}
+
+/* EHLO (or HELO) succeeded: TLS first if offered, then the first job. */
+static void greet_ready(struct mta_session *s)
+{
+    if (!s->tls && !s->no_tls && s->ehlo.starttls && s->mta->tls) {
+        s->state = S_STARTTLS;
+        mta_session_send_line(s, "STARTTLS");
+        mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
+        return;
+    }
+    s->dest->next_addr = s->addr_idx;
+    log_info("event=relay_session relay=%s tls=%s pipelining=%s", log_q(s->peer),
+             s->tls ? "yes" : "no", s->ehlo.pipelining ? "yes" : "no");
+    mta_session_txn_start(s);
+}
+
+static void greet_start_tls(struct mta_session *s)
+{
+    /* Plaintext that arrived after the 220 is an injection attempt
+     * (CVE-2011-0411 in reverse): it is never read as a reply. */
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    if (evbuffer_get_length(in) > 0) {
+        log_warn("event=relay_starttls_injection relay=%s octets=%zu", log_q(s->peer),
+                 evbuffer_get_length(in));
+        evbuffer_drain(in, evbuffer_get_length(in));
+    }
+    SSL *ssl = SSL_new(s->mta->tls);
+    const char *host = mta_session_addr(s)->host;
+    if (strcmp(host, mta_session_addr(s)->ip) != 0)
+        SSL_set_tlsext_host_name(ssl, host);
+    struct bufferevent *tb =
+        bufferevent_openssl_filter_new(s->mta->d->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (tb == NULL) {
+        SSL_free(ssl);
+        mta_session_fail(s, "cannot start TLS");
+        return;
+    }
+    s->bev = tb;
+    s->gen++;
+    bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+    bufferevent_setcb(tb, mta_session_on_read, mta_session_on_write, mta_greet_on_tls_event, s);
+    bufferevent_setwatermark(tb, EV_READ, 0, MTA_READ_MAX);
+    bufferevent_enable(tb, EV_READ | EV_WRITE);
+    s->state = S_HANDSHAKE;
+    mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
+}
+
+static void greet_log_tls(struct mta_session *s)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    char subject[256] = "none";
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    if (cert) {
+        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+        X509_free(cert);
+    }
+    long v = SSL_get_verify_result(ssl);
+    log_info("event=relay_tls relay=%s version=%s cipher=%s peer_subject=%s verified=%s",
+             log_q(s->peer), SSL_get_version(ssl), log_q(SSL_get_cipher_name(ssl)), log_q(subject),
+             v == X509_V_OK ? "yes" : log_q(X509_verify_cert_error_string(v)));
+}
+
+void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r)
+{
+    struct buf b;
+    buf_init(&b);
+    smtp_reply_format(r, &b);
+    switch (s->state) {
+    case S_GREETING:
+        if (r->code == 220)
+            mta_greet_send_ehlo(s);
+        else
+            mta_session_fail(s, "%s refused the session: %s", s->peer, b.data);
+        break;
+    case S_EHLO:
+        if (r->code == 250) {
+            s->esmtp = true;
+            smtp_reply_ehlo(r, &s->ehlo);
+            greet_ready(s);
+        } else if (r->code >= 500 && r->code != 554) {
+            /* No ESMTP (RFC 5321 3.2): HELO and none of the extensions. */
+            memset(&s->ehlo, 0, sizeof(s->ehlo));
+            s->state = S_HELO;
+            mta_session_send_line(s, "HELO %s", mta_session_conf(s)->hostname);
+            mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
+        } else {
+            mta_session_fail(s, "%s refused EHLO: %s", s->peer, b.data);
+        }
+        break;
+    case S_HELO:
+        if (r->code == 250)
+            greet_ready(s);
+        else
+            mta_session_fail(s, "%s refused HELO: %s", s->peer, b.data);
+        break;
+    case S_STARTTLS:
+        if (r->code == 220) {
+            greet_start_tls(s);
+        } else {
+            /* Refused: carry on in plaintext, as opportunistic TLS allows. */
+            log_info("event=relay_starttls_refused relay=%s reply=%s", log_q(s->peer),
+                     log_q(b.data));
+            s->no_tls = true;
+            greet_ready(s);
+        }
+        break;
+    default:
+        break;
+    }
+    buf_free(&b);
+}
+
+void mta_greet_on_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct mta_session *s = arg;
+    if ((what & BEV_EVENT_CONNECTED) && s->state == S_HANDSHAKE) {
+        s->tls = true;
+        greet_log_tls(s);
+        smtp_reply_parser_init(&s->parser);
+        mta_greet_send_ehlo(s); /* RFC 3207 4.2: forget what was learnt before TLS */
+        return;
+    }
+    if (s->state == S_HANDSHAKE) {
+        char buf[256];
+        const char *why = mta_session_event_reason(bev, what, buf, sizeof(buf));
+        log_warn("event=relay_tls_failed relay=%s error=%s; retrying without TLS", log_q(s->peer),
+                 log_q(why));
+        /* Opportunistic: the same address again, in plaintext. */
+        mta_session_close_bev(s);
+        s->no_tls = true;
+        mta_session_connect(s);
+        return;
+    }
+    mta_session_on_event(bev, what, arg);
+}
