@@ -357,8 +357,10 @@ static int idle_mode(int n, double wait_secs)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: smtpc [-T] -s IP:PORT [-c CONNS] [-n MSGS] [-l BODYLEN] [-d SECS]\n"
-                    "             [-f FROM] [-t TO] [-o LATFILE] | smtpc -i N -s IP:PORT [-w SECS] [-P N]\n");
+    fprintf(
+        stderr,
+        "usage: smtpc [-T] -s IP:PORT [-c CONNS] [-n MSGS] [-l BODYLEN] [-d SECS]\n"
+        "             [-f FROM] [-t TO] [-o LATFILE] | smtpc -i N -s IP:PORT [-w SECS] [-P N]\n");
     exit(2);
 }
 
@@ -370,19 +372,44 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "Ts:c:n:l:d:f:t:o:i:w:P:")) != -1) {
         switch (opt) {
-        case 'T': use_tls = 1; break;
-        case 's': server = optarg; break;
-        case 'c': nconns = atoi(optarg); break;
-        case 'n': nmsgs = atol(optarg); break;
-        case 'l': bodylen = atol(optarg); break;
-        case 'd': max_secs = atof(optarg); break;
-        case 'f': from = optarg; break;
-        case 't': to = optarg; break;
-        case 'o': latfile = optarg; break;
-        case 'i': idle = atoi(optarg); break;
-        case 'w': wait_secs = atof(optarg); break;
-        case 'P': max_pending = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
-        default: usage();
+        case 'T':
+            use_tls = 1;
+            break;
+        case 's':
+            server = optarg;
+            break;
+        case 'c':
+            nconns = atoi(optarg);
+            break;
+        case 'n':
+            nmsgs = atol(optarg);
+            break;
+        case 'l':
+            bodylen = atol(optarg);
+            break;
+        case 'd':
+            max_secs = atof(optarg);
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 't':
+            to = optarg;
+            break;
+        case 'o':
+            latfile = optarg;
+            break;
+        case 'i':
+            idle = atoi(optarg);
+            break;
+        case 'w':
+            wait_secs = atof(optarg);
+            break;
+        case 'P':
+            max_pending = atoi(optarg) > 0 ? atoi(optarg) : 1;
+            break;
+        default:
+            usage();
         }
     }
     if (!server || nconns < 1)
