@@ -482,6 +482,16 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("relay", "port")) {
         if (!parse_unsigned(value, 65535, &c->relay_port) || c->relay_port == 0)
             BAD("expected a port number");
+    } else if (IS("relay", "smarthost_user") || IS("relay", "smarthost_password")) {
+        size_t n = strlen(value);
+        bool bad = n == 0 || n > 255;
+        for (const unsigned char *p = (const unsigned char *)value; *p && !bad; p++)
+            bad = *p < 0x20 || *p == 0x7f;
+        if (bad)
+            BAD("expected 1 to 255 characters, no control characters");
+        set_str(strcasecmp(key, "smarthost_user") == 0 ? &c->smarthost_user
+                                                       : &c->smarthost_password,
+                xstrdup(value));
     } else if (IS("relay", "smarthost")) {
         if (*value && !valid_smarthost(value))
             BAD("'%s' is not host, host:port, [address]:port or [IPv6]:port", value);
@@ -663,6 +673,13 @@ struct conf *conf_load(const char *path, struct buf *err_r)
     if (c->nlocal_domains == 0)
         buf_printf(err_r, "%s: [domains] local: at least one local domain is required\n", path),
             st.errors++;
+    if ((c->smarthost_user == NULL) != (c->smarthost_password == NULL) ||
+        (c->smarthost_user && c->smarthost == NULL))
+        buf_printf(err_r,
+                   "%s: [relay] smarthost_user and smarthost_password go together, with "
+                   "smarthost\n",
+                   path),
+            st.errors++;
     if (c->nlistens == 0)
         buf_printf(err_r, "%s: [listen]: no service to listen on\n", path), st.errors++;
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
@@ -711,6 +728,11 @@ void conf_free(struct conf **cp)
     free(c->aliases_file);
     free(c->resolver);
     free(c->smarthost);
+    free(c->smarthost_user);
+    if (c->smarthost_password) {
+        explicit_bzero(c->smarthost_password, strlen(c->smarthost_password));
+        free(c->smarthost_password);
+    }
     free(c->retry_ms);
     for (size_t i = 0; i < c->ndkim; i++) {
         free(c->dkim[i].domain);

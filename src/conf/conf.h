@@ -75,10 +75,12 @@ struct conf {
     char *resolver;
     unsigned relay_port;
     char *smarthost;
+    char *smarthost_user; /* AUTH PLAIN to the smarthost (only over TLS), or NULL */
+    char *smarthost_password;
     unsigned *retry_ms;
     size_t nretry;
     uint64_t queue_lifetime_ms;
-    uint64_t relay_delay_warning_ms; /* 0: no delay warnings */
+    uint64_t relay_delay_warning_ms;       /* 0: no delay warnings */
     unsigned relay_connections;            /* outbound sessions in all */
     unsigned relay_connections_per_domain; /* to one destination */
     unsigned relay_dns_timeout_ms;

@@ -1,7 +1,7 @@
 /* The start of an outbound session: greeting, EHLO (HELO fallback),
  * opportunistic STARTTLS (RFC 3207; any certificate is accepted and
  * logged, a failed handshake is retried in plaintext), then the first
- * transaction. */
+ * transaction; AUTH PLAIN to a smarthost that wants it, only over TLS. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +9,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -25,12 +27,62 @@ void mta_greet_send_ehlo(struct mta_session *s)
 }
 
 /* EHLO (or HELO) succeeded: TLS first if offered, then the first job. */
+/* The smarthost wants our credentials ([relay] smarthost_user). */
+static bool needs_auth(const struct mta_session *s)
+{
+    const struct conf *conf = mta_session_conf(s);
+    return s->dest->key[0] == '\0' && conf->smarthost && conf->smarthost_user;
+}
+
+static bool offers_plain(const struct smtp_ehlo *e)
+{
+    for (const char *p = e->auth; (p = strstr(p, "PLAIN")) != NULL; p += 5)
+        if ((p == e->auth || p[-1] == ' ') && (p[5] == '\0' || p[5] == ' '))
+            return true;
+    return false;
+}
+
+/* AUTH PLAIN (RFC 4616), only inside TLS: a password is never sent in the
+ * clear, whatever the server offers. */
+static void greet_auth(struct mta_session *s)
+{
+    const struct conf *conf = mta_session_conf(s);
+    if (!s->tls) {
+        mta_session_fail(s,
+                         "%s: TLS is unavailable, so the smarthost credentials were not sent "
+                         "(AUTH needs STARTTLS)",
+                         s->peer);
+        return;
+    }
+    if (!offers_plain(&s->ehlo)) {
+        mta_session_fail(s, "%s does not offer AUTH PLAIN", s->peer);
+        return;
+    }
+    size_t ul = strlen(conf->smarthost_user), pl = strlen(conf->smarthost_password);
+    unsigned char raw[2 + 2 * 255];
+    raw[0] = '\0';
+    memcpy(raw + 1, conf->smarthost_user, ul);
+    raw[1 + ul] = '\0';
+    memcpy(raw + 2 + ul, conf->smarthost_password, pl);
+    char b64[4 * ((sizeof(raw) + 2) / 3) + 1];
+    EVP_EncodeBlock((unsigned char *)b64, raw, (int)(2 + ul + pl));
+    s->state = S_AUTH;
+    mta_session_send_line(s, "AUTH PLAIN %s", b64);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(b64, sizeof(b64));
+    mta_session_arm(s, conf->relay_command_timeout_ms);
+}
+
 static void greet_ready(struct mta_session *s)
 {
     if (!s->tls && !s->no_tls && s->ehlo.starttls && s->mta->tls) {
         s->state = S_STARTTLS;
         mta_session_send_line(s, "STARTTLS");
         mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
+        return;
+    }
+    if (needs_auth(s) && !s->authed) {
+        greet_auth(s);
         return;
     }
     s->dest->next_addr = s->addr_idx;
@@ -128,6 +180,16 @@ void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r)
                      log_q(b.data));
             s->no_tls = true;
             greet_ready(s);
+        }
+        break;
+    case S_AUTH:
+        if (r->code == 235) {
+            s->authed = true;
+            log_info("event=relay_auth relay=%s user=%s", log_q(s->peer),
+                     log_q(mta_session_conf(s)->smarthost_user));
+            greet_ready(s);
+        } else {
+            mta_session_fail(s, "%s refused our credentials: %s", s->peer, b.data);
         }
         break;
     default:

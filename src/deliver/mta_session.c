@@ -34,10 +34,13 @@
 #include "util/xmalloc.h"
 
 static const char *state_what[] = {
-    "connecting",        "waiting for the greeting", "after EHLO",          "after HELO",
-    "after STARTTLS",    "during the TLS handshake", "during the dialogue", "sending the message",
-    "after end of data", "after end of data",        "after RSET",          "after QUIT",
-    "after the end",
+    "connecting",          "waiting for the greeting",
+    "after EHLO",          "after HELO",
+    "after STARTTLS",      "during the TLS handshake",
+    "after AUTH",          "during the dialogue",
+    "sending the message", "after end of data",
+    "after end of data",   "after RSET",
+    "after QUIT",          "after the end",
 };
 
 const struct conf *mta_session_conf(const struct mta_session *s)
@@ -400,6 +403,7 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
     case S_EHLO:
     case S_HELO:
     case S_STARTTLS:
+    case S_AUTH:
         mta_greet_reply(s, r);
         break;
     case S_TXN:
@@ -527,6 +531,7 @@ void mta_session_connect(struct mta_session *s)
     snprintf(s->peer, sizeof(s->peer), "%s[%s]:%u", a->host, a->ip, s->dest->port);
     s->state = S_CONNECT;
     s->tls = false;
+    s->authed = false;
     s->esmtp = false;
     memset(&s->ehlo, 0, sizeof(s->ehlo));
     smtp_reply_parser_init(&s->parser);

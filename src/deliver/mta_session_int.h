@@ -30,6 +30,7 @@ enum mta_state {
     S_HELO,
     S_STARTTLS,
     S_HANDSHAKE,
+    S_AUTH,    /* AUTH PLAIN to the smarthost */
     S_TXN,     /* MAIL, RCPT, DATA replies */
     S_CONTENT, /* sending the message */
     S_DOT,     /* waiting for the reply to the final dot */
@@ -52,6 +53,7 @@ struct mta_session {
     bool no_tls;     /* the TLS handshake with this address failed once */
     bool connect_failed;
     bool tls;
+    bool authed;
     bool esmtp;
     struct smtp_ehlo ehlo;
     char peer[300]; /* "host[ip]:port" for messages */

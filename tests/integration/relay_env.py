@@ -135,6 +135,7 @@ class Peer:
     close_mid_data  close after this many octets of content
     tls_context     ssl.SSLContext: offer STARTTLS
     tls_break       after "220 Ready to start TLS", send garbage and close
+    auth            (user, password): offer AUTH PLAIN, require it before MAIL
     """
 
     def __init__(self, ip, port):
@@ -151,6 +152,8 @@ class Peer:
         self.close_mid_data = None
         self.tls_context = None
         self.tls_break = False
+        self.auth = None
+        self.auth_seen = []  # (user, password, over_tls) of every AUTH PLAIN
         self.active = 0
         self.max_active = 0
         self.transactions = []  # completed (accepted) ones
@@ -222,6 +225,7 @@ class Peer:
         tx = Transaction()
         tls = False
         helo = None
+        authed = False
         while True:
             line = f.readline(4096)
             if not line:
@@ -240,6 +244,8 @@ class Peer:
                 exts = list(self.ehlo_lines)
                 if self.tls_context and not tls:
                     exts.append("STARTTLS")
+                if self.auth:
+                    exts.append("AUTH PLAIN LOGIN")
                 lines = ["peer.remote.test"] + exts
                 send("".join(f"250{'-' if i < len(lines) - 1 else ' '}{l}\r\n"
                              for i, l in enumerate(lines)))
@@ -257,6 +263,23 @@ class Peer:
                 f = conn.makefile("rb")
                 tls = True
                 tx = Transaction()
+            elif verb == "AUTH" and self.auth:
+                import base64
+                parts = cmd.split(" ")
+                try:
+                    _, user, pw = base64.b64decode(parts[2]).decode().split("\0")
+                except Exception:
+                    send("501 5.5.2 malformed AUTH")
+                    continue
+                with self.lock:
+                    self.auth_seen.append((user, pw, tls))
+                if (user, pw) == tuple(self.auth):
+                    authed = True
+                    send("235 2.7.0 Authentication successful")
+                else:
+                    send("535 5.7.8 Authentication credentials invalid")
+            elif verb == "MAIL" and self.auth and not authed:
+                send("530 5.7.0 Authentication required")
             elif verb == "MAIL":
                 r = self.mail(cmd)
                 tx = Transaction()

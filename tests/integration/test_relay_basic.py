@@ -208,3 +208,13 @@ def test_relay_settings_checked_with_line_numbers(make_postern):
         p = make_postern({"relay": {"smarthost": value}}, start=False, subdir=f"ok-{len(value)}")
         r = subprocess.run([BIN, "-c", str(p.conf_path), "check"], capture_output=True, text=True)
         assert r.returncode == 0, (value, r.stderr)
+
+
+def test_smarthost_credentials_need_each_other(make_postern):
+    import subprocess
+    from conftest import BIN
+    for relay_conf in [{"smarthost": "smart.test", "smarthost_user": "u"},
+                       {"smarthost_user": "u", "smarthost_password": "p"}]:
+        p = make_postern({"relay": relay_conf}, start=False, subdir=f"cred{id(relay_conf)}")
+        r = subprocess.run([BIN, "-c", str(p.conf_path), "check"], capture_output=True, text=True)
+        assert r.returncode == 1 and "smarthost_user and smarthost_password go together" in r.stderr

@@ -4,7 +4,7 @@ import smtplib
 import time
 
 from conftest import wait_until
-from relay_env import relay, send, self_signed  # noqa: F401
+from relay_env import host_records, relay, send, self_signed  # noqa: F401
 from test_relay_basic import dsn_of, mx_world
 
 FWD = ["fwd@example.test: bob@remote.test"]
@@ -174,3 +174,44 @@ def test_notify_never_suppresses_the_bounce(relay):
     wait_until(lambda: p.queue_ids() == [], what=p.log())
     time.sleep(0.5)
     assert p.messages("alice@example.test") == []
+
+
+def smarthost_world(relay, workdir, tls=True, password="s3cret pass"):
+    relay.start_dns(host_records("smart.test", "127.0.0.7"))
+    smart = relay.peer("127.0.0.7")
+    smart.auth = ("relayuser", "s3cret pass")
+    if tls:
+        smart.tls_context = self_signed(workdir)
+    p = relay.postern({"relay": {"smarthost": f"smart.test:{relay.port}",
+                                 "smarthost_user": "relayuser",
+                                 "smarthost_password": password}},
+                      aliases=["fwd@example.test: a@one.test"])
+    return smart, p
+
+
+def test_smarthost_auth_over_tls(relay, workdir):
+    smart, p = smarthost_world(relay, workdir)
+    send(p, "fwd@example.test")
+    [tx] = smart.wait_transactions(1, log=p.log)
+    assert tx.tls
+    assert smart.auth_seen == [("relayuser", "s3cret pass", True)]
+    assert "event=relay_auth" in p.log() and "user=relayuser" in p.log()
+    assert "s3cret" not in p.log()
+
+
+def test_smarthost_credentials_never_sent_without_tls(relay, workdir):
+    smart, p = smarthost_world(relay, workdir, tls=False)
+    send(p, "fwd@example.test")
+    wait_until(lambda: "event=deferred" in p.log(), what=p.log())
+    assert "credentials were not sent" in p.log()
+    assert smart.auth_seen == [] and smart.transactions == []
+    assert len(p.queue_ids()) == 1
+
+
+def test_smarthost_wrong_password_defers(relay, workdir):
+    smart, p = smarthost_world(relay, workdir, password="wrong")
+    send(p, "fwd@example.test")
+    wait_until(lambda: "event=deferred" in p.log(), what=p.log())
+    assert "refused our credentials: 535 5.7.8" in p.log()
+    assert smart.transactions == []
+    assert len(p.queue_ids()) == 1  # a configuration problem: kept, never bounced
