@@ -21,7 +21,7 @@ struct conn;
 struct daemon;
 struct event;
 struct pop3d_mailbox;
-struct pop3d_auth_job;
+struct login;
 struct pop3d_xfer;
 struct pop3d_box_job;
 
@@ -52,8 +52,7 @@ struct pop3d_session {
     /* AUTHORIZATION */
     char user[SASL_USER_MAX + 1]; /* the USER name, waiting for PASS */
     bool has_user;
-    struct pop3d_auth_job *auth;
-    struct event *auth_timer;
+    struct login *check; /* a password check in progress */
 
     /* TRANSACTION */
     char *login;                   /* the authenticated address; its mailbox is ours */

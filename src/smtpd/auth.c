@@ -4,39 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 
-#include <event2/event.h>
 #include <openssl/crypto.h>
 
-#include "auth/limiter.h"
-#include "auth/password.h"
-#include "auth/users.h"
+#include "auth/login.h"
 #include "daemon.h"
 #include "net/conn.h"
 #include "proto/sasl.h"
 #include "smtpd/session.h"
 #include "util/log.h"
-#include "util/worker.h"
 #include "util/xmalloc.h"
 
 enum { AUTH_MECH_PLAIN = 1, AUTH_MECH_LOGIN_USER, AUTH_MECH_LOGIN_PASS };
-
-/* Owned by the worker pool while it runs; s is cleared if the session ends. */
-struct auth_job {
-    struct smtpd_session *s;
-    char user[SASL_USER_MAX + 1];
-    char password[SASL_PASSWORD_MAX + 1];
-    char *hash;
-    bool ok;
-};
-
-static uint64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 bool smtpd_auth_offered(const struct smtpd_session *s)
 {
@@ -53,70 +32,29 @@ static void auth_finish(struct smtpd_session *s)
     smtpd_wait_command(s);
 }
 
-static void on_failure_delay(evutil_socket_t fd, short what, void *arg)
+static void login_done(void *arg, enum login_result result, const char *user)
 {
     struct smtpd_session *s = arg;
-    smtpd_reply(s, 535, "5.7.8", "Authentication credentials invalid");
+    s->login = NULL;
+    if (result == LOGIN_LOCKED) {
+        smtpd_close(s, 421, "4.7.0", "Too many failed logins from your address, try later");
+        return;
+    }
+    if (result == LOGIN_OK) {
+        free(s->auth_user);
+        s->auth_user = xstrdup(user);
+        smtpd_reply(s, 235, "2.7.0", "Authentication successful");
+    } else {
+        smtpd_reply(s, 535, "5.7.8", "Authentication credentials invalid");
+    }
     auth_finish(s);
     smtpd_process_input(s);
 }
 
-static void verify_work(void *arg)
-{
-    struct auth_job *job = arg;
-    job->ok = password_verify(job->password, job->hash);
-}
-
-static void verify_done(void *arg)
-{
-    struct auth_job *job = arg;
-    struct smtpd_session *s = job->s;
-    if (s == NULL)
-        goto out;
-    s->auth = NULL;
-    if (job->ok) {
-        auth_limiter_success(s->d->auth_limiter, s->ip);
-        free(s->auth_user);
-        s->auth_user = xstrdup(job->user);
-        log_info("event=auth_ok client=%s user=%s", s->ip, log_q(job->user));
-        smtpd_reply(s, 235, "2.7.0", "Authentication successful");
-        auth_finish(s);
-        smtpd_process_input(s);
-        goto out;
-    }
-    bool locked;
-    unsigned delay = auth_limiter_failure(s->d->auth_limiter, s->d->conf, s->ip, now_ms(), &locked);
-    /* The line fail2ban and its kin look for. */
-    log_warn("event=auth_failed client=%s user=%s service=%s", s->ip, log_q(job->user),
-             service_name(s->service));
-    if (locked) {
-        log_warn("event=auth_lockout client=%s seconds=%u", s->ip,
-                 s->d->conf->auth_lockout_ms / 1000);
-        smtpd_close(s, 421, "4.7.0", "Too many failed logins from your address, try later");
-        goto out;
-    }
-    if (s->auth_timer == NULL)
-        s->auth_timer = evtimer_new(s->d->base, on_failure_delay, s);
-    struct timeval tv = {.tv_sec = delay / 1000, .tv_usec = (delay % 1000) * 1000};
-    evtimer_add(s->auth_timer, &tv);
-out:
-    OPENSSL_cleanse(job->password, sizeof(job->password));
-    free(job->hash);
-    free(job);
-}
-
 static void start_verify(struct smtpd_session *s, const char *user, const char *password)
 {
-    struct auth_job *job = xcalloc(1, sizeof(*job));
-    job->s = s;
-    snprintf(job->user, sizeof(job->user), "%s", user);
-    address_lower(job->user);
-    snprintf(job->password, sizeof(job->password), "%s", password);
-    const char *hash = user_table_password_hash(s->d->users, job->user);
-    job->hash = hash ? xstrdup(hash) : NULL;
-    s->auth = job;
     s->state = SMTPD_AUTH_CHECK;
-    worker_pool_submit(s->d->workers, verify_work, verify_done, job);
+    s->login = login_start(s->d, s->ip, s->service, user, password, login_done, s);
 }
 
 static void reply_sasl_error(struct smtpd_session *s, enum sasl_result r)
@@ -203,10 +141,7 @@ bool smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
         smtpd_reply(s, 503, "5.5.1", "Already authenticated");
         return true;
     }
-    uint64_t locked = auth_limiter_locked(s->d->auth_limiter, s->ip, now_ms());
-    if (locked) {
-        log_warn("event=auth_refused client=%s reason=lockout seconds_left=%llu", s->ip,
-                 (unsigned long long)(locked / 1000));
+    if (login_lockout_left(s->d, s->ip, s->service)) {
         smtpd_close(s, 421, "4.7.0", "Too many failed logins from your address, try later");
         return false;
     }
@@ -239,14 +174,7 @@ bool smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *cmd)
 
 void smtpd_auth_cleanup(struct smtpd_session *s)
 {
-    if (s->auth) {
-        s->auth->s = NULL;
-        s->auth = NULL;
-    }
-    if (s->auth_timer) {
-        event_free(s->auth_timer);
-        s->auth_timer = NULL;
-    }
+    login_cancel(&s->login);
     OPENSSL_cleanse(s->auth_login_user, sizeof(s->auth_login_user));
     free(s->auth_user);
     s->auth_user = NULL;

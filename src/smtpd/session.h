@@ -22,7 +22,7 @@ struct conn;
 struct daemon;
 struct queue_incoming;
 struct commit_job;
-struct auth_job;
+struct login;
 struct mailauth;
 struct dkim_signer;
 struct event;
@@ -62,8 +62,7 @@ struct smtpd_session {
     int auth_mech;      /* AUTH_MECH_* while in SMTPD_AUTH */
     char auth_login_user[256];
     enum smtpd_state auth_return_state;
-    struct auth_job *auth;
-    struct event *auth_timer;
+    struct login *login; /* a password check in progress */
 
     /* the transaction */
     struct envelope *env;
