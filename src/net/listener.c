@@ -14,15 +14,8 @@
 
 #include "net/addr.h"
 #include "util/log.h"
+#include "util/strmap.h"
 #include "util/xmalloc.h"
-
-#define IP_BUCKETS 1024
-
-struct ip_count {
-    char ip[INET6_ADDRSTRLEN];
-    unsigned n;
-    struct ip_count *next;
-};
 
 struct bound {
     enum service service;
@@ -36,27 +29,11 @@ struct listener_set {
     struct bound *socks;
     size_t n;
     unsigned max_total, max_per_ip, active;
-    struct ip_count *buckets[IP_BUCKETS];
+    struct strmap *per_ip; /* ip -> live connections (an unsigned, boxed) */
     listener_accept_fn fn;
     void *arg;
     char *hostname;
 };
-
-static unsigned hash_ip(const char *ip)
-{
-    unsigned h = 2166136261u;
-    for (; *ip; ip++)
-        h = (h ^ (unsigned char)*ip) * 16777619u;
-    return h % IP_BUCKETS;
-}
-
-static struct ip_count **find_ip(struct listener_set *set, const char *ip)
-{
-    struct ip_count **p = &set->buckets[hash_ip(ip)];
-    while (*p && strcmp((*p)->ip, ip) != 0)
-        p = &(*p)->next;
-    return p;
-}
 
 static int bind_one(const char *host, const char *port, const char *unix_path, struct buf *err)
 {
@@ -104,6 +81,7 @@ struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_
 {
     struct listener_set *set = xcalloc(1, sizeof(*set));
     set->socks = xcalloc(conf->nlistens, sizeof(*set->socks));
+    set->per_ip = strmap_new();
     set->hostname = xstrdup(conf->hostname);
     listener_set_limits(set, conf->connections, conf->connections_per_ip);
     for (size_t i = 0; i < conf->nlistens; i++) {
@@ -157,18 +135,18 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sock
         refuse(set, b->service, fd, "Too many connections");
         return;
     }
-    struct ip_count **slot = find_ip(set, ip);
-    if (*slot && (*slot)->n >= set->max_per_ip) {
+    unsigned *count = strmap_get(set->per_ip, ip);
+    if (count && *count >= set->max_per_ip) {
         log_warn("event=connection_refused service=%s client=%s reason=per_ip_limit limit=%u",
                  service_name(b->service), ip, set->max_per_ip);
         refuse(set, b->service, fd, "Too many connections from your address");
         return;
     }
-    if (*slot == NULL) {
-        *slot = xcalloc(1, sizeof(**slot));
-        snprintf((*slot)->ip, sizeof((*slot)->ip), "%s", ip);
+    if (count == NULL) {
+        count = xcalloc(1, sizeof(*count));
+        strmap_put(set->per_ip, ip, count);
     }
-    (*slot)->n++;
+    (*count)++;
     set->active++;
     set->fn(set->arg, b->service, fd, sa, (socklen_t)salen);
 }
@@ -206,14 +184,9 @@ void listener_set_start(struct listener_set *set, struct event_base *base, liste
 
 void listener_release(struct listener_set *set, const char *ip)
 {
-    struct ip_count **slot = find_ip(set, ip);
-    if (*slot) {
-        if (--(*slot)->n == 0) {
-            struct ip_count *dead = *slot;
-            *slot = dead->next;
-            free(dead);
-        }
-    }
+    unsigned *count = strmap_get(set->per_ip, ip);
+    if (count && --*count == 0)
+        free(strmap_del(set->per_ip, ip));
     if (set->active)
         set->active--;
 }
@@ -244,14 +217,7 @@ void listener_set_free(struct listener_set **sp)
     listener_set_stop(set);
     for (size_t i = 0; i < set->n; i++)
         free(set->socks[i].name);
-    for (size_t i = 0; i < IP_BUCKETS; i++) {
-        struct ip_count *p = set->buckets[i];
-        while (p) {
-            struct ip_count *next = p->next;
-            free(p);
-            p = next;
-        }
-    }
+    strmap_free(&set->per_ip, free);
     free(set->socks);
     free(set->hostname);
     free(set);
