@@ -69,6 +69,9 @@ void sched_remote_start(struct sched_msg *m, int64_t now);
 bool sched_is_local(const struct scheduler *s, const char *addr);
 
 /* scheduler_store.c */
+/* Pushes one recipient's report (a failure or a delay) onto list. */
+struct sched_fail *sched_report_push(struct sched_fail **list, size_t index, const char *status,
+                                     const char *remote_mta, const char *diagnostic, bool smtp);
 void sched_fail_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
                     const char *diagnostic, bool smtp);
 void sched_fails_free(struct sched_fail **list);

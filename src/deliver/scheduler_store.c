@@ -36,8 +36,8 @@ struct store_job {
     bool removed;
 };
 
-void sched_fail_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
-                    const char *diagnostic, bool smtp)
+struct sched_fail *sched_report_push(struct sched_fail **list, size_t index, const char *status,
+                                     const char *remote_mta, const char *diagnostic, bool smtp)
 {
     struct sched_fail *f = xcalloc(1, sizeof(*f));
     f->index = index;
@@ -45,8 +45,15 @@ void sched_fail_add(struct sched_msg *m, size_t index, const char *status, const
     f->remote_mta = remote_mta && *remote_mta ? xstrdup(remote_mta) : NULL;
     f->diagnostic = xstrdup(diagnostic ? diagnostic : "");
     f->diagnostic_smtp = smtp;
-    f->next = m->fails;
-    m->fails = f;
+    f->next = *list;
+    *list = f;
+    return f;
+}
+
+void sched_fail_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
+                    const char *diagnostic, bool smtp)
+{
+    sched_report_push(&m->fails, index, status, remote_mta, diagnostic, smtp);
     m->env->rcpts[index].next_attempt = SCHED_NEVER;
 }
 

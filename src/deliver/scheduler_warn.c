@@ -44,14 +44,7 @@ bool sched_warn_due(const struct sched_msg *m, int64_t now)
 void sched_warn_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
                     const char *diagnostic, bool smtp)
 {
-    struct sched_fail *f = xcalloc(1, sizeof(*f));
-    f->index = index;
-    snprintf(f->status, sizeof(f->status), "%s", status);
-    f->remote_mta = remote_mta && *remote_mta ? xstrdup(remote_mta) : NULL;
-    f->diagnostic = xstrdup(diagnostic ? diagnostic : "");
-    f->diagnostic_smtp = smtp;
-    f->next = m->delays;
-    m->delays = f;
+    sched_report_push(&m->delays, index, status, remote_mta, diagnostic, smtp);
 }
 
 static void warn_work(void *arg)
