@@ -77,11 +77,17 @@ static void run(struct control *c, struct bufferevent *bev, char *line)
         answer(bev, "error unknown command %s", verb);
         return;
     }
-    log_info("event=control command=%s id=%s result=%s", verb, id, rc ? strerror(rc) : "ok");
+    log_info("event=control command=%s id=%s result=%s", verb, id,
+             rc == EINPROGRESS ? "when_attempt_ends"
+             : rc              ? strerror(rc)
+                               : "ok");
     if (rc == ENOENT)
         answer(bev, "error no such message: %s", id);
-    else if (rc == EBUSY)
-        answer(bev, "error %s is being delivered right now; try again in a moment", id);
+    else if (rc == EINPROGRESS)
+        answer(bev, "ok %s is being delivered right now; it will be %s when this attempt ends", id,
+               verb[0] == 'd'   ? "deleted"
+               : verb[0] == 'h' ? "held"
+                                : "released");
     else if (rc)
         answer(bev, "error %s", strerror(rc));
     else

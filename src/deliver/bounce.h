@@ -1,31 +1,42 @@
 /*
- * bounce: queuing a delivery status notification (proto/dsn.h) for the
- * recipients of a message that failed (or are delayed), from the null sender to the
- * message's envelope sender, through the normal queue. Runs in a worker
- * (it reads the original headers and fsyncs the new message).
+ * bounce: queuing a delivery status notification (proto/dsn.h) about some
+ * recipients of a message, from the null sender to the message's envelope
+ * sender, through the normal queue: a failure report (a bounce), a delay
+ * warning, or a success report (NOTIFY=SUCCESS). Runs in a worker (it
+ * reads the original message and fsyncs the new one).
  *
- * The caller never asks for a bounce of a message from the null sender (a
- * bounce of a bounce), so bounces cannot loop.
+ * The caller never asks for a report on a message from the null sender (a
+ * bounce of a bounce), so reports cannot loop.
  */
 #ifndef POSTERN_DELIVER_BOUNCE_H
 #define POSTERN_DELIVER_BOUNCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/dsn.h"
 #include "queue/envelope.h"
 
 struct queue;
 
-/* (worker) Queues the DSN about orig's rcpts to targets (the sender's final
- * addresses). 0 and the committed envelope in *env_r, or an errno value. */
+/* A failure report carries the whole original message when its sender
+ * asked for it (RET=FULL) and it is at most this large; else, like every
+ * other report, only its header section. */
+#define BOUNCE_FULL_MAX (1024 * 1024)
+
+struct bounce_report {
+    enum dsn_kind kind;
+    const struct dsn_rcpt *rcpts;
+    size_t nrcpts;
+    char *const *targets; /* the sender's final addresses */
+    size_t ntargets;
+    int64_t now;
+    int64_t retry_until; /* DSN_DELAY: when the message will be given up */
+};
+
+/* (worker) Queues the report about orig. 0 and the committed envelope in
+ * *env_r, or an errno value. */
 int bounce_queue(struct queue *q, const char *hostname, const struct envelope *orig,
-                 const struct dsn_rcpt *rcpts, size_t nrcpts, char *const *targets, size_t ntargets,
-                 int64_t now, struct envelope **env_r);
-/* (worker) The same, as a delay warning: the recipients are still being
- * tried, until retry_until. */
-int bounce_queue_delay(struct queue *q, const char *hostname, const struct envelope *orig,
-                       const struct dsn_rcpt *rcpts, size_t nrcpts, char *const *targets,
-                       size_t ntargets, int64_t now, int64_t retry_until, struct envelope **env_r);
+                 const struct bounce_report *rep, struct envelope **env_r);
 
 #endif

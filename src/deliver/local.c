@@ -7,6 +7,7 @@
 
 #include "conf/conf.h"
 #include "deliver/maildir.h"
+#include "proto/smtp_parse.h"
 #include "queue/queue.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -44,6 +45,10 @@ static void finish_copy(struct local_attempt *a, const struct envelope *env,
     int rc = maildir_commit(a->conf->data_dir, r->addr, r->file);
     if (rc == 0) {
         r->state = RCPT_DONE;
+        if ((r->notify & SMTP_NOTIFY_SUCCESS) && env->sender[0] != '\0') {
+            a->report = xrealloc(a->report, (a->nreport + 1) * sizeof(*a->report));
+            a->report[a->nreport++] = (size_t)(r - env->rcpts);
+        }
         free(r->last_error);
         r->last_error = NULL;
         log_info("event=delivered id=%s to=%s orig_to=%s relay=local file=%s delay=%llds "
@@ -146,7 +151,7 @@ void local_attempt_run(struct local_attempt *a)
             (a->next_local == 0 || r->next_attempt < a->next_local))
             a->next_local = r->next_attempt > a->now ? r->next_attempt : a->now + 1;
     }
-    if (envelope_pending(env) == 0) {
+    if (envelope_pending(env) == 0 && a->nreport == 0) {
         int rc = queue_remove(a->queue, env->id);
         if (rc == 0) {
             a->removed = true;
@@ -156,7 +161,11 @@ void local_attempt_run(struct local_attempt *a)
         }
         return;
     }
-    if (changed) {
+    /* With a success report to queue, the envelope keeps saying
+     * "delivering" until the caller has queued it and stores the outcome:
+     * a crash in between finishes the copy again and repeats the report,
+     * never loses it. */
+    if (changed && a->nreport == 0) {
         int rc = queue_envelope_store(a->queue, env);
         if (rc != 0)
             log_error("event=queue_update_failed id=%s error=%s", env->id, log_q(strerror(rc)));

@@ -23,7 +23,13 @@ struct local_attempt {
     struct envelope *env; /* NULL: load it from the queue first */
     int64_t now;
     /* out */
-    bool removed;       /* nothing was pending any more: the message is gone */
+    bool removed; /* nothing was pending any more: the message is gone */
+    /* Recipients delivered now that asked for a success report (NOTIFY=
+     * SUCCESS, from a sender who can get one). The message then stays in
+     * the queue, however done, until the caller has queued the report
+     * (which quotes its header section) and removed it. */
+    size_t *report;
+    size_t nreport;
     bool load_failed;   /* the envelope could not be loaded */
     int64_t next_local; /* earliest retry of a local recipient, 0 if none */
 };

@@ -64,6 +64,7 @@ struct mta_job {
     /* where the last attempt went: "mx.remote.test[127.0.0.2]:25", or "" */
     char relay_host[256];
     char relay_addr[64];
+    bool next_hop_dsn; /* the server that took the message offered DSN (RFC 3461) */
     void (*done)(struct mta_job *job, void *arg);
     void *arg;
     struct mta_job *next; /* the destination's queue */

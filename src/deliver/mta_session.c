@@ -175,6 +175,7 @@ static void send_mail(struct mta_session *s)
 {
     const struct mta_job *j = s->job;
     bool dsn = s->ehlo.dsn;
+    s->job->next_hop_dsn = dsn;
     struct smtp_cmd_mail m = {
         .sender = j->sender,
         .has_size = s->ehlo.has_size,

@@ -35,6 +35,7 @@ static void msg_unlink_free(struct sched_msg *m)
     envelope_free(&m->env);
     sched_fails_free(&m->fails);
     sched_fails_free(&m->delays);
+    sched_fails_free(&m->successes);
     free(m);
 }
 
@@ -58,6 +59,10 @@ void sched_cycle_end(struct sched_msg *m)
         return;
     if (m->gone) {
         msg_unlink_free(m);
+        return;
+    }
+    if (m->ctl != SCHED_CTL_NONE && m->env) {
+        sched_ctl_apply(m); /* its job ends the cycle again */
         return;
     }
     if (m->env == NULL || m->env->held)
@@ -86,6 +91,11 @@ static void attempt_done(void *arg)
     m->local_busy = false;
     m->env = job->a.env;
     bool gone = job->a.removed || job->a.load_failed;
+    for (size_t i = 0; i < job->a.nreport; i++)
+        sched_report_push(&m->successes, job->a.report[i], "2.0.0", NULL, NULL, false);
+    free(job->a.report);
+    if (job->a.nreport > 0)
+        sched_store(m); /* queues the report, then records the outcome */
     free(job);
     if (gone) {
         m->gone = true;
@@ -126,7 +136,6 @@ static struct sched_msg *msg_new(struct scheduler *s, const char *id)
     m->sched = s;
     snprintf(m->id, sizeof(m->id), "%s", id);
     m->timer = evtimer_new(s->d->base, on_timer, m);
-    m->known_since = time(NULL);
     m->next = s->head;
     if (s->head)
         s->head->prev = m;

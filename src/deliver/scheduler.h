@@ -27,7 +27,8 @@ void scheduler_add_id(struct scheduler *s, const char *id);
 /* `postern queue` (scheduler_ctl.c). flush: try now, one message (id) or
  * all (NULL); returns how many. delete: remove from the queue without a
  * bounce. hold/release: keep a message untried, or let it go. These return
- * 0, ENOENT (unknown id) or EBUSY (an attempt is running: try again). */
+ * 0, ENOENT (unknown id) or EINPROGRESS (an attempt is running: the request
+ * is carried out when it ends, unless the message was delivered). */
 size_t scheduler_flush(struct scheduler *s, const char *id);
 int scheduler_delete(struct scheduler *s, const char *id);
 int scheduler_hold(struct scheduler *s, const char *id, bool hold);

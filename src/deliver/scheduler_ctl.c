@@ -81,18 +81,53 @@ static void remove_done(void *arg)
     sched_cycle_end(m);
 }
 
+static void delete_now(struct sched_msg *m)
+{
+    event_del(m->timer);
+    m->storing = true; /* nothing else may start while the files go */
+    struct remove_job *job = xcalloc(1, sizeof(*job));
+    job->m = m;
+    worker_pool_submit(m->sched->d->workers, remove_work, remove_done, job);
+}
+
+static void hold_now(struct sched_msg *m, bool hold)
+{
+    m->env->held = hold;
+    if (hold)
+        event_del(m->timer);
+    else
+        due_now(m);
+    /* Stored durably; when the store ends, the cycle re-arms a released one. */
+    sched_store(m);
+}
+
+void sched_ctl_apply(struct sched_msg *m)
+{
+    enum sched_ctl ctl = m->ctl;
+    m->ctl = SCHED_CTL_NONE;
+    log_info("event=control_applied id=%s command=%s", m->id,
+             ctl == SCHED_CTL_DELETE ? "delete"
+             : ctl == SCHED_CTL_HOLD ? "hold"
+                                     : "release");
+    if (ctl == SCHED_CTL_DELETE)
+        delete_now(m);
+    else
+        hold_now(m, ctl == SCHED_CTL_HOLD);
+}
+
+/* While an attempt runs, the request is remembered and carried out when
+ * it ends (unless the message is delivered meanwhile): EINPROGRESS. A
+ * delete outranks a hold or release asked for earlier. */
 int scheduler_delete(struct scheduler *s, const char *id)
 {
     struct sched_msg *m = find(s, id);
     if (m == NULL)
         return ENOENT;
-    if (busy(m))
-        return EBUSY;
-    event_del(m->timer);
-    m->storing = true; /* nothing else may start while the files go */
-    struct remove_job *job = xcalloc(1, sizeof(*job));
-    job->m = m;
-    worker_pool_submit(s->d->workers, remove_work, remove_done, job);
+    if (busy(m)) {
+        m->ctl = SCHED_CTL_DELETE;
+        return EINPROGRESS;
+    }
+    delete_now(m);
     return 0;
 }
 
@@ -101,14 +136,11 @@ int scheduler_hold(struct scheduler *s, const char *id, bool hold)
     struct sched_msg *m = find(s, id);
     if (m == NULL)
         return ENOENT;
-    if (busy(m))
-        return EBUSY;
-    m->env->held = hold;
-    if (hold)
-        event_del(m->timer);
-    else
-        due_now(m);
-    /* Stored durably; when the store ends, the cycle re-arms a released one. */
-    sched_store(m);
+    if (busy(m)) {
+        if (m->ctl != SCHED_CTL_DELETE)
+            m->ctl = hold ? SCHED_CTL_HOLD : SCHED_CTL_RELEASE;
+        return EINPROGRESS;
+    }
+    hold_now(m, hold);
     return 0;
 }

@@ -24,7 +24,8 @@ struct event;
 /* next_attempt of a recipient whose bounce is being queued: no retry. */
 #define SCHED_NEVER INT64_MAX
 
-/* A recipient that failed for good, waiting for its bounce to be queued. */
+/* A report on one recipient waiting to be sent to the message's sender: a
+ * failure for good (its bounce), a delay or a success ("relayed"). */
 struct sched_fail {
     size_t index;
     char status[12];
@@ -33,6 +34,9 @@ struct sched_fail {
     bool diagnostic_smtp;
     struct sched_fail *next;
 };
+
+/* A `postern queue` request that waits for the running attempt to end. */
+enum sched_ctl { SCHED_CTL_NONE, SCHED_CTL_DELETE, SCHED_CTL_HOLD, SCHED_CTL_RELEASE };
 
 struct sched_msg {
     struct scheduler *sched;
@@ -44,10 +48,10 @@ struct sched_msg {
     bool storing;         /* a store job runs */
     bool store_again;     /* state changed while it ran */
     bool gone;            /* removed from the queue */
+    enum sched_ctl ctl;   /* asked for while busy: done when the cycle ends */
     struct sched_fail *fails;
-    struct sched_fail *delays; /* deferred past [relay] delay_warning, to warn about */
-    int64_t known_since;       /* when this daemon first knew the message */
-    bool warned;               /* its delay warning went out (this daemon's life) */
+    struct sched_fail *delays;    /* deferred past [relay] delay_warning, to warn about */
+    struct sched_fail *successes; /* relayed with NOTIFY=SUCCESS to a server without DSN */
     struct sched_msg *prev, *next;
 };
 
@@ -64,6 +68,9 @@ void sched_cycle_end(struct sched_msg *m);
 void sched_attempt_start(struct sched_msg *m);
 int64_t sched_expiry(const struct scheduler *s, const struct envelope *env);
 
+/* scheduler_ctl.c: carries out m->ctl (the message is idle). */
+void sched_ctl_apply(struct sched_msg *m);
+
 /* scheduler_remote.c */
 void sched_remote_start(struct sched_msg *m, int64_t now);
 bool sched_is_local(const struct scheduler *s, const char *addr);
@@ -75,17 +82,18 @@ struct sched_fail *sched_report_push(struct sched_fail **list, size_t index, con
 void sched_fail_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
                     const char *diagnostic, bool smtp);
 void sched_fails_free(struct sched_fail **list);
-/* Writes the envelope (and queues the bounces of m->fails) in a worker. */
+/* Writes the envelope in a worker, after queuing the reports it owes the
+ * sender: the bounce of m->fails, the successes, and (once no relay job
+ * runs, so that one warning names every late recipient) the delay warning
+ * of m->delays. */
 void sched_store(struct sched_msg *m);
 struct envelope *sched_envelope_copy(const struct envelope *env);
 /* Where a DSN to the sender goes (its alias targets if local). */
 void sched_bounce_targets(struct scheduler *s, const char *sender, char ***targets_r, size_t *n_r);
 
-/* scheduler_warn.c: a delay warning (once) for recipients deferred past
- * [relay] delay_warning. */
-bool sched_warn_due(const struct sched_msg *m, int64_t now);
-void sched_warn_add(struct sched_msg *m, size_t index, const char *status, const char *remote_mta,
-                    const char *diagnostic, bool smtp);
-void sched_warn_send(struct sched_msg *m, int64_t now);
+/* Whether a recipient deferred now belongs in the message's delay warning:
+ * [relay] delay_warning passed since arrival, no warning queued yet (the
+ * envelope keeps that), a sender to tell, and NOTIFY allows it. */
+bool sched_warn_due(const struct sched_msg *m, const struct envelope_rcpt *r, int64_t now);
 
 #endif

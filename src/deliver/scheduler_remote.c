@@ -32,6 +32,14 @@ static char *result_text(const struct mta_job *job, const struct mta_rcpt *r)
                      r->reply ? r->reply : "", r->after ? r->after : "a command");
 }
 
+bool sched_warn_due(const struct sched_msg *m, const struct envelope_rcpt *r, int64_t now)
+{
+    const struct conf *conf = m->sched->d->conf;
+    int64_t at = m->env->arrival + (int64_t)(conf->relay_delay_warning_ms / 1000);
+    return conf->relay_delay_warning_ms > 0 && !m->env->warned && m->env->sender[0] != '\0' &&
+           now >= at && (r->notify == 0 || (r->notify & SMTP_NOTIFY_DELAY));
+}
+
 static void job_done(struct mta_job *job, void *arg)
 {
     struct sched_msg *m = arg;
@@ -51,6 +59,10 @@ static void job_done(struct mta_job *job, void *arg)
         switch (r->result) {
         case MTA_DONE:
             er->state = RCPT_DONE;
+            /* RFC 3461 5.2.3: a server that took NOTIFY reports for itself;
+             * one that did not gets the message "relayed", and we say so. */
+            if ((er->notify & SMTP_NOTIFY_SUCCESS) && !job->next_hop_dsn && env->sender[0])
+                sched_report_push(&m->successes, r->index, r->dsn, job->relay_host, r->reply, true);
             break;
         case MTA_FAIL:
             sched_fail_add(m, r->index, r->dsn, remote, r->remote_reply ? r->reply : text,
@@ -66,9 +78,9 @@ static void job_done(struct mta_job *job, void *arg)
                 sched_fail_add(m, r->index, "5.4.7", remote, r->remote_reply ? r->reply : text,
                                r->remote_reply);
             } else {
-                if (sched_warn_due(m, now) && (er->notify == 0 || (er->notify & SMTP_NOTIFY_DELAY)))
-                    sched_warn_add(m, r->index, r->dsn, remote, r->remote_reply ? r->reply : text,
-                                   r->remote_reply);
+                if (sched_warn_due(m, er, now))
+                    sched_report_push(&m->delays, r->index, r->dsn, remote,
+                                      r->remote_reply ? r->reply : text, r->remote_reply);
                 int64_t next = now + local_retry_delay(s->d->conf, er->attempts);
                 /* The last try happens at the end of the lifetime, not after. */
                 er->next_attempt = next < expiry ? next : expiry;
@@ -77,7 +89,6 @@ static void job_done(struct mta_job *job, void *arg)
         }
     }
     mta_job_free(&job);
-    sched_warn_send(m, now);
     sched_store(m);
 }
 

@@ -1,6 +1,7 @@
-/* Envelope updates and bounces, in a worker: the bounce of a failed
- * recipient is queued before the envelope says "failed", so a crash in
- * between can repeat a bounce but never lose one. One store per message
+/* Envelope updates and the reports they owe the sender, in a worker: the
+ * bounce of a failed recipient (and a success report, and the delay
+ * warning) is queued before the envelope records the outcome, so a crash
+ * in between can repeat a report but never lose one. One store per message
  * runs at a time; changes made meanwhile are stored right after it. */
 #include "deliver/scheduler_int.h"
 
@@ -20,18 +21,29 @@
 #include "util/worker.h"
 #include "util/xmalloc.h"
 
+/* One report to the sender: which recipients, and what it says of them. */
+struct store_report {
+    enum dsn_kind kind;
+    struct sched_fail *list;
+    const char *action; /* in the DSN */
+    const char *event;  /* in the log */
+    struct envelope *queued;
+    int rc;
+};
+
+enum { REPORT_FAILURE, REPORT_DELAY, REPORT_SUCCESS, NREPORTS };
+
 struct store_job {
     struct sched_msg *m;
     struct queue *q;
     const char *hostname;
     int64_t now;
     int64_t retry_at; /* for the failed recipients when their bounce cannot be queued */
+    int64_t retry_until;
     struct envelope *copy;
-    struct sched_fail *fails;
-    char **targets; /* where the bounce goes; NULL: no bounce */
+    struct store_report reports[NREPORTS];
+    char **targets; /* where the reports go; NULL: none */
     size_t ntargets;
-    int bounce_rc;
-    struct envelope *bounce_env;
     int store_rc;
     bool removed;
 };
@@ -43,7 +55,7 @@ struct sched_fail *sched_report_push(struct sched_fail **list, size_t index, con
     f->index = index;
     snprintf(f->status, sizeof(f->status), "%s", status);
     f->remote_mta = remote_mta && *remote_mta ? xstrdup(remote_mta) : NULL;
-    f->diagnostic = xstrdup(diagnostic ? diagnostic : "");
+    f->diagnostic = diagnostic ? xstrdup(diagnostic) : NULL;
     f->diagnostic_smtp = smtp;
     f->next = *list;
     *list = f;
@@ -90,38 +102,56 @@ static bool wants_bounce(const struct envelope_rcpt *r)
     return r->notify == 0 || (r->notify & SMTP_NOTIFY_FAILURE);
 }
 
+/* (worker) Queues one report; rc is 0 when nothing had to be sent. */
+static void report_queue(struct store_job *job, struct store_report *rep)
+{
+    size_t n = 0;
+    for (struct sched_fail *f = rep->list; f; f = f->next)
+        n++;
+    struct dsn_rcpt *dr = xcalloc(n ? n : 1, sizeof(*dr));
+    size_t i = 0;
+    for (struct sched_fail *f = rep->list; f; f = f->next) {
+        const struct envelope_rcpt *r = &job->copy->rcpts[f->index];
+        if (rep->kind == DSN_FAILURE && !wants_bounce(r))
+            continue;
+        /* A success with no remote MTA was a delivery into a mailbox here. */
+        bool delivered = rep->kind == DSN_SUCCESS && f->remote_mta == NULL;
+        dr[i++] = (struct dsn_rcpt){
+            .final_rcpt = r->addr,
+            .orcpt = r->orcpt,
+            .action = delivered ? "delivered" : rep->action,
+            .status = f->status,
+            .remote_mta = f->remote_mta,
+            .diagnostic = f->diagnostic,
+            .diagnostic_smtp = f->diagnostic_smtp,
+            .last_attempt = job->now,
+        };
+    }
+    rep->rc = 0;
+    if (i > 0 && job->targets) {
+        struct bounce_report br = {
+            .kind = rep->kind,
+            .rcpts = dr,
+            .nrcpts = i,
+            .targets = job->targets,
+            .ntargets = job->ntargets,
+            .now = job->now,
+            .retry_until = job->retry_until,
+        };
+        rep->rc = bounce_queue(job->q, job->hostname, job->copy, &br, &rep->queued);
+    }
+    free(dr);
+}
+
 static void store_work(void *arg)
 {
     struct store_job *job = arg;
     struct envelope *copy = job->copy;
-    if (job->targets) {
-        size_t n = 0;
-        for (struct sched_fail *f = job->fails; f; f = f->next)
-            n++;
-        struct dsn_rcpt *dr = xcalloc(n, sizeof(*dr));
-        size_t i = 0;
-        for (struct sched_fail *f = job->fails; f; f = f->next) {
-            const struct envelope_rcpt *r = &copy->rcpts[f->index];
-            if (!wants_bounce(r))
-                continue;
-            dr[i++] = (struct dsn_rcpt){
-                .final_rcpt = r->addr,
-                .orcpt = r->orcpt,
-                .action = "failed",
-                .status = f->status,
-                .remote_mta = f->remote_mta,
-                .diagnostic = f->diagnostic,
-                .diagnostic_smtp = f->diagnostic_smtp,
-                .last_attempt = job->now,
-            };
-        }
-        job->bounce_rc = bounce_queue(job->q, job->hostname, copy, dr, i, job->targets,
-                                      job->ntargets, job->now, &job->bounce_env);
-        free(dr);
-    }
-    for (struct sched_fail *f = job->fails; f; f = f->next) {
+    for (int k = 0; k < NREPORTS; k++)
+        report_queue(job, &job->reports[k]);
+    for (struct sched_fail *f = job->reports[REPORT_FAILURE].list; f; f = f->next) {
         struct envelope_rcpt *r = &copy->rcpts[f->index];
-        if (job->bounce_rc == 0) {
+        if (job->reports[REPORT_FAILURE].rc == 0) {
             r->state = RCPT_FAILED;
             r->next_attempt = 0;
         } else {
@@ -136,27 +166,45 @@ static void store_work(void *arg)
     }
 }
 
-static void store_done(void *arg)
+/* Logs the outcome of the failure report, per recipient. */
+static void log_bounces(struct store_job *job)
 {
-    struct store_job *job = arg;
     struct sched_msg *m = job->m;
-    struct scheduler *s = m->sched;
-    m->storing = false;
-    for (struct sched_fail *f = job->fails; f; f = f->next) {
+    const struct store_report *rep = &job->reports[REPORT_FAILURE];
+    for (struct sched_fail *f = rep->list; f; f = f->next) {
         struct envelope_rcpt *r = &m->env->rcpts[f->index];
-        if (job->bounce_rc == 0) {
+        if (rep->rc == 0) {
             r->state = RCPT_FAILED;
             const char *bid = !m->env->sender[0] ? "none-null-sender"
                               : !wants_bounce(r) ? "none-notify"
-                              : job->bounce_env  ? job->bounce_env->id
+                              : rep->queued      ? rep->queued->id
                                                  : "none";
             log_info("event=bounced id=%s to=%s status=%s bounce_id=%s", m->id, log_q(r->addr),
                      f->status, bid);
         } else {
             r->next_attempt = job->retry_at;
             log_error("event=bounce_failed id=%s to=%s error=%s", m->id, log_q(r->addr),
-                      log_q(strerror(job->bounce_rc)));
+                      log_q(strerror(rep->rc)));
         }
+    }
+}
+
+static void store_done(void *arg)
+{
+    struct store_job *job = arg;
+    struct sched_msg *m = job->m;
+    struct scheduler *s = m->sched;
+    m->storing = false;
+    log_bounces(job);
+    for (int k = REPORT_DELAY; k < NREPORTS; k++) {
+        /* Not retried when they cannot be queued: these are courtesies,
+         * the message goes on. */
+        const struct store_report *rep = &job->reports[k];
+        if (rep->queued)
+            log_info("event=%s id=%s report_id=%s", rep->event, m->id, rep->queued->id);
+        else if (rep->rc != 0)
+            log_error("event=%s_failed id=%s error=%s", rep->event, m->id,
+                      log_q(strerror(rep->rc)));
     }
     if (job->store_rc != 0)
         log_error("event=queue_update_failed id=%s error=%s", m->id,
@@ -165,13 +213,16 @@ static void store_done(void *arg)
         m->gone = true;
         log_info("event=removed id=%s", m->id);
     }
-    if (job->bounce_env) {
-        if (s->d->stopping)
-            envelope_free(&job->bounce_env); /* queued: found again at start */
-        else
-            scheduler_add_envelope(s, job->bounce_env);
+    for (int k = 0; k < NREPORTS; k++) {
+        struct store_report *rep = &job->reports[k];
+        if (rep->queued) {
+            if (s->d->stopping)
+                envelope_free(&rep->queued); /* queued: found again at start */
+            else
+                scheduler_add_envelope(s, rep->queued);
+        }
+        sched_fails_free(&rep->list);
     }
-    sched_fails_free(&job->fails);
     envelope_free(&job->copy);
     for (size_t i = 0; i < job->ntargets; i++)
         free(job->targets[i]);
@@ -215,30 +266,47 @@ void sched_store(struct sched_msg *m)
     job->q = s->d->queue;
     job->hostname = s->d->conf->hostname;
     job->now = time(NULL);
-    job->copy = sched_envelope_copy(m->env);
-    job->fails = m->fails;
+    job->retry_until = sched_expiry(s, m->env);
+    struct store_report *fail = &job->reports[REPORT_FAILURE];
+    struct store_report *delay = &job->reports[REPORT_DELAY];
+    struct store_report *success = &job->reports[REPORT_SUCCESS];
+    *fail = (struct store_report){.kind = DSN_FAILURE, .action = "failed", .event = "bounce"};
+    *delay =
+        (struct store_report){.kind = DSN_DELAY, .action = "delayed", .event = "delay_warning"};
+    *success =
+        (struct store_report){.kind = DSN_SUCCESS, .action = "relayed", .event = "success_report"};
+    fail->list = m->fails;
     m->fails = NULL;
-    bool bounce = false;
-    for (struct sched_fail *f = job->fails; f && !bounce; f = f->next)
-        bounce = wants_bounce(&m->env->rcpts[f->index]);
-    if (job->fails) {
-        /* No bounce for a bounce (the null sender): no loops. */
-        if (bounce && m->env->sender[0] != '\0') {
-            sched_bounce_targets(s, m->env->sender, &job->targets, &job->ntargets);
-            if (job->ntargets == 0)
-                log_warn("event=bounce_undeliverable id=%s sender=%s reason=%s", m->id,
-                         log_q(m->env->sender), "no such local mailbox");
-        }
-        unsigned attempts = 1;
-        for (struct sched_fail *f = job->fails; f; f = f->next)
-            if (m->env->rcpts[f->index].attempts > attempts)
-                attempts = m->env->rcpts[f->index].attempts;
-        job->retry_at = job->now + local_retry_delay(s->d->conf, attempts);
+    success->list = m->successes;
+    m->successes = NULL;
+    if (m->delays && m->remote_jobs == 0) {
+        /* One warning, queued once: the envelope remembers it, so neither
+         * a later cycle nor a restart sends another. */
+        delay->list = m->delays;
+        m->delays = NULL;
+        m->env->warned = true;
+    }
+    bool report = success->list || delay->list;
+    for (struct sched_fail *f = fail->list; f && !report; f = f->next)
+        report = wants_bounce(&m->env->rcpts[f->index]);
+    /* No report to the null sender (a bounce of a bounce): no loops. */
+    if (report && m->env->sender[0] != '\0') {
+        sched_bounce_targets(s, m->env->sender, &job->targets, &job->ntargets);
         if (job->ntargets == 0) {
+            log_warn("event=bounce_undeliverable id=%s sender=%s reason=%s", m->id,
+                     log_q(m->env->sender), "no such local mailbox");
             free(job->targets);
             job->targets = NULL;
         }
     }
+    if (fail->list) {
+        unsigned attempts = 1;
+        for (struct sched_fail *f = fail->list; f; f = f->next)
+            if (m->env->rcpts[f->index].attempts > attempts)
+                attempts = m->env->rcpts[f->index].attempts;
+        job->retry_at = job->now + local_retry_delay(s->d->conf, attempts);
+    }
+    job->copy = sched_envelope_copy(m->env);
     m->storing = true;
     worker_pool_submit(s->d->workers, store_work, store_done, job);
 }

@@ -301,8 +301,15 @@ static void bounce_unknown(struct pickup *p, struct pickup_item *it)
         };
     }
     if (n && it->nbounce_to) {
-        int rc = bounce_queue(p->d->queue, p->d->conf->hostname, env, dr, n, it->bounce_to,
-                              it->nbounce_to, env->arrival, &it->bounce);
+        struct bounce_report rep = {
+            .kind = DSN_FAILURE,
+            .rcpts = dr,
+            .nrcpts = n,
+            .targets = it->bounce_to,
+            .ntargets = it->nbounce_to,
+            .now = env->arrival,
+        };
+        int rc = bounce_queue(p->d->queue, p->d->conf->hostname, env, &rep, &it->bounce);
         if (rc != 0)
             log_error("event=bounce_failed id=%s error=%s", env->id, log_q(strerror(rc)));
     }

@@ -70,23 +70,34 @@ static void human_part(struct buf *out, const struct dsn_info *in)
                         "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
     buf_append_str(out, "This is the mail system at host ");
     put_text(out, in->reporting_mta, 0, false);
-    if (in->delayed) {
+    buf_append_str(out, ".\r\n\r\n");
+    switch (in->kind) {
+    case DSN_DELAY: {
         char until[64];
         header_format_date(until, sizeof(until), (time_t)in->retry_until);
-        buf_append_str(out, ".\r\n\r\n"
-                            "####################################################\r\n"
+        buf_append_str(out, "####################################################\r\n"
                             "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND #\r\n"
                             "####################################################\r\n\r\n"
                             "Your message could not be delivered yet to one or more\r\n"
                             "recipients. Delivery will be tried again until\r\n");
         buf_append_str(out, until);
         buf_append_str(out, ".\r\nIts header section is attached below.\r\n\r\n");
-    } else {
-        buf_append_str(out, ".\r\n\r\n"
-                            "Your message could not be delivered to one or more recipients.\r\n"
-                            "It is attached below (its header section only).\r\n\r\n"
-                            "For further assistance, send mail to postmaster. If you do so,\r\n"
+        break;
+    }
+    case DSN_SUCCESS:
+        buf_append_str(out, "Your message was delivered to the recipients listed below,\r\n"
+                            "as you asked (NOTIFY=SUCCESS). \"delivered\" means it is in the\r\n"
+                            "mailbox; \"relayed\" means it was handed to a server that does\r\n"
+                            "not report delivery, so no further notice will come from there.\r\n"
+                            "Its header section is attached below.\r\n\r\n");
+        break;
+    case DSN_FAILURE:
+        buf_append_str(out, "Your message could not be delivered to one or more recipients.\r\n");
+        buf_append_str(out, in->full ? "It is attached below.\r\n\r\n"
+                                     : "It is attached below (its header section only).\r\n\r\n");
+        buf_append_str(out, "For further assistance, send mail to postmaster. If you do so,\r\n"
                             "please include this problem report.\r\n\r\n");
+        break;
     }
     for (size_t i = 0; i < in->nrcpts; i++) {
         const struct dsn_rcpt *r = &in->rcpts[i];
@@ -99,7 +110,7 @@ static void human_part(struct buf *out, const struct dsn_info *in)
             col = put_text(out, r->remote_mta, col, true);
             col = put_text(out, " said: ", col, true);
         }
-        put_text(out, r->diagnostic ? r->diagnostic : "delivery failed", col, true);
+        put_text(out, r->diagnostic ? r->diagnostic : r->action, col, true);
         buf_append_str(out, "\r\n\r\n");
     }
 }
@@ -134,7 +145,7 @@ static void status_part(struct buf *out, const struct dsn_info *in)
                   r->diagnostic);
         if (r->last_attempt)
             date_field(out, "Last-Attempt-Date", r->last_attempt);
-        if (in->delayed && in->retry_until)
+        if (in->kind == DSN_DELAY && in->retry_until)
             date_field(out, "Will-Retry-Until", in->retry_until);
     }
     buf_append(out, "\r\n", 2);
@@ -148,9 +159,12 @@ void dsn_build(const struct dsn_info *in, struct buf *out)
     buf_append_str(out, "To: <");
     put_text(out, in->to, 0, false);
     buf_append_str(out, ">\r\n");
-    field(out, "Subject", NULL,
-          in->delayed ? "Delayed Mail (still being retried)"
-                      : "Undelivered Mail Returned to Sender");
+    static const char *const subjects[] = {
+        [DSN_FAILURE] = "Undelivered Mail Returned to Sender",
+        [DSN_DELAY] = "Delayed Mail (still being retried)",
+        [DSN_SUCCESS] = "Successful Mail Delivery Report",
+    };
+    field(out, "Subject", NULL, subjects[in->kind]);
     date_field(out, "Date", in->now);
     field(out, "Message-ID", NULL, in->message_id);
     field(out, "Auto-Submitted", NULL, "auto-replied"); /* RFC 3834: no auto-reply loops */
@@ -163,10 +177,21 @@ void dsn_build(const struct dsn_info *in, struct buf *out)
     human_part(out, in);
     status_part(out, in);
     buf_printf(out, "--%s\r\n", in->boundary);
-    buf_printf(out,
-               "Content-Description: %s Message Headers\r\n"
-               "Content-Type: text/rfc822-headers\r\n\r\n",
-               in->delayed ? "Delayed" : "Undelivered");
+    static const char *const what[] = {
+        [DSN_FAILURE] = "Undelivered",
+        [DSN_DELAY] = "Delayed",
+        [DSN_SUCCESS] = "Delivered",
+    };
+    if (in->full)
+        buf_printf(out,
+                   "Content-Description: %s Message\r\n"
+                   "Content-Type: message/rfc822\r\n\r\n",
+                   what[in->kind]);
+    else
+        buf_printf(out,
+                   "Content-Description: %s Message Headers\r\n"
+                   "Content-Type: text/rfc822-headers\r\n\r\n",
+                   what[in->kind]);
     if (in->headers_len > 0) {
         buf_append(out, in->headers, in->headers_len);
         if (in->headers_len < 2 || memcmp(in->headers + in->headers_len - 2, "\r\n", 2) != 0)

@@ -3,9 +3,13 @@
  * multipart/report): a human-readable part, the message/delivery-status
  * part (Reporting-MTA, Arrival-Date, then per recipient Final-Recipient,
  * Action, Status, Remote-MTA, Diagnostic-Code, Last-Attempt-Date) and the
- * original message's header section (text/rfc822-headers); or, with
- * delayed set, a delay warning (Action: delayed, Will-Retry-Until). Pure: the caller
- * supplies every value, the time, and unique boundary and Message-ID.
+ * original message's header section (text/rfc822-headers), or the whole
+ * original message (message/rfc822) when the sender asked for it with
+ * RET=FULL. The kind says what is reported: a failure, a delay warning
+ * (Action: delayed, Will-Retry-Until) or a success ("delivered" into a
+ * mailbox, or "relayed" to a server that does not offer DSN). Pure: the
+ * caller supplies every value, the time, and unique boundary and
+ * Message-ID.
  *
  * Every value that came from elsewhere (addresses, remote replies, host
  * names) is reduced to printable ASCII and folded, so nothing can add a
@@ -22,10 +26,12 @@
 
 #include "util/buf.h"
 
+enum dsn_kind { DSN_FAILURE, DSN_DELAY, DSN_SUCCESS };
+
 struct dsn_rcpt {
     const char *final_rcpt; /* the address tried */
     const char *orcpt;      /* ORCPT as given ("rfc822;a@b"), or NULL */
-    const char *action;     /* "failed", "delayed", "delivered" */
+    const char *action;     /* "failed", "delayed", "delivered", "relayed" */
     const char *status;     /* "5.1.1" */
     const char *remote_mta; /* host name, or NULL */
     const char *diagnostic; /* the remote reply or our reason, or NULL */
@@ -44,10 +50,11 @@ struct dsn_info {
     const char *message_id; /* "<...>" */
     const struct dsn_rcpt *rcpts;
     size_t nrcpts;
-    const char *headers; /* the original header section (CRLF lines) */
+    const char *headers; /* the original header section (CRLF lines), or all of it */
     size_t headers_len;
-    bool delayed;        /* a delay warning, not a failure report */
-    int64_t retry_until; /* delayed: when the message will be given up */
+    bool full; /* headers is the whole original message (RET=FULL) */
+    enum dsn_kind kind;
+    int64_t retry_until; /* DSN_DELAY: when the message will be given up */
 };
 
 void dsn_build(const struct dsn_info *info, struct buf *out);

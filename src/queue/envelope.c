@@ -115,6 +115,8 @@ void envelope_serialize(const struct envelope *env, struct buf *out)
     buf_printf(out, "smtputf8 %d\n", env->smtputf8 ? 1 : 0);
     buf_printf(out, "body8bit %d\n", env->body_8bit ? 1 : 0);
     buf_printf(out, "held %d\n", env->held ? 1 : 0);
+    if (env->warned)
+        buf_printf(out, "warned 1\n");
     buf_printf(out, "size %" PRIu64 "\n", env->size);
     for (size_t i = 0; i < env->nrcpts; i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];
@@ -243,9 +245,9 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
     size_t pos = magic + 1;
     bool have_id = false;
     /* Each of these appears at most once: a second value is not a guess to make. */
-    static const char *const single_keys[] = {"id",   "arrival", "sender", "helo",     "client",
-                                              "auth", "envid",   "ret",    "smtputf8", "body8bit",
-                                              "held", "size",    "prepend"};
+    static const char *const single_keys[] = {"id",   "arrival", "sender",  "helo",     "client",
+                                              "auth", "envid",   "ret",     "smtputf8", "body8bit",
+                                              "held", "size",    "prepend", "warned"};
     unsigned seen = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -382,7 +384,7 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
         } else if (KEY("envid")) {
             field = &env->envid;
         } else if (KEY("arrival") || KEY("ret") || KEY("smtputf8") || KEY("body8bit") ||
-                   KEY("held") || KEY("size")) {
+                   KEY("held") || KEY("size") || KEY("warned")) {
             int64_t top = KEY("arrival") || KEY("size") ? INT64_MAX : KEY("ret") ? 2 : 1;
             if (!parse_i64(tok[1], tl[1], &num) || num < 0 || num > top) {
                 why = "bad number";
@@ -398,6 +400,8 @@ const char *envelope_parse(const char *text, size_t len, struct envelope **env_r
                 env->body_8bit = num != 0;
             else if (KEY("held"))
                 env->held = num != 0;
+            else if (KEY("warned"))
+                env->warned = num != 0;
             else
                 env->size = (uint64_t)num;
         } else {

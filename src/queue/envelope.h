@@ -52,6 +52,7 @@ struct envelope {
     bool smtputf8;
     bool body_8bit;
     bool held;
+    bool warned; /* its delay warning was queued ([relay] delay_warning) */
     uint64_t size;
     struct envelope_rcpt *rcpts;
     size_t nrcpts;

@@ -167,7 +167,8 @@ static bool cmd_helo(struct smtpd_session *s, const struct smtp_command *cmd)
                 "250-8BITMIME\r\n"
                 "250-ENHANCEDSTATUSCODES\r\n"
                 "250-SMTPUTF8\r\n"
-                "250-CHUNKING\r\n",
+                "250-CHUNKING\r\n"
+                "250-DSN\r\n",
                 conf->hostname, s->ip, (unsigned long long)conf->message_size);
     if (s->d->tls && !conn_tls_started(s->conn))
         conn_printf(s->conn, "250-STARTTLS\r\n");

@@ -14,7 +14,8 @@ def test_greeting_ehlo_and_simple_replies(postern):
         text = c.ehlo()
         lines = text.split(b"\n")
         assert lines[0].startswith(b"mx.example.test")
-        for ext in (b"PIPELINING", b"8BITMIME", b"ENHANCEDSTATUSCODES", b"SMTPUTF8", b"CHUNKING"):
+        for ext in (b"PIPELINING", b"8BITMIME", b"ENHANCEDSTATUSCODES", b"SMTPUTF8", b"CHUNKING",
+                    b"DSN"):
             assert ext in lines
         assert any(l.startswith(b"SIZE ") and l[5:].isdigit() for l in lines)
         c.expect("VRFY alice@example.test", 252, "2.5.0")

@@ -2,6 +2,8 @@
 the message in the queue; the queue commands show it and act on it."""
 import json
 import subprocess
+import threading
+import time
 
 from conftest import BIN, wait_until
 from relay_env import relay, send  # noqa: F401  (relay is a fixture)
@@ -57,3 +59,43 @@ def test_delete_a_deferred_message(relay):
     assert queue(p, "delete", qid).returncode == 0
     wait_until(lambda: p.queue_ids() == [], what="the queue to empty")
     assert "reason=deleted_by_operator" in p.log()
+
+
+def test_delete_and_hold_during_an_attempt_wait_for_its_end(relay):
+    mx_world(relay)
+    peer = relay.peer("127.0.0.2")
+    go = threading.Event()
+
+    def slow_rcpt(addr, n):
+        go.wait(10)
+        return "451 4.3.0 later"
+
+    peer.rcpt = slow_rcpt
+    p = relay.postern({"relay": {"retry": "1s"}},
+                      aliases=["fwd@example.test: bob@remote.test", "fwd2@example.test: carol@remote.test"])
+    send(p, "fwd@example.test", b"Subject: doomed\r\n\r\nx\r\n")
+    wait_until(lambda: any(c.startswith("RCPT") for c in peer.commands), what=p.log())
+    [qid] = p.queue_ids()
+    # The remote server is thinking: the delete is remembered, not refused.
+    r = queue(p, "delete", qid)
+    assert r.returncode == 0, r.stderr
+    assert b"deleted when this attempt ends" in r.stdout
+    assert p.queue_ids() == [qid]
+    go.set()
+    wait_until(lambda: p.queue_ids() == [], what="the queue to empty\n" + p.log())
+    log = p.log()
+    assert "event=deferred" in log and "reason=deleted_by_operator" in log
+    assert p.messages("alice@example.test") == []  # deleted, not bounced
+    # The same for hold: the message stays, untried, until released.
+    go.clear()
+    send(p, "fwd2@example.test", b"Subject: wait\r\n\r\nx\r\n")
+    wait_until(lambda: peer.rcpt_counts.get("carol@remote.test") == 1, what=p.log())
+    [qid] = p.queue_ids()
+    r = queue(p, "hold", qid)
+    assert r.returncode == 0 and b"held when this attempt ends" in r.stdout
+    go.set()
+    wait_until(lambda: "held 1" in (p.data_dir / "queue" / "env" / qid).read_text(), what=p.log())
+    time.sleep(2.5)  # the 1s retry would have tried again by now
+    assert peer.rcpt_counts["carol@remote.test"] == 1
+    assert queue(p, "release", qid).returncode == 0
+    wait_until(lambda: peer.rcpt_counts["carol@remote.test"] >= 2, what=p.log())

@@ -156,7 +156,7 @@ static void test_delay_warning(void **state)
         .message_id = "<m@x>",
         .rcpts = &r,
         .nrcpts = 1,
-        .delayed = true,
+        .kind = DSN_DELAY,
         .retry_until = 1700432000,
     };
     struct buf b;
@@ -168,6 +168,86 @@ static void test_delay_warning(void **state)
     assert_non_null(strstr(b.data, "Will-Retry-Until: Sun, 19 Nov 2023 22:13:20 +0000\r\n"));
     assert_non_null(strstr(b.data, "THIS IS A WARNING ONLY"));
     assert_non_null(strstr(b.data, "Content-Description: Delayed Message Headers\r\n"));
+    buf_free(&b);
+}
+
+static void test_success_report(void **state)
+{
+    struct dsn_rcpt r[] = {
+        {.final_rcpt = "bob@example.test",
+         .orcpt = "rfc822;team@example.test",
+         .action = "delivered",
+         .status = "2.0.0"},
+        {.final_rcpt = "carol@remote.test",
+         .action = "relayed",
+         .status = "2.0.0",
+         .remote_mta = "mx1.remote.test",
+         .diagnostic = "250 2.0.0 Ok: queued as 42",
+         .diagnostic_smtp = true},
+    };
+    struct dsn_info in = {
+        .reporting_mta = "mx.example.test",
+        .queue_id = "001ABC",
+        .to = "alice@example.test",
+        .envid = "env1",
+        .arrival = 1700000000,
+        .now = 1700000001,
+        .boundary = "b",
+        .message_id = "<m@x>",
+        .rcpts = r,
+        .nrcpts = 2,
+        .headers = HEADERS,
+        .headers_len = sizeof(HEADERS) - 1,
+        .kind = DSN_SUCCESS,
+    };
+    struct buf b;
+    buf_init(&b);
+    dsn_build(&in, &b);
+    check_lines(&b);
+    assert_non_null(strstr(b.data, "Subject: Successful Mail Delivery Report\r\n"));
+    assert_non_null(strstr(b.data, "Original-Envelope-Id: env1\r\n"));
+    assert_non_null(strstr(b.data, "Final-Recipient: rfc822; bob@example.test\r\n"
+                                   "Original-Recipient: rfc822;team@example.test\r\n"
+                                   "Action: delivered\r\nStatus: 2.0.0\r\n"));
+    assert_non_null(strstr(b.data, "Action: relayed\r\nStatus: 2.0.0\r\n"
+                                   "Remote-MTA: dns; mx1.remote.test\r\n"));
+    assert_null(strstr(b.data, "Will-Retry-Until"));
+    assert_null(strstr(b.data, "could not be delivered"));
+    assert_non_null(strstr(b.data, "Content-Description: Delivered Message Headers\r\n"
+                                   "Content-Type: text/rfc822-headers\r\n"));
+    buf_free(&b);
+}
+
+/* RET=FULL: the whole message, as message/rfc822, ends before the closing
+ * delimiter with exactly its own last CRLF plus the delimiter's. */
+static void test_failure_with_full_message(void **state)
+{
+    static const char MSG[] = "Subject: all of it\r\n\r\nline one\r\n\r\nline three\r\n";
+    struct dsn_rcpt r = {.final_rcpt = "bob@remote.test", .action = "failed", .status = "5.1.1"};
+    struct dsn_info in = {
+        .reporting_mta = "mx.example.test",
+        .queue_id = "001ABC",
+        .to = "alice@example.test",
+        .arrival = 1700000000,
+        .now = 1700000001,
+        .boundary = "b",
+        .message_id = "<m@x>",
+        .rcpts = &r,
+        .nrcpts = 1,
+        .headers = MSG,
+        .headers_len = sizeof(MSG) - 1,
+        .full = true,
+    };
+    struct buf b;
+    buf_init(&b);
+    dsn_build(&in, &b);
+    check_lines(&b);
+    assert_non_null(strstr(b.data, "It is attached below.\r\n"));
+    assert_non_null(strstr(b.data, "Content-Description: Undelivered Message\r\n"
+                                   "Content-Type: message/rfc822\r\n\r\n"
+                                   "Subject: all of it\r\n\r\nline one\r\n\r\nline three\r\n"
+                                   "\r\n--b--\r\n"));
+    assert_null(strstr(b.data, "text/rfc822-headers"));
     buf_free(&b);
 }
 
@@ -188,6 +268,8 @@ int main(void)
         cmocka_unit_test(test_hostile_values_cannot_add_fields),
         cmocka_unit_test(test_utf8_address_and_our_reason),
         cmocka_unit_test(test_delay_warning),
+        cmocka_unit_test(test_success_report),
+        cmocka_unit_test(test_failure_with_full_message),
         cmocka_unit_test(test_header_section_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,7 @@ static void assert_same(const struct envelope *a, const struct envelope *b)
     assert_int_equal(a->smtputf8, b->smtputf8);
     assert_int_equal(a->body_8bit, b->body_8bit);
     assert_int_equal(a->held, b->held);
+    assert_int_equal(a->warned, b->warned);
     assert_true(a->size == b->size);
     assert_int_equal(a->nrcpts, b->nrcpts);
     for (size_t i = 0; i < a->nrcpts; i++) {
@@ -170,12 +171,13 @@ static void test_round_trip_numbers(void **state)
     env->arrival = INT64_MAX;
     env->size = (uint64_t)INT64_MAX;
     env->held = true;
+    env->warned = true;
     env->ret = SMTP_RET_FULL;
     env->rcpts[0].notify = 15;
     env->rcpts[0].attempts = 1000000;
     env->rcpts[0].next_attempt = -1;
     env->rcpts[1].next_attempt = INT64_MIN + 1;
-    round_trip(env, FIXED_LINES + 3);
+    round_trip(env, FIXED_LINES + 4); /* "warned 1" is written only when set */
     envelope_free(&env);
 }
 
@@ -202,6 +204,7 @@ static void test_helpers(void **state)
 static struct buf good_text(void)
 {
     struct envelope *env = sample();
+    env->warned = true; /* so that its line is there to spoil too */
     struct buf text;
     buf_init(&text);
     envelope_serialize(env, &text);
@@ -295,9 +298,9 @@ static void test_bad_lines(void **state)
     expect_refused("id", "id A/B\n");
     expect_refused("id", "id ../X\n");
     /* A field given twice is an error, not "the last one wins". */
-    static const char *const once[] = {"id A",       "arrival 1",  "sender a@b", "helo h",
-                                       "client c",   "auth u",     "envid e",    "ret 1",
-                                       "smtputf8 0", "body8bit 0", "held 0",     "size 1"};
+    static const char *const once[] = {
+        "id A",  "arrival 1",  "sender a@b", "helo h", "client c", "auth u",  "envid e",
+        "ret 1", "smtputf8 0", "body8bit 0", "held 0", "size 1",   "warned 1"};
     for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
         char line[64];
         snprintf(line, sizeof(line), "%s\n", once[i]);
@@ -307,7 +310,8 @@ static void test_bad_lines(void **state)
 
 static void test_bad_numbers(void **state)
 {
-    static const char *const keys[] = {"arrival", "size", "ret", "smtputf8", "body8bit", "held"};
+    static const char *const keys[] = {"arrival",  "size", "ret",   "smtputf8",
+                                       "body8bit", "held", "warned"};
     static const char *const bad[] = {
         "x",   "-1", "1x", "+1", "\t1", " 1", "0x1", "", "1 ", "1.0", "99999999999999999999",
         "1e3", "-",  "1\r"};
@@ -323,6 +327,7 @@ static void test_bad_numbers(void **state)
     expect_refused("smtputf8", "smtputf8 2\n");
     expect_refused("body8bit", "body8bit 10\n");
     expect_refused("held", "held 7\n");
+    expect_refused("warned", "warned 2\n");
 }
 
 static void test_bad_rcpt(void **state)
