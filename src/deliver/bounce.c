@@ -6,12 +6,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/users.h"
+#include "conf/conf.h"
 #include "proto/smtp_parse.h"
 #include "queue/queue.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
 #define HEADERS_MAX (64 * 1024) /* of the original message, in the bounce */
+
+void bounce_targets(const struct conf *conf, const struct user_table *users, const char *sender,
+                    char ***targets_r, size_t *n_r)
+{
+    *targets_r = NULL;
+    *n_r = 0;
+    const char *at = strrchr(sender, '@');
+    if (at && conf_is_local_domain(conf, at + 1)) {
+        user_table_resolve(users, sender, targets_r, n_r);
+        return;
+    }
+    *targets_r = xcalloc(1, sizeof(char *));
+    (*targets_r)[0] = xstrdup(sender);
+    *n_r = 1;
+}
 
 /* The original message from the queue: its header section, or with full
  * all of it (at most BOUNCE_FULL_MAX octets, else the header section and

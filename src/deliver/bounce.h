@@ -17,7 +17,9 @@
 #include "proto/dsn.h"
 #include "queue/envelope.h"
 
+struct conf;
 struct queue;
+struct user_table;
 
 /* A failure report carries the whole original message when its sender
  * asked for it (RET=FULL) and it is at most this large; else, like every
@@ -33,6 +35,13 @@ struct bounce_report {
     int64_t now;
     int64_t retry_until; /* DSN_DELAY: when the message will be given up */
 };
+
+/* (event loop: the users table may be replaced by a reload) Where a report
+ * to sender goes: the sender itself, or for a sender in a local domain its
+ * mailbox or alias targets (none: *n_r is 0). The caller frees the strings
+ * and the array. */
+void bounce_targets(const struct conf *conf, const struct user_table *users, const char *sender,
+                    char ***targets_r, size_t *n_r);
 
 /* (worker) Queues the report about orig. 0 and the committed envelope in
  * *env_r, or an errno value. */

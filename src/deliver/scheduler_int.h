@@ -88,8 +88,6 @@ void sched_fails_free(struct sched_fail **list);
  * of m->delays. */
 void sched_store(struct sched_msg *m);
 struct envelope *sched_envelope_copy(const struct envelope *env);
-/* Where a DSN to the sender goes (its alias targets if local). */
-void sched_bounce_targets(struct scheduler *s, const char *sender, char ***targets_r, size_t *n_r);
 
 /* Whether a recipient deferred now belongs in the message's delay warning:
  * [relay] delay_warning passed since arrival, no warning queued yet (the

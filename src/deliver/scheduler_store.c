@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/users.h"
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/bounce.h"
@@ -236,22 +235,6 @@ static void store_done(void *arg)
     sched_cycle_end(m);
 }
 
-/* Where a bounce to the sender goes: the sender itself, or for a local
- * sender its mailbox or alias targets. */
-void sched_bounce_targets(struct scheduler *s, const char *sender, char ***targets_r, size_t *n_r)
-{
-    *targets_r = NULL;
-    *n_r = 0;
-    const char *at = strrchr(sender, '@');
-    if (at && conf_is_local_domain(s->d->conf, at + 1)) {
-        user_table_resolve(s->d->users, sender, targets_r, n_r);
-        return;
-    }
-    *targets_r = xcalloc(1, sizeof(char *));
-    (*targets_r)[0] = xstrdup(sender);
-    *n_r = 1;
-}
-
 void sched_store(struct sched_msg *m)
 {
     if (m->gone)
@@ -291,7 +274,7 @@ void sched_store(struct sched_msg *m)
         report = wants_bounce(&m->env->rcpts[f->index]);
     /* No report to the null sender (a bounce of a bounce): no loops. */
     if (report && m->env->sender[0] != '\0') {
-        sched_bounce_targets(s, m->env->sender, &job->targets, &job->ntargets);
+        bounce_targets(s->d->conf, s->d->users, m->env->sender, &job->targets, &job->ntargets);
         if (job->ntargets == 0) {
             log_warn("event=bounce_undeliverable id=%s sender=%s reason=%s", m->id,
                      log_q(m->env->sender), "no such local mailbox");

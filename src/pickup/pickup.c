@@ -220,14 +220,8 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     bool failed = false;
     for (size_t i = 0; i < env->nrcpts; i++)
         failed |= env->rcpts[i].state == RCPT_FAILED;
-    const char *at = strrchr(env->sender, '@');
-    if (failed && at && conf_is_local_domain(conf, at + 1)) {
-        user_table_resolve(p->d->users, env->sender, &it->bounce_to, &it->nbounce_to);
-    } else if (failed && env->sender[0]) {
-        it->bounce_to = xcalloc(1, sizeof(char *));
-        it->bounce_to[0] = xstrdup(env->sender);
-        it->nbounce_to = 1;
-    }
+    if (failed && env->sender[0])
+        bounce_targets(conf, p->d->users, env->sender, &it->bounce_to, &it->nbounce_to);
 
     char date[64];
     time_t now = time(NULL);
