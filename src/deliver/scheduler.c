@@ -107,12 +107,36 @@ static void attempt_done(void *arg)
     sched_cycle_end(m);
 }
 
+/* Whether the worker has anything to do for m: load its envelope, finish
+ * or make a Maildir copy, or remove a message with nothing left. A message
+ * for remote recipients only (most relayed mail) goes straight to the mta,
+ * without waiting in the worker queue behind other messages' commits. */
+static bool needs_local_attempt(const struct sched_msg *m)
+{
+    const struct envelope *env = m->env;
+    if (env == NULL || envelope_pending(env) == 0)
+        return true;
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        const struct envelope_rcpt *r = &env->rcpts[i];
+        if (r->state == RCPT_DELIVERING ||
+            (r->state == RCPT_PENDING && sched_is_local(m->sched, r->addr)))
+            return true;
+    }
+    return false;
+}
+
 void sched_attempt_start(struct sched_msg *m)
 {
     if (m->local_busy || m->remote_jobs > 0 || m->storing || m->gone)
         return; /* the running cycle re-arms the timer when it ends */
     if (m->env && m->env->held)
         return; /* `postern queue hold`: wait for release */
+    if (!needs_local_attempt(m)) {
+        if (!m->sched->d->stopping)
+            sched_remote_start(m, time(NULL));
+        sched_cycle_end(m);
+        return;
+    }
     m->local_busy = true;
     struct attempt_job *job = xcalloc(1, sizeof(*job));
     job->msg = m;
