@@ -631,7 +631,7 @@ static void set_defaults(struct conf *c)
     c->queue_lifetime_ms = 5ull * 86400 * 1000;
     c->relay_delay_warning_ms = 4ull * 3600 * 1000;
     c->relay_connections = 100;
-    c->relay_connections_per_domain = 10;
+    c->relay_connections_per_domain = 20; /* Postfix's default_destination_concurrency_limit */
     c->relay_dns_timeout_ms = 30 * 1000;
     c->relay_connect_timeout_ms = 30 * 1000;
     c->relay_greeting_timeout_ms = 5 * 60 * 1000;
