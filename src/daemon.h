@@ -30,6 +30,10 @@ struct daemon {
     struct user_table *users;
     struct event_base *base;
     struct worker_pool *workers;
+    /* Commits of received messages only: they wait on fsync, and on their
+     * own threads they neither queue behind delivery work nor delay it;
+     * committing together, they share directory fsyncs (queue.h). */
+    struct worker_pool *committers;
     struct queue *queue;
     struct scheduler *scheduler;
     struct listener_set *listeners;

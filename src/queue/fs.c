@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,26 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+/* One message waiting for the group commit's renames (see commit_group). */
+struct commit_wait {
+    const char *id;
+    int rc;
+    bool msg_renamed; /* msg/ID is ours (to remove if the commit fails) */
+    bool done;
+    struct commit_wait *next;
+};
+
 struct queue {
     char *dir;
     int dirfd;
     int tmp_fd, msg_fd, env_fd;
+    /* Group commit: messages whose files are fsynced wait here; one thread
+     * at a time (the leader) renames every waiting one and fsyncs msg/ and
+     * env/ once for all of them. */
+    pthread_mutex_t commit_lock;
+    pthread_cond_t commit_cond;
+    bool commit_leader;
+    struct commit_wait *commit_head, **commit_tail;
 };
 
 static int open_subdir(int parent, const char *name)
@@ -34,6 +51,9 @@ struct queue *queue_open(const char *data_dir, struct buf *err_r)
     struct queue *q = xcalloc(1, sizeof(*q));
     q->dir = xasprintf("%s/queue", data_dir);
     q->dirfd = q->tmp_fd = q->msg_fd = q->env_fd = -1;
+    pthread_mutex_init(&q->commit_lock, NULL);
+    pthread_cond_init(&q->commit_cond, NULL);
+    q->commit_tail = &q->commit_head;
     /* data_dir and queue/ are traversable but not listable, so that local
      * users can reach queue/drop/ (the sendmail command) and nothing else. */
     if (mkdir(data_dir, 0711) != 0 && errno != EEXIST)
@@ -77,6 +97,8 @@ void queue_close(struct queue **qp)
         close(q->msg_fd);
     if (q->env_fd >= 0)
         close(q->env_fd);
+    pthread_mutex_destroy(&q->commit_lock);
+    pthread_cond_destroy(&q->commit_cond);
     free(q->dir);
     free(q);
     *qp = NULL;
@@ -124,20 +146,21 @@ struct queue_incoming *queue_incoming_new(struct queue *q)
 {
     struct queue_incoming *in = xcalloc(1, sizeof(*in));
     in->q = q;
-    for (int tries = 0; tries < 16; tries++) {
-        make_id(in->id);
-        char name[QUEUE_ID_LEN + 8];
-        snprintf(name, sizeof(name), "%s.msg", in->id);
-        in->fd = openat(q->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (in->fd >= 0)
-            return in;
-        if (errno != EEXIST)
-            break;
-    }
-    int saved = errno;
-    free(in);
-    errno = saved;
-    return NULL;
+    in->fd = -1;
+    buf_init(&in->mem);
+    make_id(in->id);
+    return in;
+}
+
+/* Creates tmp/ID.msg. The id is already in the Received header, so a
+ * collision (the same microsecond and 20 random bits) cannot pick another:
+ * it fails with EEXIST, a temporary error for the client. */
+static int incoming_create(struct queue_incoming *in)
+{
+    char name[QUEUE_ID_LEN + 8];
+    snprintf(name, sizeof(name), "%s.msg", in->id);
+    in->fd = openat(in->q->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return in->fd < 0 ? errno : 0;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -160,18 +183,29 @@ int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len
 {
     if (in->error)
         return -1;
-    if (write_all(in->fd, data, len) != 0) {
-        in->error = errno;
+    if (in->fd < 0 && in->mem.len + len <= QUEUE_INCOMING_MEM_MAX) {
+        buf_append(&in->mem, data, len);
+        in->written += len;
+        return 0;
+    }
+    int rc = in->fd < 0 ? incoming_create(in) : 0;
+    if (rc == 0 && in->mem.len && write_all(in->fd, in->mem.data, in->mem.len) != 0)
+        rc = errno;
+    buf_free(&in->mem);
+    if (rc == 0 && write_all(in->fd, data, len) != 0)
+        rc = errno;
+    if (rc != 0) {
+        in->error = rc;
         return -1;
     }
     in->written += len;
     return 0;
 }
 
-/* Writes a whole file in dirfd/name durably: O_EXCL temp, write, fsync, close. */
-static int write_file_synced(int dirfd, const char *name, const void *data, size_t len)
+/* Writes a whole file in tmp/name durably: write, fsync, close. */
+static int write_file_synced(struct queue *q, const char *name, const void *data, size_t len)
 {
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = openat(q->tmp_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return errno;
     int rc = 0;
@@ -182,6 +216,89 @@ static int write_file_synced(int dirfd, const char *name, const void *data, size
     return rc;
 }
 
+/* The leader's work: every waiting message's content renamed into msg/,
+ * one fsync of msg/, then every envelope renamed into env/ (the commit
+ * points), one fsync of env/. */
+static void commit_batch(struct queue *q, struct commit_wait *batch)
+{
+    bool any = false;
+    for (struct commit_wait *w = batch; w; w = w->next) {
+        char msg_tmp[QUEUE_ID_LEN + 8];
+        snprintf(msg_tmp, sizeof(msg_tmp), "%s.msg", w->id);
+        /* NOREPLACE: an id collision (see incoming_create) must not
+         * replace another message's content. */
+        int r = renameat2(q->tmp_fd, msg_tmp, q->msg_fd, w->id, RENAME_NOREPLACE);
+        if (r != 0 && errno == EINVAL)
+            r = renameat(q->tmp_fd, msg_tmp, q->msg_fd, w->id); /* no flags here */
+        if (r != 0) {
+            w->rc = errno;
+        } else {
+            w->msg_renamed = true;
+            any = true;
+        }
+    }
+    if (any && fsync(q->msg_fd) != 0) {
+        int e = errno;
+        for (struct commit_wait *w = batch; w; w = w->next)
+            if (w->rc == 0)
+                w->rc = e;
+    }
+    any = false;
+    for (struct commit_wait *w = batch; w; w = w->next) {
+        char env_tmp[QUEUE_ID_LEN + 8];
+        snprintf(env_tmp, sizeof(env_tmp), "%s.env", w->id);
+        if (w->rc == 0 && renameat(q->tmp_fd, env_tmp, q->env_fd, w->id) != 0)
+            w->rc = errno;
+        else if (w->rc == 0)
+            any = true;
+    }
+    if (any && fsync(q->env_fd) != 0) {
+        /* The renames happened but may not be durable: we cannot say 250.
+         * Undo them so that the clients' retries do not make duplicates. */
+        int e = errno;
+        for (struct commit_wait *w = batch; w; w = w->next) {
+            if (w->rc == 0) {
+                w->rc = e;
+                unlinkat(q->env_fd, w->id, 0);
+            }
+        }
+    }
+}
+
+/* Waits until id's files are renamed into place durably, leading a batch
+ * when no other thread does. Returns 0 or an errno value. */
+static int commit_group(struct queue *q, const char *id, bool *msg_renamed_r)
+{
+    struct commit_wait me = {.id = id};
+    pthread_mutex_lock(&q->commit_lock);
+    /* me leaves the list (a leader takes the whole list) before it is done. */
+    *q->commit_tail = &me;
+    // cppcheck-suppress autoVariables
+    q->commit_tail = &me.next;
+    while (!me.done) {
+        if (q->commit_leader) {
+            pthread_cond_wait(&q->commit_cond, &q->commit_lock);
+            continue;
+        }
+        q->commit_leader = true;
+        struct commit_wait *batch = q->commit_head;
+        q->commit_head = NULL;
+        q->commit_tail = &q->commit_head;
+        pthread_mutex_unlock(&q->commit_lock);
+        commit_batch(q, batch);
+        pthread_mutex_lock(&q->commit_lock);
+        for (struct commit_wait *w = batch, *next; w; w = next) {
+            next = w->next; /* w may return (and vanish) once done is set */
+            w->done = true;
+        }
+        q->commit_leader = false;
+        pthread_cond_broadcast(&q->commit_cond);
+    }
+    pthread_mutex_unlock(&q->commit_lock);
+    *msg_renamed_r = me.msg_renamed;
+    return me.rc;
+}
+
 int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env)
 {
     struct queue *q = in->q;
@@ -189,36 +306,33 @@ int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env)
     snprintf(msg_tmp, sizeof(msg_tmp), "%s.msg", in->id);
     snprintf(env_tmp, sizeof(env_tmp), "%s.env", in->id);
     int rc = in->error;
+    if (rc == 0 && in->fd < 0)
+        rc = incoming_create(in);
+    if (rc == 0 && in->mem.len && write_all(in->fd, in->mem.data, in->mem.len) != 0)
+        rc = errno;
+    buf_free(&in->mem);
     if (rc == 0 && fsync(in->fd) != 0)
         rc = errno;
-    if (close(in->fd) != 0 && rc == 0)
+    if (in->fd >= 0 && close(in->fd) != 0 && rc == 0)
         rc = errno;
     in->fd = -1;
     if (rc == 0) {
         struct buf text;
         buf_init(&text);
         envelope_serialize(env, &text);
-        rc = write_file_synced(q->tmp_fd, env_tmp, text.data, text.len);
+        rc = write_file_synced(q, env_tmp, text.data, text.len);
         buf_free(&text);
     }
     /* Content first, then the envelope: a committed envelope always has its
      * content on disk, and the envelope's rename is the commit point. */
-    if (rc == 0 && renameat(q->tmp_fd, msg_tmp, q->msg_fd, in->id) != 0)
-        rc = errno;
-    if (rc == 0 && fsync(q->msg_fd) != 0)
-        rc = errno;
-    if (rc == 0 && renameat(q->tmp_fd, env_tmp, q->env_fd, in->id) != 0)
-        rc = errno;
-    if (rc == 0 && fsync(q->env_fd) != 0) {
-        /* The rename happened but may not be durable: we cannot say 250.
-         * Undo it so that the client's retry does not make a duplicate. */
-        rc = errno;
-        unlinkat(q->env_fd, in->id, 0);
-    }
+    bool msg_renamed = false;
+    if (rc == 0)
+        rc = commit_group(q, in->id, &msg_renamed);
     if (rc != 0) {
         unlinkat(q->tmp_fd, msg_tmp, 0);
         unlinkat(q->tmp_fd, env_tmp, 0);
-        unlinkat(q->msg_fd, in->id, 0);
+        if (msg_renamed)
+            unlinkat(q->msg_fd, in->id, 0);
     }
     free(in);
     return rc;
@@ -229,11 +343,13 @@ void queue_incoming_abort(struct queue_incoming **inp)
     struct queue_incoming *in = *inp;
     if (in == NULL)
         return;
-    if (in->fd >= 0)
+    if (in->fd >= 0) {
         close(in->fd);
-    char name[QUEUE_ID_LEN + 8];
-    snprintf(name, sizeof(name), "%s.msg", in->id);
-    unlinkat(in->q->tmp_fd, name, 0);
+        char name[QUEUE_ID_LEN + 8];
+        snprintf(name, sizeof(name), "%s.msg", in->id);
+        unlinkat(in->q->tmp_fd, name, 0);
+    }
+    buf_free(&in->mem);
     free(in);
     *inp = NULL;
 }
@@ -245,7 +361,7 @@ int queue_envelope_store(struct queue *q, const struct envelope *env)
     struct buf text;
     buf_init(&text);
     envelope_serialize(env, &text);
-    int rc = write_file_synced(q->tmp_fd, tmp, text.data, text.len);
+    int rc = write_file_synced(q, tmp, text.data, text.len);
     buf_free(&text);
     if (rc == 0 && renameat(q->tmp_fd, tmp, q->env_fd, env->id) != 0)
         rc = errno;

@@ -3,7 +3,9 @@
  * through struct queue_ops so another store can replace the file one.
  *
  * Layout under data_dir/queue/ (file backend):
- *   tmp/ID.msg, tmp/ID.env  being written; removed at start
+ *   tmp/ID.msg, tmp/ID.env  being written; removed at start (a small
+ *                           message has no tmp/ID.msg until its commit: its
+ *                           content is held in memory until then)
  *   msg/ID                  committed content (CRLF lines), never changed
  *   env/ID                  committed envelope: its rename into env/ is the
  *                           commit point; rewritten by temp file + rename
@@ -24,11 +26,17 @@
 
 struct queue;
 
-/* A message being received: content written as it arrives. */
+/* Content up to this size stays in memory until the commit, so that
+ * receiving a small message never touches the file system on the loop. */
+#define QUEUE_INCOMING_MEM_MAX (64 * 1024)
+
+/* A message being received: content held in memory, then (past
+ * QUEUE_INCOMING_MEM_MAX, or at the commit) written to tmp/ID.msg. */
 struct queue_incoming {
     struct queue *q;
     char id[QUEUE_ID_LEN + 1];
-    int fd;
+    int fd;         /* tmp/ID.msg, or -1 while the content is only in mem */
+    struct buf mem; /* content not yet in a file */
     uint64_t written;
     int error; /* first errno of a failed write, 0 if none */
 };
@@ -37,14 +45,20 @@ struct queue *queue_open(const char *data_dir, struct buf *err_r);
 void queue_close(struct queue **q);
 const char *queue_dir(const struct queue *q);
 
-/* Makes a new unique id and its tmp/ID.msg file (O_EXCL). NULL on failure
- * with errno set. */
+/* Makes a new unique id; no system call that blocks (the file is created
+ * later, see struct queue_incoming). Never NULL. */
 struct queue_incoming *queue_incoming_new(struct queue *q);
-/* Appends content; a failure is remembered in in->error (and returns -1). */
+/* Appends content; a failure is remembered in in->error (and returns -1).
+ * Creates and writes tmp/ID.msg (O_EXCL) only past QUEUE_INCOMING_MEM_MAX. */
 int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len);
-/* (worker) fsyncs the content, writes the envelope, renames both into place
- * and fsyncs the directories. Returns 0, or an errno value. The incoming is
- * consumed either way (its temp files are removed on failure). */
+/* (worker) Writes and fsyncs the content and the envelope, renames both into
+ * place and fsyncs the directories. Returns 0, or an errno value. The
+ * incoming is consumed either way (its temp files are removed on failure).
+ * Group commit: threads committing at the same time share the renames'
+ * directory fsyncs (one msg/ and one env/ fsync per batch); each file is
+ * still fsynced before its rename, each rename before the directory fsync
+ * that covers it, and every content rename is durable before any envelope
+ * rename of the batch, so a crash never leaves an envelope without content. */
 int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env);
 /* Drops an incoming message and its temp file. */
 void queue_incoming_abort(struct queue_incoming **in);

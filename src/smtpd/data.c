@@ -242,7 +242,7 @@ static void commit_start(struct smtpd_session *s, const char *prepend)
     job->hostname = s->d->conf->hostname;
     s->commit = job;
     s->state = SMTPD_COMMIT;
-    worker_pool_submit(s->d->workers, commit_work, commit_done, job);
+    worker_pool_submit(s->d->committers, commit_work, commit_done, job);
 }
 
 static void data_finish(struct smtpd_session *s)
