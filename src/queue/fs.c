@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "queue/queue.h"
+#include "queue/spare.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -30,6 +31,7 @@ struct queue {
     char *dir;
     int dirfd;
     int tmp_fd, msg_fd, env_fd;
+    struct queue_spare *spare; /* removed files, to be written again */
     /* Group commit: messages whose files are fsynced wait here; one thread
      * at a time (the leader) renames every waiting one and fsyncs msg/ and
      * env/ once for all of them. */
@@ -72,6 +74,9 @@ struct queue *queue_open(const char *data_dir, struct buf *err_r)
         goto fail;
     if (mkdirat(q->dirfd, "corrupt", 0700) != 0 && errno != EEXIST)
         goto fail;
+    q->spare = queue_spare_open(q->dirfd);
+    if (q->spare == NULL)
+        goto fail;
     /* The sendmail drop folder: any local user may leave a file (sticky, not
      * listable); the daemon trusts nothing in it but the file's owner. */
     if (mkdirat(q->dirfd, "drop", 01733) != 0 && errno != EEXIST)
@@ -97,6 +102,7 @@ void queue_close(struct queue **qp)
         close(q->msg_fd);
     if (q->env_fd >= 0)
         close(q->env_fd);
+    queue_spare_close(&q->spare);
     pthread_mutex_destroy(&q->commit_lock);
     pthread_cond_destroy(&q->commit_cond);
     free(q->dir);
@@ -159,7 +165,7 @@ static int incoming_create(struct queue_incoming *in)
 {
     char name[QUEUE_ID_LEN + 8];
     snprintf(name, sizeof(name), "%s.msg", in->id);
-    in->fd = openat(in->q->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    in->fd = queue_spare_create(in->q->spare, in->q->tmp_fd, name, true);
     return in->fd < 0 ? errno : 0;
 }
 
@@ -205,11 +211,11 @@ int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len
 /* Writes a whole file in tmp/name durably: write, fsync, close. */
 static int write_file_synced(struct queue *q, const char *name, const void *data, size_t len)
 {
-    int fd = openat(q->tmp_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = queue_spare_create(q->spare, q->tmp_fd, name, false);
     if (fd < 0)
         return errno;
     int rc = 0;
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0)
+    if (write_all(fd, data, len) != 0 || ftruncate(fd, (off_t)len) != 0 || fsync(fd) != 0)
         rc = errno;
     if (close(fd) != 0 && rc == 0)
         rc = errno;
@@ -311,6 +317,9 @@ int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env)
     if (rc == 0 && in->mem.len && write_all(in->fd, in->mem.data, in->mem.len) != 0)
         rc = errno;
     buf_free(&in->mem);
+    /* A reused file may be longer than what we wrote (spare.h). */
+    if (rc == 0 && ftruncate(in->fd, (off_t)in->written) != 0)
+        rc = errno;
     if (rc == 0 && fsync(in->fd) != 0)
         rc = errno;
     if (in->fd >= 0 && close(in->fd) != 0 && rc == 0)
@@ -347,7 +356,7 @@ void queue_incoming_abort(struct queue_incoming **inp)
         close(in->fd);
         char name[QUEUE_ID_LEN + 8];
         snprintf(name, sizeof(name), "%s.msg", in->id);
-        unlinkat(in->q->tmp_fd, name, 0);
+        queue_spare_put(in->q->spare, in->q->tmp_fd, name);
     }
     buf_free(&in->mem);
     free(in);
@@ -434,11 +443,11 @@ int queue_content_open(struct queue *q, const char *id)
 
 int queue_remove(struct queue *q, const char *id)
 {
-    if (unlinkat(q->env_fd, id, 0) != 0 && errno != ENOENT)
-        return errno;
-    if (unlinkat(q->msg_fd, id, 0) != 0 && errno != ENOENT)
-        return errno;
-    return 0;
+    int rc = queue_spare_put(q->spare, q->env_fd, id);
+    if (rc != 0 && rc != ENOENT)
+        return rc;
+    rc = queue_spare_put(q->spare, q->msg_fd, id);
+    return rc == ENOENT ? 0 : rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -484,6 +493,7 @@ static void free_names(char **names, size_t n)
 
 int queue_recover(struct queue *q, queue_scan_fn fn, void *arg)
 {
+    queue_spare_load(q->spare);
     size_t n;
     char **names = list_dir(q->tmp_fd, &n);
     for (size_t i = 0; i < n; i++) {

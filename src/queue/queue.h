@@ -10,6 +10,9 @@
  *   env/ID                  committed envelope: its rename into env/ is the
  *                           commit point; rewritten by temp file + rename
  *   corrupt/                envelopes that failed to parse, kept for a human
+ *   spare/N                 files of removed entries (N a number), reused
+ *                           for new tmp/ files instead of creating inodes
+ *                           (spare.h); never read
  *
  * Functions marked (worker) block on fsync: call them from the worker pool,
  * never on the event loop.

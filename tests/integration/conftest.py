@@ -317,11 +317,17 @@ def delivered_files(postern):
 
 
 def queue_files(postern):
-    """Every file under data_dir/queue (relative paths)."""
+    """Every file under data_dir/queue (relative paths) but queue/spare/,
+    where removed files wait to be reused (src/queue/spare.h): those hold
+    no queue entry and nothing reads them."""
     root = postern.data_dir / "queue"
     if not root.is_dir():
         return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).parts[0] != "spare"
+    )
 
 
 def wait_queue_empty(postern, timeout=10.0):

@@ -253,7 +253,7 @@ def strace_calls(text):
             continue
         pid, rest = m.groups()
         if rest.endswith("<unfinished ...>"):
-            pending[pid] = rest[: -len("<unfinished ...>")]
+            pending[pid] = rest[: -len("<unfinished ...>")].rstrip()
             continue
         r = re.match(r"<\.\.\. \w+ resumed>(.*)$", rest)
         if r:
@@ -262,11 +262,9 @@ def strace_calls(text):
     return out
 
 
-def test_250_only_after_fsync_and_rename(make_postern):
-    """The order of system calls behind the 250 (DESIGN 4): content fsynced,
-    renamed, directory fsynced, envelope renamed (the commit point), its
-    directory fsynced; only then the reply. And the Maildir copy: fsync,
-    rename into new/, fsync new/, and only then the queue entry goes."""
+def run_under_strace(make_postern, work):
+    """Runs work(p) against a daemon traced with `strace -f`, stops it, and
+    returns the system calls (strace_calls) and p."""
     import shutil
     import signal
     import subprocess
@@ -289,30 +287,39 @@ def test_250_only_after_fsync_and_rename(make_postern):
     strace_proc = p.proc
     try:
         wait_until(lambda: "event=started" in p.log(), what=f"postern under strace\n{p.log()}")
-        c, qid = send_and_get_250(p.port, ["alice@example.test"], make_body(1, 3000))
-        c.close()
-        p.wait_messages("alice@example.test", 1)
-        wait_queue_empty(p)
+        work(p)
     finally:
         pid = int((p.data_dir / "run" / "postern.pid").read_text())
         os.kill(pid, signal.SIGTERM)
         strace_proc.wait(timeout=20)
         p.proc = None
-    calls = strace_calls(trace.read_text())
+    return strace_calls(trace.read_text()), p
 
-    def chain(*patterns):
-        """Indexes of calls matching each pattern in turn, each after the last."""
-        at, found = -1, []
-        for pattern in patterns:
-            idx = [i for i, call in enumerate(calls) if i > at and re.search(pattern, call)]
-            assert idx, f"no system call matches {pattern!r} after {calls[at] if at >= 0 else 'start'}"
-            at = idx[0]
-            found.append(at)
-        return found
 
+def chain_of(calls, *patterns):
+    """Indexes of calls matching each pattern in turn, each after the last."""
+    at, found = -1, []
+    for pattern in patterns:
+        idx = [i for i, call in enumerate(calls) if i > at and re.search(pattern, call)]
+        assert idx, f"no system call matches {pattern!r} after {calls[at] if at >= 0 else 'start'}" + (
+            "\n" + "\n".join(c for c in calls if "fsync" in c or "rename" in c)[-3000:]
+        )
+        at = idx[0]
+        found.append(at)
+    return found
+
+
+def check_durable_before_250(calls, p, qid):
+    """The content and the envelope fsynced, the content renamed into msg/
+    and an fsync of msg/ after that rename, then the envelope renamed into
+    env/ (the commit point) and an fsync of env/ after it: all of it before
+    the 250 naming qid. Under group commit one directory fsync may cover
+    several messages; the first one after this message's rename is the one
+    that makes it durable, and it must come before this message's 250."""
     q = re.escape(str(p.data_dir / "queue"))
-    reply = chain(rf"^(writev|write|sendmsg)\(\d+<socket:.*250 2\.0\.0 Ok: queued as {qid}")[0]
-    steps = chain(
+    reply = chain_of(calls, rf"^(writev|write|sendmsg)\(\d+<socket:.*250 2\.0\.0 Ok: queued as {qid}")[0]
+    steps = chain_of(
+        calls,
         rf"^fsync\(\d+<{q}/tmp/{qid}\.msg>\)\s+= 0",
         rf"^fsync\(\d+<{q}/tmp/{qid}\.env>\)\s+= 0",
         rf'^renameat2?\(\d+<{q}/tmp>, "{qid}\.msg", \d+<{q}/msg>, "{qid}".*= 0',
@@ -323,13 +330,81 @@ def test_250_only_after_fsync_and_rename(make_postern):
     assert steps[-1] < reply, "250 sent before the queue entry was durable:\n" + "\n".join(
         calls[steps[0] : reply + 1]
     )
+    return steps
+
+
+def test_250_only_after_fsync_and_rename(make_postern):
+    """The order of system calls behind the 250 (DESIGN 4): content fsynced,
+    renamed, directory fsynced, envelope renamed (the commit point), its
+    directory fsynced; only then the reply. And the Maildir copy: fsync,
+    rename into new/, fsync new/, and only then the queue entry goes (into
+    queue/spare/, src/queue/spare.h)."""
+    got = {}
+
+    def work(p):
+        c, got["qid"] = send_and_get_250(p.port, ["alice@example.test"], make_body(1, 3000))
+        c.close()
+        p.wait_messages("alice@example.test", 1)
+        wait_queue_empty(p)
+
+    calls, p = run_under_strace(make_postern, work)
+    qid = got["qid"]
+    check_durable_before_250(calls, p, qid)
+    q = re.escape(str(p.data_dir / "queue"))
     box = re.escape(str(p.maildir("alice@example.test")))
-    chain(
+    chain_of(
+        calls,
         rf"^fsync\(\d+<{box}/tmp/[^>]+>\)\s+= 0",
         rf'^rename(at2?)?\(.*"{box}/tmp/[^"]+", .*"{box}/new/[^"]+,S=\d+,W=\d+"\)\s+= 0',
         rf"^fsync\(\d+<{box}/new>\)\s+= 0",
-        rf'^unlinkat\(\d+<{q}/env>, "{qid}"',
+        # The queue entry goes: unlinked, or its file set aside for reuse.
+        rf'^(unlinkat\(\d+<{q}/env>, "{qid}"|renameat2\(\d+<{q}/env>, "{qid}", \d+<{q}/spare>)',
     )
+
+
+def test_250_only_after_fsync_and_rename_group_commit(make_postern):
+    """The same for messages committed at the same moment (group commit:
+    their renames share directory fsyncs): each one's files and directory
+    entries are fsynced before its own 250."""
+    import threading
+
+    n = 8
+    qids = []
+
+    def work(p):
+        clients = []
+        for i in range(n):
+            c = Raw(p.port)
+            c.ehlo()
+            c.expect("MAIL FROM:<x@remote.test>", 250)
+            c.expect("RCPT TO:<alice@example.test>", 250)
+            c.expect("DATA", 354)
+            c.send(make_body(100 + i, 2000))
+            clients.append(c)
+        go = threading.Barrier(n)
+        results = [None] * n
+
+        def finish(i):
+            go.wait()
+            clients[i].send(b".\r\n")
+            results[i] = clients[i].reply()
+
+        threads = [threading.Thread(target=finish, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        for c, (code, text) in zip(clients, results):
+            assert code == 250, text
+            qids.append(re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode())
+            c.close()
+        p.wait_messages("alice@example.test", n)
+        wait_queue_empty(p)
+
+    calls, p = run_under_strace(make_postern, work)
+    assert len(set(qids)) == n
+    for qid in qids:
+        check_durable_before_250(calls, p, qid)
 
 
 def test_client_vanishing_mid_data_leaves_nothing(postern):
