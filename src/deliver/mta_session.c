@@ -11,10 +11,13 @@
  * a final answer. Per-command time-outs follow RFC 5321 4.5.3.2.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -546,7 +549,12 @@ void mta_session_connect(struct mta_session *s)
     bufferevent_setwatermark(s->bev, EV_WRITE, MTA_OUTPUT_LOW, 0);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     mta_session_arm(s, mta_session_conf(s)->relay_connect_timeout_ms);
-    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&a->sa, (int)a->salen) != 0) {
+    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&a->sa, (int)a->salen) == 0) {
+        /* The content and the final dot leave in separate writes: Nagle
+         * would hold the dot for the server's delayed ACK (~40 ms). */
+        int one = 1;
+        setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else {
         /* The deferred error event normally reports it; the timer is the
          * backstop. */
         snprintf(s->last_error, sizeof(s->last_error), "connect to %s: %s", s->peer,
