@@ -1,5 +1,7 @@
 #include "proto/smtp_data.h"
 
+#include "proto/octet_scan.h"
+
 enum state {
     ST_LINE_START, /* at the start of a line */
     ST_IN_LINE,
@@ -86,12 +88,8 @@ static void content_octet(struct smtp_data_decoder *d, struct buf *out, char c)
 /* Octets of line content, none of them CR, LF or NUL. */
 static void content_run(struct smtp_data_decoder *d, struct buf *out, const char *p, size_t n)
 {
-    if (!(d->flags & SMTP_DATA_8BIT))
-        for (size_t k = 0; k < n; k++)
-            if ((unsigned char)p[k] >= 0x80) {
-                d->flags |= SMTP_DATA_8BIT;
-                break;
-            }
+    if (!(d->flags & SMTP_DATA_8BIT) && octet_scan_8bit(p, n))
+        d->flags |= SMTP_DATA_8BIT;
     size_t max = SMTP_TEXT_LINE_MAX - 2;
     size_t room = d->line_len < max ? max - d->line_len : 0;
     if (n > room) {
@@ -134,9 +132,8 @@ int smtp_data_decode(struct smtp_data_decoder *d, const char *in, size_t len, si
             } else {
                 /* The common case: a run of ordinary octets, taken at once
                  * rather than one call per octet (1 MiB messages). */
-                size_t start = i - 1, j = i;
-                while (j < len && in[j] != '\r' && in[j] != '\n' && in[j] != '\0')
-                    j++;
+                size_t start = i - 1;
+                size_t j = i + octet_scan_plain(in + i, len - i, true);
                 content_run(d, out, in + start, j - start);
                 i = j;
             }

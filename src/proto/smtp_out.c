@@ -1,5 +1,7 @@
 #include "proto/smtp_out.h"
 
+#include "proto/octet_scan.h"
+
 void smtp_out_init(struct smtp_out_encoder *e)
 {
     e->line_len = 0;
@@ -40,9 +42,7 @@ void smtp_out_encode(struct smtp_out_encoder *e, const char *in, size_t len, str
             continue;
         }
         /* A run of ordinary octets is copied at once. */
-        size_t run = 0;
-        while (i + run < len && in[i + run] != '\r' && in[i + run] != '\n')
-            run++;
+        size_t run = octet_scan_plain(in + i, len - i, false);
         while (run > 0) {
             if (e->line_len == 0 && in[i] == '.') {
                 buf_append_char(out, '.');

@@ -238,6 +238,45 @@ static void test_nul_and_8bit(void **state)
     done(&r);
 }
 
+/* A CR, LF, NUL or 8-bit octet at every position around the 8-octet steps
+ * of the scan (proto/octet_scan.h) is seen exactly where it is. */
+static void test_special_octet_at_every_offset(void **state)
+{
+    static const struct {
+        char c;
+        unsigned flags;
+    } cases[] = {{'\n', SMTP_DATA_BARE_LF}, {'\0', SMTP_DATA_NUL}, {'\x80', SMTP_DATA_8BIT}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        for (size_t off = 0; off < 40; off++) {
+            char in[48 + 5];
+            memset(in, 'a', 48);
+            memcpy(in + 48, "\r\n.\r\n", 5);
+            in[off] = cases[k].c;
+            struct result r;
+            run(&r, SMTP_DATA_DOT, 0, in, sizeof(in), sizeof(in));
+            assert_int_equal(r.done, 1);
+            assert_int_equal(r.consumed, sizeof(in));
+            assert_int_equal(r.flags, cases[k].flags);
+            if (cases[k].flags == SMTP_DATA_8BIT)
+                assert_out(&r, in, 50);
+            done(&r);
+        }
+    }
+    /* A CRLF at every offset: two lines, nothing flagged. */
+    for (size_t off = 0; off < 40; off++) {
+        char in[48 + 5];
+        memset(in, 'a', 48);
+        memcpy(in + 48, "\r\n.\r\n", 5);
+        memcpy(in + off, "\r\n", 2);
+        struct result r;
+        run(&r, SMTP_DATA_DOT, 0, in, sizeof(in), sizeof(in));
+        assert_int_equal(r.done, 1);
+        assert_int_equal(r.flags, 0);
+        assert_out(&r, in, 50);
+        done(&r);
+    }
+}
+
 static void test_size_limit(void **state)
 {
     struct result r;
@@ -361,11 +400,17 @@ static void test_reinit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple),      cmocka_unit_test(test_dot_unstuffing),
-        cmocka_unit_test(test_smuggling),   cmocka_unit_test(test_bare_cr_lf_flags),
-        cmocka_unit_test(test_line_length), cmocka_unit_test(test_nul_and_8bit),
-        cmocka_unit_test(test_size_limit),  cmocka_unit_test(test_split_invariance),
-        cmocka_unit_test(test_chunk_mode),  cmocka_unit_test(test_reinit),
+        cmocka_unit_test(test_simple),
+        cmocka_unit_test(test_dot_unstuffing),
+        cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_bare_cr_lf_flags),
+        cmocka_unit_test(test_line_length),
+        cmocka_unit_test(test_nul_and_8bit),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_split_invariance),
+        cmocka_unit_test(test_chunk_mode),
+        cmocka_unit_test(test_reinit),
+        cmocka_unit_test(test_special_octet_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

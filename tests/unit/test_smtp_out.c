@@ -136,6 +136,41 @@ static void test_empty_and_unterminated(void **state)
     buf_free(&b);
 }
 
+/* Line ends at every position around the 8-octet steps of the scan
+ * (proto/octet_scan.h): found exactly where they are. */
+static void test_line_end_at_every_offset(void **state)
+{
+    struct buf b;
+    buf_init(&b);
+    for (size_t off = 0; off < 40; off++) {
+        char in[64], expect[80];
+        unsigned flags;
+        memset(in, 'a', sizeof(in));
+        in[off] = '\n';
+        in[off + 1] = '.'; /* the next line starts with a dot: stuffed */
+        encode(in, sizeof(in), sizeof(in), &b, &flags);
+        size_t n = 0;
+        memcpy(expect, in, off);
+        n += off;
+        memcpy(expect + n, "\r\n..", 4);
+        n += 4;
+        memcpy(expect + n, in + off + 2, sizeof(in) - off - 2);
+        n += sizeof(in) - off - 2;
+        memcpy(expect + n, "\r\n.\r\n", 5);
+        n += 5;
+        assert_int_equal(b.len, n);
+        assert_memory_equal(b.data, expect, n);
+        assert_int_equal(flags, SMTP_OUT_FIXED_EOL);
+        in[off] = '\r';
+        in[off + 1] = '\n';
+        encode(in, sizeof(in), 7, &b, &flags);
+        assert_int_equal(flags, 0);
+        check_wire(&b);
+        assert_int_equal(b.len, sizeof(in) + 5);
+    }
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_bare_line_ends),
         cmocka_unit_test(test_long_lines_folded),
         cmocka_unit_test(test_empty_and_unterminated),
+        cmocka_unit_test(test_line_end_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
