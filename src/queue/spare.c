@@ -148,10 +148,9 @@ int queue_spare_create(struct queue_spare *sp, int dirfd, const char *name, bool
             int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0)
                 return fd;
-            int e = errno;
+            /* Not a regular file of ours after all (O_NOFOLLOW): drop it. */
             unlinkat(dirfd, name, 0);
-            errno = e;
-            return -1;
+            continue;
         }
         if (errno == EEXIST) {
             /* The name is taken: so says O_EXCL too. Keep the spare. */
