@@ -16,6 +16,7 @@
 #include "queue/queue.h"
 #include "queue/spare.h"
 #include "util/log.h"
+#include "util/worker.h"
 #include "util/xmalloc.h"
 
 /* One message waiting for the group commit's renames (see commit_group). */
@@ -154,6 +155,7 @@ struct queue_incoming *queue_incoming_new(struct queue *q)
     in->q = q;
     in->fd = -1;
     buf_init(&in->mem);
+    buf_init(&in->flight);
     make_id(in->id);
     return in;
 }
@@ -185,8 +187,20 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+static void spill_start(struct queue_incoming *in);
+
 int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len)
 {
+    if (in->pool) {
+        /* Loop side: only memory here; in->error is the worker's while busy. */
+        if (!in->busy && in->error)
+            return -1;
+        buf_append(&in->mem, data, len);
+        in->written += len;
+        if (!in->busy && in->mem.len >= QUEUE_INCOMING_MEM_MAX)
+            spill_start(in);
+        return 0;
+    }
     if (in->error)
         return -1;
     if (in->fd < 0 && in->mem.len + len <= QUEUE_INCOMING_MEM_MAX) {
@@ -206,6 +220,90 @@ int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len
     }
     in->written += len;
     return 0;
+}
+
+/* (worker) Writes what the loop handed over (flight) to tmp/ID.msg. */
+static void spill_work(void *arg)
+{
+    struct queue_incoming *in = arg;
+    if (in->error)
+        return;
+    int rc = in->fd < 0 ? incoming_create(in) : 0;
+    if (rc == 0 && write_all(in->fd, in->flight.data, in->flight.len) != 0)
+        rc = errno;
+    if (rc != 0)
+        in->error = rc;
+}
+
+/* (worker) The end of an abandoned incoming: its file goes, then itself. */
+static void discard_work(void *arg)
+{
+    struct queue_incoming *in = arg;
+    if (in->fd >= 0) {
+        close(in->fd);
+        char name[QUEUE_ID_LEN + 8];
+        snprintf(name, sizeof(name), "%s.msg", in->id);
+        queue_spare_put(in->q->spare, in->q->tmp_fd, name);
+    }
+    buf_free(&in->mem);
+    buf_free(&in->flight);
+    free(in);
+}
+
+static void spill_done(void *arg)
+{
+    struct queue_incoming *in = arg;
+    in->busy = false;
+    buf_reset(&in->flight);
+    if (in->abandoned) {
+        worker_pool_submit(in->pool, discard_work, NULL, in);
+        return;
+    }
+    if (in->error)
+        buf_reset(&in->mem); /* the message is refused at its end anyway */
+    else if (in->mem.len >= QUEUE_INCOMING_MEM_MAX)
+        spill_start(in);
+    if (!in->busy && in->idle_fn) {
+        void (*fn)(void *) = in->idle_fn;
+        in->idle_fn = NULL;
+        fn(in->idle_arg); /* may commit (and so consume) in */
+        return;
+    }
+    if (in->ready)
+        in->ready(in->ready_arg);
+}
+
+static void spill_start(struct queue_incoming *in)
+{
+    struct buf t = in->flight; /* empty */
+    in->flight = in->mem;
+    in->mem = t;
+    in->busy = true;
+    worker_pool_submit(in->pool, spill_work, spill_done, in);
+}
+
+void queue_incoming_async(struct queue_incoming *in, struct worker_pool *pool,
+                          void (*ready)(void *arg), void *arg)
+{
+    in->pool = pool;
+    in->ready = ready;
+    in->ready_arg = arg;
+}
+
+size_t queue_incoming_backlog(const struct queue_incoming *in)
+{
+    return in->mem.len;
+}
+
+bool queue_incoming_busy(const struct queue_incoming *in)
+{
+    return in->busy;
+}
+
+void queue_incoming_on_idle(struct queue_incoming *in, void (*fn)(void *arg), void *arg)
+{
+    in->idle_fn = fn;
+    in->idle_arg = arg;
 }
 
 /* Writes a whole file in tmp/name durably: write, fsync, close. */
@@ -317,6 +415,7 @@ int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env)
     if (rc == 0 && in->mem.len && write_all(in->fd, in->mem.data, in->mem.len) != 0)
         rc = errno;
     buf_free(&in->mem);
+    buf_free(&in->flight);
     /* A reused file may be longer than what we wrote (spare.h). */
     if (rc == 0 && ftruncate(in->fd, (off_t)in->written) != 0)
         rc = errno;
@@ -352,6 +451,15 @@ void queue_incoming_abort(struct queue_incoming **inp)
     struct queue_incoming *in = *inp;
     if (in == NULL)
         return;
+    *inp = NULL;
+    if (in->busy) {
+        in->abandoned = true; /* spill_done finishes it */
+        return;
+    }
+    if (in->pool && in->fd >= 0) {
+        worker_pool_submit(in->pool, discard_work, NULL, in);
+        return;
+    }
     if (in->fd >= 0) {
         close(in->fd);
         char name[QUEUE_ID_LEN + 8];
@@ -359,8 +467,8 @@ void queue_incoming_abort(struct queue_incoming **inp)
         queue_spare_put(in->q->spare, in->q->tmp_fd, name);
     }
     buf_free(&in->mem);
+    buf_free(&in->flight);
     free(in);
-    *inp = NULL;
 }
 
 int queue_envelope_store(struct queue *q, const struct envelope *env)

@@ -28,6 +28,7 @@
 #include "util/buf.h"
 
 struct queue;
+struct worker_pool;
 
 /* Content up to this size stays in memory until the commit, so that
  * receiving a small message never touches the file system on the loop. */
@@ -42,6 +43,16 @@ struct queue_incoming {
     struct buf mem; /* content not yet in a file */
     uint64_t written;
     int error; /* first errno of a failed write, 0 if none */
+    /* Write-behind (queue_incoming_async); a worker owns fd, error and
+     * flight while busy. */
+    struct worker_pool *pool;
+    void (*ready)(void *arg);
+    void *ready_arg;
+    struct buf flight; /* being written by the worker */
+    bool busy;
+    bool abandoned;
+    void (*idle_fn)(void *arg);
+    void *idle_arg;
 };
 
 struct queue *queue_open(const char *data_dir, struct buf *err_r);
@@ -54,6 +65,20 @@ struct queue_incoming *queue_incoming_new(struct queue *q);
 /* Appends content; a failure is remembered in in->error (and returns -1).
  * Creates and writes tmp/ID.msg (O_EXCL) only past QUEUE_INCOMING_MEM_MAX. */
 int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len);
+
+/* For the event loop: past QUEUE_INCOMING_MEM_MAX, queue_incoming_write()
+ * hands the content to a worker of pool (one write in flight, in order)
+ * instead of writing it, so the loop never waits on the file system; it
+ * only buffers. After each write, ready(arg) runs on the loop (to feed
+ * more once queue_incoming_backlog() is low again). */
+void queue_incoming_async(struct queue_incoming *in, struct worker_pool *pool,
+                          void (*ready)(void *arg), void *arg);
+/* Octets buffered and not yet handed to a write. */
+size_t queue_incoming_backlog(const struct queue_incoming *in);
+/* True while a write runs: in->error is not known yet, and the incoming
+ * may not be committed until fn(arg) (queue_incoming_on_idle) has run. */
+bool queue_incoming_busy(const struct queue_incoming *in);
+void queue_incoming_on_idle(struct queue_incoming *in, void (*fn)(void *arg), void *arg);
 /* (worker) Writes and fsyncs the content and the envelope, renames both into
  * place and fsyncs the directories. Returns 0, or an errno value. The
  * incoming is consumed either way (its temp files are removed on failure).
@@ -63,7 +88,8 @@ int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len
  * that covers it, and every content rename is durable before any envelope
  * rename of the batch, so a crash never leaves an envelope without content. */
 int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env);
-/* Drops an incoming message and its temp file. */
+/* Drops an incoming message and its temp file (with write-behind, in a
+ * worker, once a running write ends; ready and on_idle never run again). */
 void queue_incoming_abort(struct queue_incoming **in);
 
 /* (worker) Rewrites an envelope atomically. 0 or errno. */

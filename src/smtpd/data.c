@@ -18,6 +18,9 @@
 #include "util/xmalloc.h"
 
 #define FLUSH_THRESHOLD (64 * 1024)
+/* Content waiting for the queue's write-behind: past this, the session
+ * stops taking input (the connection's own limit then stops reading). */
+#define BACKLOG_MAX (256 * 1024)
 
 static const struct smtp_error err_storage = {452, "4.3.1",
                                               "Insufficient system storage, try again later"};
@@ -92,7 +95,13 @@ static void reply_queue_error(struct smtpd_session *s, int e)
     smtpd_reply_error(s, e == ENOSPC || e == EDQUOT ? &err_storage : &err_local);
 }
 
-/* Opens the queue file and writes our Received header. 0 or an errno. */
+/* A write of the content ended: take the input that waited for it. */
+static void content_written(void *arg)
+{
+    smtpd_process_input(arg);
+}
+
+/* Starts the message and writes our Received header. 0 or an errno. */
 static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
 {
     s->incoming = queue_incoming_new(s->d->queue);
@@ -101,6 +110,8 @@ static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
         log_error("event=queue_write_failed client=%s error=%s", s->ip, log_q(strerror(e)));
         return e;
     }
+    /* The file system is the committers' business, never the loop's. */
+    queue_incoming_async(s->incoming, s->d->committers, content_written, s);
     smtp_data_decoder_init(&s->decoder, mode, s->d->conf->message_size);
     buf_reset(&s->pending_out);
     smtpd_checks_content_begin(s);
@@ -245,6 +256,15 @@ static void commit_start(struct smtpd_session *s, const char *prepend)
     worker_pool_submit(s->d->committers, commit_work, commit_done, job);
 }
 
+static void data_finish_written(struct smtpd_session *s);
+
+static void data_finish_idle(void *arg)
+{
+    struct smtpd_session *s = arg;
+    data_finish_written(s);
+    smtpd_process_input(s);
+}
+
 static void data_finish(struct smtpd_session *s)
 {
     if (s->decoder.mode == SMTP_DATA_CHUNK)
@@ -252,12 +272,24 @@ static void data_finish(struct smtpd_session *s)
     if (s->decoder.mode == SMTP_DATA_CHUNK && smtp_data_in_line(&s->decoder) &&
         smtp_data_error(&s->decoder) == NULL)
         buf_append(&s->pending_out, "\r\n", 2);
-    const struct smtp_error *err = smtp_data_error(&s->decoder);
-    if (err == NULL) {
+    if (smtp_data_error(&s->decoder) == NULL)
         scan_headers(s, true);
-        err = s->content_error;
-    }
     flush_pending(s);
+    if (s->incoming && queue_incoming_busy(s->incoming)) {
+        /* A write is still running: its result decides the reply. */
+        s->state = SMTPD_COMMIT;
+        queue_incoming_on_idle(s->incoming, data_finish_idle, s);
+        return;
+    }
+    data_finish_written(s);
+}
+
+/* The content is all in the queue's hands: refuse it, or commit it. */
+static void data_finish_written(struct smtpd_session *s)
+{
+    const struct smtp_error *err = smtp_data_error(&s->decoder);
+    if (err == NULL)
+        err = s->content_error;
     int werr = s->incoming ? s->incoming->error : EIO;
     if (err == NULL && werr != 0) {
         log_error("event=queue_write_failed client=%s error=%s", s->ip, log_q(strerror(werr)));
@@ -351,6 +383,8 @@ void smtpd_bdat_start(struct smtpd_session *s, uint64_t size, bool last, bool re
 
 size_t smtpd_data_feed(struct smtpd_session *s, const char *in, size_t len)
 {
+    if (s->incoming && queue_incoming_backlog(s->incoming) >= BACKLOG_MAX)
+        return 0; /* content_written() takes the rest */
     if (s->state == SMTPD_DATA) {
         size_t consumed;
         size_t before = s->pending_out.len;
