@@ -253,20 +253,31 @@ out:
     return pkey;
 }
 
+/* What the signature covers: for rsa-sha256 the data itself, hashed by the
+ * signing call with *md_r = SHA-256; for ed25519-sha256 (RFC 8463) its
+ * SHA-256 hash, signed as is (*md_r = NULL: Ed25519 takes no digest). */
+static bool prehash(enum dkim_key_type t, const void **data, size_t *len, unsigned char hash[32],
+                    const EVP_MD **md_r)
+{
+    *md_r = EVP_sha256();
+    if (t != DKIM_KEY_ED25519)
+        return true;
+    unsigned n;
+    if (EVP_Digest(*data, *len, hash, &n, EVP_sha256(), NULL) != 1)
+        return false;
+    *data = hash;
+    *len = 32;
+    *md_r = NULL;
+    return true;
+}
+
 bool dkim_key_sign(EVP_PKEY *pkey, enum dkim_key_type t, const void *data, size_t len,
                    struct buf *sig_r)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char hash[32];
-    const EVP_MD *md = EVP_sha256();
-    bool ok = ctx != NULL;
-    if (t == DKIM_KEY_ED25519) {
-        unsigned n;
-        ok = ok && EVP_Digest(data, len, hash, &n, EVP_sha256(), NULL) == 1;
-        data = hash;
-        len = sizeof(hash);
-        md = NULL;
-    }
+    const EVP_MD *md = NULL;
+    bool ok = ctx != NULL && prehash(t, &data, &len, hash, &md);
     size_t siglen = 0;
     ok = ok && EVP_DigestSignInit(ctx, NULL, md, NULL, pkey) == 1 &&
          EVP_DigestSign(ctx, NULL, &siglen, data, len) == 1;
@@ -287,15 +298,8 @@ bool dkim_key_verify(EVP_PKEY *pkey, enum dkim_key_type t, const void *data, siz
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char hash[32];
-    const EVP_MD *md = EVP_sha256();
-    bool ok = ctx != NULL;
-    if (t == DKIM_KEY_ED25519) {
-        unsigned n;
-        ok = ok && EVP_Digest(data, len, hash, &n, EVP_sha256(), NULL) == 1;
-        data = hash;
-        len = sizeof(hash);
-        md = NULL;
-    }
+    const EVP_MD *md = NULL;
+    bool ok = ctx != NULL && prehash(t, &data, &len, hash, &md);
     ok = ok && EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) == 1 &&
          EVP_DigestVerify(ctx, sig, siglen, data, len) == 1;
     EVP_MD_CTX_free(ctx);

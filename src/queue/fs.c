@@ -235,10 +235,10 @@ static void spill_work(void *arg)
         in->error = rc;
 }
 
-/* (worker) The end of an abandoned incoming: its file goes, then itself. */
-static void discard_work(void *arg)
+/* The end of an abandoned incoming: its file goes, then itself. Touches
+ * the file system when there is a file: from a worker (discard_work). */
+static void incoming_discard(struct queue_incoming *in)
 {
-    struct queue_incoming *in = arg;
     if (in->fd >= 0) {
         close(in->fd);
         char name[QUEUE_ID_LEN + 8];
@@ -248,6 +248,12 @@ static void discard_work(void *arg)
     buf_free(&in->mem);
     buf_free(&in->flight);
     free(in);
+}
+
+/* (worker) */
+static void discard_work(void *arg)
+{
+    incoming_discard(arg);
 }
 
 static void spill_done(void *arg)
@@ -460,15 +466,7 @@ void queue_incoming_abort(struct queue_incoming **inp)
         worker_pool_submit(in->pool, discard_work, NULL, in);
         return;
     }
-    if (in->fd >= 0) {
-        close(in->fd);
-        char name[QUEUE_ID_LEN + 8];
-        snprintf(name, sizeof(name), "%s.msg", in->id);
-        queue_spare_put(in->q->spare, in->q->tmp_fd, name);
-    }
-    buf_free(&in->mem);
-    buf_free(&in->flight);
-    free(in);
+    incoming_discard(in);
 }
 
 int queue_envelope_store(struct queue *q, const struct envelope *env)

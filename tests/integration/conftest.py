@@ -9,6 +9,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -206,7 +207,50 @@ def body_of(maildir_bytes):
 
 # --- helpers for the inbound tests (test_inbound_*.py) ---------------------
 
-class Raw:
+class SocketClient:
+    """What the raw protocol clients share: a socket (plain, or wrapped in
+    TLS by the subclass), exact bytes out, a buffer of what came in."""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError(f"connection closed; unparsed input {self.buf!r}")
+        self.buf += chunk
+
+    def closed(self, timeout=5.0):
+        """True once the server has closed the connection (EOF or reset).
+        Anything it sent before is kept in self.buf."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Raw(SocketClient):
     """A raw SMTP client on a socket: send exact bytes, read whole replies.
 
     Replies are (code, text) where text holds every line of a multi-line
@@ -219,17 +263,6 @@ class Raw:
         )
         self.buf = b""
         self.greeting = self.reply() if greet else None
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError(f"connection closed; unparsed input {self.buf!r}")
-        self.buf += chunk
 
     def reply(self):
         lines = []
@@ -259,33 +292,6 @@ class Raw:
 
     def ehlo(self, name="client.remote.test"):
         return self.expect(f"EHLO {name}", 250)
-
-    def closed(self, timeout=5.0):
-        """True once the server has closed the connection (EOF or reset).
-        Anything it sent before is kept in self.buf."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def send_raw_message(port, rcpts, content, sender="x@remote.test"):

@@ -7,10 +7,9 @@ import poplib
 import re
 import smtplib
 import socket
-import ssl
 import subprocess
 
-from conftest import free_port, wait_until
+from conftest import SocketClient, free_port, wait_until
 from tlsenv import PASSWORDS, add_user, client_context, make_ca
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
@@ -94,7 +93,7 @@ def retr_bytes(c, n):
     return b"".join(line + b"\r\n" for line in lines)
 
 
-class RawPop3:
+class RawPop3(SocketClient):
     """POP3 on a raw socket (optionally wrapped in TLS later): exact bytes
     out, whole lines in."""
 
@@ -105,15 +104,6 @@ class RawPop3:
             self.sock = client_context(ca).wrap_socket(self.sock, server_hostname="mx.example.test")
         self.buf = b""
         self.greeting = self.line()
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError(f"connection closed; unparsed input {self.buf!r}")
-        self.buf += chunk
 
     def line(self):
         while b"\r\n" not in self.buf:
@@ -152,31 +142,6 @@ class RawPop3:
     def login(self, user=ALICE, password=None):
         self.ok(f"USER {user}")
         return self.ok(f"PASS {password or PASSWORDS[user]}")
-
-    def closed(self, timeout=5.0):
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # A Maildir file name as Dovecot writes and reads it: TIME.UNIQUE.HOST with

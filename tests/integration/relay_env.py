@@ -4,7 +4,6 @@ that answer as told, record what they received, and misbehave on demand.
 
 Everything is loopback; nothing asks the machine's resolver.
 """
-import os
 import pathlib
 import signal
 import socket
