@@ -187,6 +187,15 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* Appends to tmp/ID.msg, creating it first if needed. 0 or an errno. */
+static int incoming_append_file(struct queue_incoming *in, const void *data, size_t len)
+{
+    int rc = in->fd < 0 ? incoming_create(in) : 0;
+    if (rc == 0 && len > 0 && write_all(in->fd, data, len) != 0)
+        rc = errno;
+    return rc;
+}
+
 static void spill_start(struct queue_incoming *in);
 
 int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len)
@@ -208,12 +217,10 @@ int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len
         in->written += len;
         return 0;
     }
-    int rc = in->fd < 0 ? incoming_create(in) : 0;
-    if (rc == 0 && in->mem.len && write_all(in->fd, in->mem.data, in->mem.len) != 0)
-        rc = errno;
+    int rc = incoming_append_file(in, in->mem.data, in->mem.len);
     buf_free(&in->mem);
-    if (rc == 0 && write_all(in->fd, data, len) != 0)
-        rc = errno;
+    if (rc == 0)
+        rc = incoming_append_file(in, data, len);
     if (rc != 0) {
         in->error = rc;
         return -1;
@@ -228,9 +235,7 @@ static void spill_work(void *arg)
     struct queue_incoming *in = arg;
     if (in->error)
         return;
-    int rc = in->fd < 0 ? incoming_create(in) : 0;
-    if (rc == 0 && write_all(in->fd, in->flight.data, in->flight.len) != 0)
-        rc = errno;
+    int rc = incoming_append_file(in, in->flight.data, in->flight.len);
     if (rc != 0)
         in->error = rc;
 }
@@ -416,10 +421,8 @@ int queue_incoming_commit(struct queue_incoming *in, const struct envelope *env)
     snprintf(msg_tmp, sizeof(msg_tmp), "%s.msg", in->id);
     snprintf(env_tmp, sizeof(env_tmp), "%s.env", in->id);
     int rc = in->error;
-    if (rc == 0 && in->fd < 0)
-        rc = incoming_create(in);
-    if (rc == 0 && in->mem.len && write_all(in->fd, in->mem.data, in->mem.len) != 0)
-        rc = errno;
+    if (rc == 0)
+        rc = incoming_append_file(in, in->mem.data, in->mem.len);
     buf_free(&in->mem);
     buf_free(&in->flight);
     /* A reused file may be longer than what we wrote (spare.h). */

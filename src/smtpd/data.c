@@ -36,7 +36,6 @@ struct commit_job {
     struct envelope *env;
     struct dkim_signer *signer;      /* the authenticated user's message, or NULL */
     const struct dkim_keyring *keys; /* kept alive by the daemon until exit */
-    const char *hostname;
     int rc;
 };
 
@@ -170,14 +169,10 @@ static void sign(struct commit_job *job)
     buf_init(&field);
     buf_init(&err);
     if (dkim_signer_finish(job->signer, key, time(NULL), &field, &err)) {
-        struct buf all;
-        buf_init(&all);
-        buf_append_str(&all, field.data);
-        if (job->env->prepend)
-            buf_append_str(&all, job->env->prepend);
+        /* The signature goes first, before what the checks prepended. */
+        char *all = xasprintf("%s%s", field.data, job->env->prepend ? job->env->prepend : "");
         free(job->env->prepend);
-        job->env->prepend = xstrdup(all.data);
-        buf_free(&all);
+        job->env->prepend = all;
     } else {
         log_error("event=dkim_sign_failed id=%s error=%s", job->env->id,
                   log_q(err.data ? err.data : "?"));
@@ -229,7 +224,6 @@ static void commit_done(void *arg)
         smtpd_process_input(s);
 }
 
-/* The message is complete: refuse it with the decoder's reason, or commit. */
 /* Hands the message to a worker: sign (if a signer runs), then commit. */
 static void commit_start(struct smtpd_session *s, const char *prepend)
 {
@@ -250,7 +244,6 @@ static void commit_start(struct smtpd_session *s, const char *prepend)
     job->signer = s->signer;
     s->signer = NULL;
     job->keys = s->d->dkim;
-    job->hostname = s->d->conf->hostname;
     s->commit = job;
     s->state = SMTPD_COMMIT;
     worker_pool_submit(s->d->committers, commit_work, commit_done, job);
@@ -265,6 +258,8 @@ static void data_finish_idle(void *arg)
     smtpd_process_input(s);
 }
 
+/* The message is complete: refuse it with the decoder's reason, or commit
+ * (once a running write of its content has ended). */
 static void data_finish(struct smtpd_session *s)
 {
     if (s->decoder.mode == SMTP_DATA_CHUNK)

@@ -13,34 +13,35 @@ def spares(p):
     return sorted(d.iterdir()) if d.is_dir() else []
 
 
+def deliver(p, rcpt, body):
+    """Sends body to rcpt, waits for it in the Maildir and for the queue to
+    empty (its files then are spares); returns the delivered message."""
+    c, _ = send_and_get_250(p.port, [rcpt], body)
+    c.close()
+    [got] = p.wait_messages(rcpt, 1)
+    wait_queue_empty(p)
+    return got
+
+
 def test_reused_file_holds_only_the_new_message(make_postern):
     p = make_postern()
     big = make_body(1, 28_000)  # under the 32 KiB a spare may hold
-    c, _ = send_and_get_250(p.port, ["alice@example.test"], big)
-    c.close()
-    p.wait_messages("alice@example.test", 1)
-    wait_queue_empty(p)
+    deliver(p, "alice@example.test", big)
     before = spares(p)
     assert before, "the removed entry's files were not kept for reuse"
     assert max(f.stat().st_size for f in before) > 20_000
     inodes = {f.stat().st_ino for f in before}
     small = make_body(2, 500)
-    c, qid = send_and_get_250(p.port, ["bob@example.test"], small)
-    c.close()
-    [got] = p.wait_messages("bob@example.test", 1)
+    got = deliver(p, "bob@example.test", small)
     assert body_of(got) == small.replace(b"\r\n", b"\n")
     assert b"message 1 line" not in got  # nothing of the earlier message
-    wait_queue_empty(p)
     # The new entry's files were spares (the same inodes), and came back.
     assert {f.stat().st_ino for f in spares(p)} & inodes
 
 
 def test_big_files_are_unlinked_not_kept(make_postern):
     p = make_postern()
-    c, _ = send_and_get_250(p.port, ["alice@example.test"], make_body(3, 300_000))
-    c.close()
-    p.wait_messages("alice@example.test", 1)
-    wait_queue_empty(p)
+    deliver(p, "alice@example.test", make_body(3, 300_000))
     assert all(f.stat().st_size <= 32 * 1024 for f in spares(p)), [
         (f.name, f.stat().st_size) for f in spares(p)
     ]
@@ -48,10 +49,7 @@ def test_big_files_are_unlinked_not_kept(make_postern):
 
 def test_spares_survive_a_restart_and_strangers_are_removed(make_postern):
     p = make_postern()
-    c, _ = send_and_get_250(p.port, ["alice@example.test"], make_body(4, 2000))
-    c.close()
-    p.wait_messages("alice@example.test", 1)
-    wait_queue_empty(p)
+    deliver(p, "alice@example.test", make_body(4, 2000))
     kept = {f.name for f in spares(p)}
     assert kept
     p.kill()
@@ -65,8 +63,5 @@ def test_spares_survive_a_restart_and_strangers_are_removed(make_postern):
     names = {f.name for f in spares(p)}
     assert names == kept, names
     assert target.read_bytes() == b"must stay as it is\n"
-    c, _ = send_and_get_250(p.port, ["bob@example.test"], make_body(5, 700))
-    c.close()
-    [got] = p.wait_messages("bob@example.test", 1)
+    got = deliver(p, "bob@example.test", make_body(5, 700))
     assert b"Subject: msg-5\n" in got
-    wait_queue_empty(p)
