@@ -496,6 +496,29 @@ static int on_key(void *user, const char *section, const char *key, const char *
         if (*value && !valid_smarthost(value))
             BAD("'%s' is not host, host:port, [address]:port or [IPv6]:port", value);
         set_str(&c->smarthost, *value ? xstrdup(value) : NULL);
+    } else if (IS("relay", "smarthost_tls")) {
+        if (strcasecmp(value, "verify") == 0)
+            c->smarthost_tls = CONF_TLS_VERIFY;
+        else if (strcasecmp(value, "encrypt") == 0)
+            c->smarthost_tls = CONF_TLS_ENCRYPT;
+        else if (strcasecmp(value, "may") == 0)
+            c->smarthost_tls = CONF_TLS_MAY;
+        else
+            BAD("expected verify, encrypt or may");
+    } else if (IS("relay", "ca_file")) {
+        char *path = *value ? resolve_path(st, value) : NULL;
+        if (path && access(path, R_OK) != 0)
+            conf_error(st, section, key, "cannot read %s: %s", path, strerror(errno));
+        set_str(&c->relay_ca_file, path);
+    } else if (IS("relay", "srs")) {
+        if (!parse_bool(value, &c->srs))
+            BAD("expected yes or no");
+    } else if (IS("relay", "srs_domain")) {
+        if (!valid_hostname(value) || strchr(value, '.') == NULL)
+            BAD("'%s' is not a domain name", value);
+        set_str(&c->srs_domain, xstrdup(value));
+        for (char *p = c->srs_domain; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
     } else if (IS("relay", "retry")) {
         size_t n;
         char **items = split_list(value, &n);
@@ -639,6 +662,8 @@ static void set_defaults(struct conf *c)
     c->relay_data_init_timeout_ms = 2 * 60 * 1000;
     c->relay_data_block_timeout_ms = 3 * 60 * 1000;
     c->relay_data_done_timeout_ms = 10 * 60 * 1000;
+    c->smarthost_tls = CONF_TLS_VERIFY;
+    c->srs = true;
     c->dmarc_reject = true;
     c->mailauth_checks = true;
 }
@@ -696,6 +721,8 @@ struct conf *conf_load(const char *path, struct buf *err_r)
             break;
         }
     }
+    if (c->srs && c->srs_domain == NULL && c->nlocal_domains > 0)
+        c->srs_domain = xstrdup(c->local_domains[0]);
     if (c->users_file == NULL)
         c->users_file = resolve_path(&st, "users");
     free(dir);
@@ -728,6 +755,8 @@ void conf_free(struct conf **cp)
     free(c->aliases_file);
     free(c->resolver);
     free(c->smarthost);
+    free(c->relay_ca_file);
+    free(c->srs_domain);
     free(c->smarthost_user);
     if (c->smarthost_password) {
         explicit_bzero(c->smarthost_password, strlen(c->smarthost_password));

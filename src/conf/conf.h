@@ -31,6 +31,8 @@ struct conf_dkim {
     unsigned line;  /* where it was set, for error messages */
 };
 
+enum conf_tls_policy { CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
+
 struct conf {
     char *path;
     char *hostname;
@@ -77,6 +79,15 @@ struct conf {
     char *smarthost;
     char *smarthost_user; /* AUTH PLAIN to the smarthost (only over TLS), or NULL */
     char *smarthost_password;
+    /* TLS to the smarthost: VERIFY (default) checks chain and name against
+     * ca_file (NULL: the system store); ENCRYPT needs TLS, unverified; MAY
+     * is opportunistic, like direct MX delivery. */
+    enum conf_tls_policy smarthost_tls;
+    char *relay_ca_file;
+    /* SRS for forwarded mail: on unless "srs = no"; the domain defaults to
+     * the first local domain. */
+    bool srs;
+    char *srs_domain;
     unsigned *retry_ms;
     size_t nretry;
     uint64_t queue_lifetime_ms;

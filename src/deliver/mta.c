@@ -9,23 +9,40 @@
 
 #include "conf/conf.h"
 #include "daemon.h"
+#include "net/tls.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+
+/* The smarthost's verifying context, made at start (after the privilege
+ * drop: ca_file must be readable by the service user), or after a reload
+ * that turned verification on. NULL when it is not needed or failed. */
+static SSL_CTX *mta_verify_ctx(struct mta *m)
+{
+    const struct conf *conf = m->d->conf;
+    if (m->tls_verify || !conf->smarthost || conf->smarthost_tls != CONF_TLS_VERIFY)
+        return m->tls_verify;
+    struct buf err;
+    buf_init(&err);
+    m->tls_verify = tls_client_new(true, conf->relay_ca_file, &err);
+    if (m->tls_verify == NULL)
+        log_error("event=tls_client_init_failed error=%s", log_q(err.data));
+    buf_free(&err);
+    return m->tls_verify;
+}
 
 struct mta *mta_new(struct daemon *d)
 {
     struct mta *m = xcalloc(1, sizeof(*m));
     m->d = d;
-    m->tls = SSL_CTX_new(TLS_client_method());
-    if (m->tls) {
-        /* Opportunistic TLS (RFC 7435): encrypt whenever the peer offers it,
-         * never refuse a certificate; the verification result is logged. */
-        SSL_CTX_set_verify(m->tls, SSL_VERIFY_NONE, NULL);
-        SSL_CTX_set_default_verify_paths(m->tls);
-        SSL_CTX_set_min_proto_version(m->tls, TLS1_VERSION);
-    } else {
-        log_error("event=tls_client_init_failed");
-    }
+    struct buf err;
+    buf_init(&err);
+    /* Opportunistic TLS (RFC 7435) for MX hosts: encrypt whenever the peer
+     * offers it, never refuse a certificate; the verification is logged. */
+    m->tls = tls_client_new(false, NULL, &err);
+    if (err.len)
+        log_error("event=tls_client_init_failed error=%s", log_q(err.data));
+    buf_free(&err);
+    mta_verify_ctx(m);
     return m;
 }
 
@@ -59,6 +76,7 @@ void mta_free(struct mta **mp)
     while (m->dests)
         dest_free(m->dests);
     SSL_CTX_free(m->tls);
+    SSL_CTX_free(m->tls_verify);
     free(m);
     *mp = NULL;
 }
@@ -292,10 +310,14 @@ void mta_submit(struct mta *m, struct mta_job *job)
         if (job->dest[0] == '\0' && conf->smarthost) {
             parse_smarthost(conf->smarthost, (uint16_t)conf->relay_port, &dest->name, &dest->port);
             dest->use_mx = false;
+            dest->tls_mode = conf->smarthost_tls;
+            dest->tls_ctx = dest->tls_mode == CONF_TLS_VERIFY ? mta_verify_ctx(m) : m->tls;
         } else {
             dest->name = xstrdup(job->dest);
             dest->port = (uint16_t)conf->relay_port;
             dest->use_mx = true;
+            dest->tls_mode = CONF_TLS_MAY;
+            dest->tls_ctx = m->tls;
         }
         dest->next = m->dests;
         if (m->dests)

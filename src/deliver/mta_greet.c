@@ -1,7 +1,12 @@
 /* The start of an outbound session: greeting, EHLO (HELO fallback),
- * opportunistic STARTTLS (RFC 3207; any certificate is accepted and
- * logged, a failed handshake is retried in plaintext), then the first
- * transaction; AUTH PLAIN to a smarthost that wants it, only over TLS. */
+ * STARTTLS (RFC 3207) as the destination's policy says, then the first
+ * transaction; AUTH PLAIN to a smarthost that wants it, only over TLS that
+ * was verified (or that [relay] smarthost_tls = encrypt accepts unverified).
+ *
+ * Policies (dest->tls_mode): MAY is opportunistic (MX hosts, RFC 7435):
+ * any certificate is accepted and logged, a failed handshake is retried in
+ * plaintext. ENCRYPT needs TLS, any certificate. VERIFY needs TLS with a
+ * certificate that verifies for the destination's name. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +22,7 @@
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/mta_session_int.h"
+#include "net/tls.h"
 #include "util/log.h"
 
 void mta_greet_send_ehlo(struct mta_session *s)
@@ -26,7 +32,11 @@ void mta_greet_send_ehlo(struct mta_session *s)
     mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
 }
 
-/* EHLO (or HELO) succeeded: TLS first if offered, then the first job. */
+static const char *tls_mode_name(enum conf_tls_policy m)
+{
+    return m == CONF_TLS_VERIFY ? "verify" : m == CONF_TLS_ENCRYPT ? "encrypt" : "may";
+}
+
 /* The smarthost wants our credentials ([relay] smarthost_user). */
 static bool needs_auth(const struct mta_session *s)
 {
@@ -54,6 +64,16 @@ static void greet_auth(struct mta_session *s)
                          s->peer);
         return;
     }
+    const char *unverified = tls_verify_error(bufferevent_openssl_get_ssl(s->bev));
+    if (!s->verified && s->dest->tls_mode != CONF_TLS_ENCRYPT) {
+        /* Unverified TLS may be a man in the middle: it would get the
+         * password. Only "encrypt" says the administrator accepts that. */
+        mta_session_fail(s,
+                         "%s: the TLS certificate was not verified (%s), so the smarthost "
+                         "credentials were not sent (set [relay] smarthost_tls = verify)",
+                         s->peer, unverified ? unverified : "unknown");
+        return;
+    }
     if (!offers_plain(&s->ehlo)) {
         mta_session_fail(s, "%s does not offer AUTH PLAIN", s->peer);
         return;
@@ -75,10 +95,20 @@ static void greet_auth(struct mta_session *s)
 
 static void greet_ready(struct mta_session *s)
 {
-    if (!s->tls && !s->no_tls && s->ehlo.starttls && s->mta->tls) {
+    enum conf_tls_policy mode = s->dest->tls_mode;
+    if (!s->tls && !s->no_tls && s->ehlo.starttls && s->dest->tls_ctx) {
         s->state = S_STARTTLS;
         mta_session_send_line(s, "STARTTLS");
         mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
+        return;
+    }
+    if (!s->tls && mode != CONF_TLS_MAY) {
+        /* Nothing is sent in plain text, the message included. */
+        mta_session_fail(s, "TLS is required for smarthost %s ([relay] smarthost_tls = %s): %s",
+                         s->peer, tls_mode_name(mode),
+                         s->dest->tls_ctx == NULL ? "no TLS client context (see the start-up log)"
+                         : s->no_tls             ? "it refused STARTTLS"
+                                                 : "it does not offer STARTTLS");
         return;
     }
     if (needs_auth(s) && !s->authed) {
@@ -101,15 +131,18 @@ static void greet_start_tls(struct mta_session *s)
                  evbuffer_get_length(in));
         evbuffer_drain(in, evbuffer_get_length(in));
     }
-    SSL *ssl = SSL_new(s->mta->tls);
-    const char *host = mta_session_addr(s)->host;
-    if (strcmp(host, mta_session_addr(s)->ip) != 0)
-        SSL_set_tlsext_host_name(ssl, host);
+    SSL *ssl = SSL_new(s->dest->tls_ctx);
+    /* A smarthost is verified under the name it was configured by; an MX
+     * host's name is only logged against (opportunistic). */
+    const char *host = s->dest->use_mx ? mta_session_addr(s)->host : s->dest->name;
+    if (ssl && !tls_client_set_peer(ssl, host))
+        log_warn("event=relay_tls_name_refused relay=%s name=%s", log_q(s->peer), log_q(host));
     struct bufferevent *tb =
         bufferevent_openssl_filter_new(s->mta->d->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (tb == NULL) {
-        SSL_free(ssl);
+        if (ssl)
+            SSL_free(ssl);
         mta_session_fail(s, "cannot start TLS");
         return;
     }
@@ -126,16 +159,17 @@ static void greet_start_tls(struct mta_session *s)
 static void greet_log_tls(struct mta_session *s)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    const char *verify_error = tls_verify_error(ssl);
+    s->verified = verify_error == NULL;
     char subject[256] = "none";
     X509 *cert = SSL_get1_peer_certificate(ssl);
     if (cert) {
         X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
         X509_free(cert);
     }
-    long v = SSL_get_verify_result(ssl);
-    log_info("event=relay_tls relay=%s version=%s cipher=%s peer_subject=%s verified=%s",
+    log_info("event=relay_tls relay=%s version=%s cipher=%s peer_subject=%s verified=%s policy=%s",
              log_q(s->peer), SSL_get_version(ssl), log_q(SSL_get_cipher_name(ssl)), log_q(subject),
-             v == X509_V_OK ? "yes" : log_q(X509_verify_cert_error_string(v)));
+             verify_error ? log_q(verify_error) : "yes", tls_mode_name(s->dest->tls_mode));
 }
 
 void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r)
@@ -175,7 +209,7 @@ void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r)
         if (r->code == 220) {
             greet_start_tls(s);
         } else {
-            /* Refused: carry on in plaintext, as opportunistic TLS allows. */
+            /* Refused: carry on in plaintext if the policy allows it. */
             log_info("event=relay_starttls_refused relay=%s reply=%s", log_q(s->peer),
                      log_q(b.data));
             s->no_tls = true;
@@ -211,6 +245,17 @@ void mta_greet_on_tls_event(struct bufferevent *bev, short what, void *arg)
     if (s->state == S_HANDSHAKE) {
         char buf[256];
         const char *why = mta_session_event_reason(bev, what, buf, sizeof(buf));
+        if (s->dest->tls_mode != CONF_TLS_MAY) {
+            SSL *ssl = bufferevent_openssl_get_ssl(bev);
+            const char *verify_error = ssl ? tls_verify_error(ssl) : NULL;
+            if (s->dest->tls_mode == CONF_TLS_VERIFY && verify_error &&
+                SSL_get_verify_result(ssl) != X509_V_OK)
+                mta_session_fail(s, "TLS certificate verification failed for smarthost %s: %s",
+                                 s->peer, verify_error);
+            else
+                mta_session_fail(s, "TLS handshake with smarthost %s failed: %s", s->peer, why);
+            return;
+        }
         log_warn("event=relay_tls_failed relay=%s error=%s; retrying without TLS", log_q(s->peer),
                  log_q(why));
         /* Opportunistic: the same address again, in plaintext. */

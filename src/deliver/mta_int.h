@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include "conf/conf.h"
 #include "deliver/mta.h"
 #include "deliver/route.h"
 
@@ -18,6 +19,11 @@ struct mta_dest {
     char *name; /* what is looked up: the domain or the smarthost host */
     uint16_t port;
     bool use_mx;
+    /* TLS policy of this destination: the smarthost's from [relay]
+     * smarthost_tls; MX hosts are opportunistic (CONF_TLS_MAY). tls_ctx is
+     * the context sessions start TLS with (NULL: none could be made). */
+    enum conf_tls_policy tls_mode;
+    SSL_CTX *tls_ctx;
     struct route_lookup *lookup; /* in flight */
     bool routed;                 /* route_* below are valid */
     struct route_addr *addrs;
@@ -30,7 +36,8 @@ struct mta_dest {
 
 struct mta {
     struct daemon *d;
-    SSL_CTX *tls;
+    SSL_CTX *tls;        /* opportunistic: any certificate */
+    SSL_CTX *tls_verify; /* the smarthost's, verifying against [relay] ca_file */
     struct mta_dest *dests;
     struct mta_session *session_list;
     unsigned sessions;

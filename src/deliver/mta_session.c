@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "deliver/mta_content.h"
 #include "deliver/mta_session_int.h"
+#include "net/tls.h"
 #include "proto/smtp_cmd.h"
 #include "proto/smtp_parse.h"
 #include "proto/smtp_reply.h"
@@ -260,14 +261,39 @@ static bool job_acceptable(struct mta_session *s)
     return left > 0;
 }
 
-void mta_session_txn_start(struct mta_session *s)
+/* The job's relay_host/relay_addr name the server it talked to (or ""). */
+static void note_relay(struct mta_session *s, bool connected)
 {
-    txn_clear(s);
-    snprintf(s->job->relay_host, sizeof(s->job->relay_host), "%s", mta_session_addr(s)->host);
+    if (s->job == NULL)
+        return;
+    if (!connected) {
+        s->job->relay_host[0] = s->job->relay_addr[0] = '\0';
+        return;
+    }
     const struct route_addr *a = mta_session_addr(s);
+    snprintf(s->job->relay_host, sizeof(s->job->relay_host), "%s", a->host);
     snprintf(s->job->relay_addr, sizeof(s->job->relay_addr), "%s%s%s:%u",
              a->sa.ss_family == AF_INET6 ? "[" : "", a->ip, a->sa.ss_family == AF_INET6 ? "]" : "",
              s->dest->port);
+}
+
+/* After the reply to our QUIT: close_notify, so the server sees a TLS
+ * session that ended, not one that was cut. The alert is written to the
+ * socket at once (a few octets into an idle, non-blocking socket). */
+static void send_close_notify(struct mta_session *s)
+{
+    if (!s->tls || s->bev == NULL)
+        return;
+    tls_send_close_notify(bufferevent_openssl_get_ssl(s->bev));
+    struct bufferevent *under = bufferevent_get_underlying(s->bev);
+    if (under)
+        evbuffer_write(bufferevent_get_output(under), bufferevent_getfd(under));
+}
+
+void mta_session_txn_start(struct mta_session *s)
+{
+    txn_clear(s);
+    note_relay(s, true);
     if (!job_acceptable(s)) {
         mta_job_finish(s->mta, s->job);
         s->job = NULL;
@@ -294,6 +320,7 @@ static void next_job(struct mta_session *s)
         s->job = NULL;
     }
     s->job = mta_dest_take_job(s->dest);
+    note_relay(s, true);
     if (s->job == NULL) {
         s->state = S_QUIT;
         mta_session_send_line(s, "QUIT");
@@ -430,6 +457,7 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
         mta_session_txn_start(s);
         break;
     case S_QUIT:
+        send_close_notify(s);
         session_end(s, NULL);
         return false;
     default: {
@@ -495,6 +523,7 @@ void mta_session_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct mta_session *s = arg;
     if (what & BEV_EVENT_CONNECTED) {
+        note_relay(s, true);
         s->state = S_GREETING;
         mta_session_arm(s, mta_session_conf(s)->relay_greeting_timeout_ms);
         return;
@@ -535,7 +564,9 @@ void mta_session_connect(struct mta_session *s)
     snprintf(s->peer, sizeof(s->peer), "%s[%s]:%u", a->host, a->ip, s->dest->port);
     s->state = S_CONNECT;
     s->tls = false;
+    s->verified = false;
     s->authed = false;
+    note_relay(s, false);
     s->esmtp = false;
     memset(&s->ehlo, 0, sizeof(s->ehlo));
     smtp_reply_parser_init(&s->parser);

@@ -53,6 +53,7 @@ struct mta_session {
     bool no_tls;     /* the TLS handshake with this address failed once */
     bool connect_failed;
     bool tls;
+    bool verified; /* the TLS peer's certificate passed verification */
     bool authed;
     bool esmtp;
     struct smtp_ehlo ehlo;

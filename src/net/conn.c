@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "net/addr.h"
+#include "net/tls.h"
 #include "util/xmalloc.h"
 
 struct conn {
@@ -32,6 +33,7 @@ struct conn {
     bool paused;   /* by the session */
     bool closing;  /* conn_close_after_write() called */
     bool reported; /* on_close already delivered */
+    bool notified; /* TLS close_notify sent */
     time_t close_by;
 };
 
@@ -76,6 +78,14 @@ static bool flushed(struct conn *c)
 
 static void close_when_flushed(struct conn *c)
 {
+    if (flushed(c) && c->ssl && !c->notified) {
+        /* The last reply is out: say goodbye in TLS too, or the peer cannot
+         * tell our close from a truncation (Exim logs "non-properly
+         * terminated"). After STARTTLS the alert still has to leave the
+         * plain layer below: the poll below waits for it. */
+        c->notified = true;
+        tls_send_close_notify(c->ssl);
+    }
     if (flushed(c) || time(NULL) >= c->close_by) {
         report_close(c, "done");
         return;
