@@ -107,8 +107,8 @@ static void greet_ready(struct mta_session *s)
         mta_session_fail(s, "TLS is required for smarthost %s ([relay] smarthost_tls = %s): %s",
                          s->peer, tls_mode_name(mode),
                          s->dest->tls_ctx == NULL ? "no TLS client context (see the start-up log)"
-                         : s->no_tls             ? "it refused STARTTLS"
-                                                 : "it does not offer STARTTLS");
+                         : s->no_tls              ? "it refused STARTTLS"
+                                                  : "it does not offer STARTTLS");
         return;
     }
     if (needs_auth(s) && !s->authed) {

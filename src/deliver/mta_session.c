@@ -286,8 +286,16 @@ static void send_close_notify(struct mta_session *s)
         return;
     tls_send_close_notify(bufferevent_openssl_get_ssl(s->bev));
     struct bufferevent *under = bufferevent_get_underlying(s->bev);
-    if (under)
-        evbuffer_write(bufferevent_get_output(under), bufferevent_getfd(under));
+    if (under == NULL)
+        return;
+    /* The layer's output is frozen for outside readers (evbuffer_write and
+     * copyout refuse): look at the alert and send it, without waiting. */
+    struct evbuffer_iovec v[4];
+    int nv = evbuffer_peek(bufferevent_get_output(under), -1, NULL, v, 4);
+    struct msghdr msg = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)(nv > 4 ? 4 : nv)};
+    if (nv > 0 && sendmsg(bufferevent_getfd(under), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        log_debug("event=relay_close_notify_lost relay=%s error=%s", log_q(s->peer),
+                  log_q(strerror(errno)));
 }
 
 void mta_session_txn_start(struct mta_session *s)

@@ -135,6 +135,8 @@ class Peer:
     tls_context     ssl.SSLContext: offer STARTTLS
     tls_break       after "220 Ready to start TLS", send garbage and close
     auth            (user, password): offer AUTH PLAIN, require it before MAIL
+    tls_closes      per TLS session ended by QUIT: True if the client sent
+                    close_notify after our 221, False if it just closed
     """
 
     def __init__(self, ip, port):
@@ -153,6 +155,7 @@ class Peer:
         self.tls_break = False
         self.auth = None
         self.auth_seen = []  # (user, password, over_tls) of every AUTH PLAIN
+        self.tls_closes = []
         self.active = 0
         self.max_active = 0
         self.transactions = []  # completed (accepted) ones
@@ -331,6 +334,14 @@ class Peer:
                 send("250 2.0.0 Ok")
             elif verb == "QUIT":
                 send("221 2.0.0 Bye")
+                if tls:
+                    conn.suppress_ragged_eofs = False
+                    try:
+                        clean = conn.recv(1) == b""
+                    except (ssl.SSLEOFError, OSError):
+                        clean = False
+                    with self.lock:
+                        self.tls_closes.append(clean)
                 return
             else:
                 send("502 5.5.2 Error: command not recognized")

@@ -174,7 +174,8 @@ def test_smarthost_takes_everything_without_mx(relay):
     # The recipient domains have no DNS at all: only the smarthost's name does.
     relay.start_dns(host_records("smart.test", "127.0.0.7"))
     smart = relay.peer("127.0.0.7")
-    p = relay.postern({"relay": {"smarthost": f"smart.test:{relay.port}"}},
+    p = relay.postern({"relay": {"smarthost": f"smart.test:{relay.port}",
+                                 "smarthost_tls": "may"}},  # a plain-text peer
                       aliases=["fwd@example.test: a@one.test, b@two.test"])
     send(p, "fwd@example.test")
     [tx] = smart.wait_transactions(1, log=p.log)
@@ -186,7 +187,8 @@ def test_smarthost_takes_everything_without_mx(relay):
 def test_smarthost_ip_literal(relay):
     relay.start_dns()
     smart = relay.peer("127.0.0.8")
-    p = relay.postern({"relay": {"smarthost": f"[127.0.0.8]:{relay.port}"}},
+    p = relay.postern({"relay": {"smarthost": f"[127.0.0.8]:{relay.port}",
+                                 "smarthost_tls": "may"}},  # a plain-text peer
                       aliases=["fwd@example.test: a@one.test"])
     send(p, "fwd@example.test")
     smart.wait_transactions(1, log=p.log)

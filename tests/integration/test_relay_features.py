@@ -182,7 +182,11 @@ def smarthost_world(relay, workdir, tls=True, password="s3cret pass"):
     smart.auth = ("relayuser", "s3cret pass")
     if tls:
         smart.tls_context = self_signed(workdir)
+    # A self-signed peer (or none): "encrypt" accepts it but needs TLS for
+    # the password, "may" lets the plain-text one be tried
+    # (test_relay_tls_verify.py has the verifying default).
     p = relay.postern({"relay": {"smarthost": f"smart.test:{relay.port}",
+                                 "smarthost_tls": "encrypt" if tls else "may",
                                  "smarthost_user": "relayuser",
                                  "smarthost_password": password}},
                       aliases=["fwd@example.test: a@one.test"])
