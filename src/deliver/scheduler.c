@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
+#include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/local.h"
 #include "deliver/mta.h"
@@ -173,7 +175,25 @@ struct scheduler *scheduler_new(struct daemon *d)
     struct scheduler *s = xcalloc(1, sizeof(*s));
     s->d = d;
     s->mta = mta_new(d);
+    /* Here, after the privilege drop: the secret file is the service
+     * user's. Without it forwarded mail keeps its sender (as before SRS)
+     * and SRS addresses are refused; the daemon still runs. */
+    if (d->conf->srs && d->conf->srs_domain) {
+        struct buf err;
+        buf_init(&err);
+        s->srs_ready = srs_secret_load(d->conf->data_dir, &s->srs_key, &err);
+        if (s->srs_ready)
+            log_info("event=srs_ready domain=%s", log_q(d->conf->srs_domain));
+        else
+            log_error("event=srs_disabled error=%s", log_q(err.data));
+        buf_free(&err);
+    }
     return s;
+}
+
+const struct srs_secret *scheduler_srs(const struct scheduler *s)
+{
+    return s && s->srs_ready && s->d->conf->srs && s->d->conf->srs_domain ? &s->srs_key : NULL;
 }
 
 void scheduler_free(struct scheduler **sp)
@@ -183,6 +203,7 @@ void scheduler_free(struct scheduler **sp)
         return;
     /* Relay jobs point at messages: end them first. */
     mta_free(&s->mta);
+    OPENSSL_cleanse(&s->srs_key, sizeof(s->srs_key));
     while (s->head)
         msg_unlink_free(s->head);
     free(s);

@@ -16,6 +16,7 @@
 
 struct daemon;
 struct scheduler;
+struct srs_secret;
 
 struct scheduler *scheduler_new(struct daemon *d);
 void scheduler_free(struct scheduler **s);
@@ -32,6 +33,10 @@ void scheduler_add_id(struct scheduler *s, const char *id);
 size_t scheduler_flush(struct scheduler *s, const char *id);
 int scheduler_delete(struct scheduler *s, const char *id);
 int scheduler_hold(struct scheduler *s, const char *id, bool hold);
+
+/* The SRS secret ([relay] srs), or NULL when SRS is off or its secret
+ * could not be made or read (the start-up log says why). */
+const struct srs_secret *scheduler_srs(const struct scheduler *s);
 
 /* Messages known to the scheduler. */
 size_t scheduler_count(const struct scheduler *s);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "deliver/scheduler.h"
+#include "deliver/srs_secret.h"
 #include "proto/dsn.h"
 
 struct mta;
@@ -60,6 +61,8 @@ struct scheduler {
     struct mta *mta;
     struct sched_msg *head;
     size_t count;
+    bool srs_ready;            /* SRS on, and its secret loaded */
+    struct srs_secret srs_key; /* data_dir/srs.secret */
 };
 
 /* scheduler.c */

@@ -6,12 +6,14 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/local.h"
 #include "deliver/mta.h"
+#include "deliver/srs.h"
 #include "proto/smtp_cmd.h"
 #include "proto/smtp_parse.h"
 #include "util/log.h"
@@ -94,8 +96,44 @@ static void job_done(struct mta_job *job, void *arg)
 
 struct group {
     char *key;
+    bool srs; /* its job's sender is the SRS form of the envelope's */
     struct mta_job *job;
 };
+
+/* Forwarded mail (an alias or catch-all of ours, or an SRS address,
+ * leading elsewhere) goes out with an SRS sender, so that the next hop's
+ * SPF sees our domain and its bounces reach us. The null sender stays
+ * null; a sender of ours needs no rewriting. */
+static bool srs_wanted(const struct scheduler *s, const struct envelope *env,
+                       const struct envelope_rcpt *r)
+{
+    const struct conf *conf = s->d->conf;
+    if (scheduler_srs(s) == NULL || env->sender[0] == '\0' || r->orig == NULL)
+        return false;
+    const char *sat = strrchr(env->sender, '@');
+    const char *oat = strrchr(r->orig, '@');
+    if (sat == NULL || oat == NULL || conf_is_local_domain(conf, sat + 1) ||
+        strcasecmp(sat + 1, conf->srs_domain) == 0)
+        return false;
+    return conf_is_local_domain(conf, oat + 1) || strcasecmp(oat + 1, conf->srs_domain) == 0;
+}
+
+static void srs_rewrite(const struct scheduler *s, struct mta_job *job)
+{
+    const struct srs_secret *k = scheduler_srs(s);
+    struct buf out;
+    buf_init(&out);
+    if (srs_forward(k->key, k->len, time(NULL), job->sender, s->d->conf->srs_domain, &out)) {
+        log_debug("event=srs_rewrite id=%s from=%s srs=%s", job->id, log_q(job->sender),
+                  log_q(out.data));
+        free(job->sender);
+        job->sender = xstrdup(out.data);
+    } else {
+        log_warn("event=srs_not_rewritten id=%s from=%s reason=%s", job->id, log_q(job->sender),
+                 "the SRS address would be longer than 64 octets");
+    }
+    buf_free(&out);
+}
 
 void sched_remote_start(struct sched_msg *m, int64_t now)
 {
@@ -136,15 +174,20 @@ void sched_remote_start(struct sched_msg *m, int64_t now)
             for (char *p = key; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
         }
+        bool srs = srs_wanted(s, env, r);
         struct group *g = NULL;
         for (size_t k = 0; k < ngroups && g == NULL; k++)
-            if (strcmp(groups[k].key, key) == 0 && groups[k].job->nrcpts < MTA_JOB_RCPTS_MAX)
+            if (strcmp(groups[k].key, key) == 0 && groups[k].srs == srs &&
+                groups[k].job->nrcpts < MTA_JOB_RCPTS_MAX)
                 g = &groups[k];
         if (g == NULL) {
             groups = xrealloc(groups, (ngroups + 1) * sizeof(*groups));
             g = &groups[ngroups++];
             g->key = xstrdup(key);
+            g->srs = srs;
             g->job = mta_job_new(env, key);
+            if (srs)
+                srs_rewrite(s, g->job);
         }
         free(key);
         mta_job_add_rcpt(g->job, i, r);

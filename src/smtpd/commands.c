@@ -8,6 +8,7 @@
 #include "net/conn.h"
 #include "queue/queue.h"
 #include "smtpd/session.h"
+#include "smtpd/srs_rcpt.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -314,7 +315,13 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
     address_lower(domain);
     if (conf_is_local_domain(conf, domain))
         address_lower(addr);
-    if (!conf_is_local_domain(conf, domain) && s->auth_user) {
+    enum smtpd_srs srs = smtpd_srs_rcpt(s, path.local, domain, &rp);
+    if (srs == SMTPD_SRS_REFUSED) {
+        free(addr);
+        return true;
+    } else if (srs == SMTPD_SRS_ACCEPTED) {
+        /* a bounce to a sender whose mail we forwarded: relayed back */
+    } else if (!conf_is_local_domain(conf, domain) && s->auth_user) {
         /* An authenticated user's mail for elsewhere is queued for relay. */
         if (envelope_find_rcpt(s->env, addr) < 0) {
             struct envelope_rcpt *r = envelope_add_rcpt(s->env, addr, addr);
