@@ -385,13 +385,55 @@ static void test_default_path(void **state)
     assert_int_equal(chdir(cwd), 0);
 }
 
+/* [relay] smarthost_tls, ca_file, srs, srs_domain: defaults and refusals. */
+static void test_relay_tls_and_srs_keys(void **state)
+{
+    struct buf err;
+    buf_init(&err);
+    struct conf *c = load(MINIMAL, &err);
+    assert_non_null(c);
+    assert_int_equal(c->smarthost_tls, CONF_TLS_VERIFY);
+    assert_null(c->relay_ca_file);
+    assert_true(c->srs);
+    assert_string_equal(c->srs_domain, "example.test"); /* the first local domain */
+    conf_free(&c);
+    c = load(MINIMAL "[relay]\nsmarthost_tls = Encrypt\nsrs_domain = Bounces.Example.NET\n"
+                     "ca_file = postern.conf\n",
+             &err);
+    if (c == NULL)
+        fail_msg("%s", err.data);
+    assert_int_equal(c->smarthost_tls, CONF_TLS_ENCRYPT);
+    assert_string_equal(c->srs_domain, "bounces.example.net");
+    assert_string_equal(c->relay_ca_file, path);
+    conf_free(&c);
+    c = load(MINIMAL "[relay]\nsmarthost_tls = may\nsrs = no\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->smarthost_tls, CONF_TLS_MAY);
+    assert_false(c->srs);
+    assert_null(c->srs_domain);
+    conf_free(&c);
+    buf_free(&err);
+    expect_error(MINIMAL "[relay]\nsmarthost_tls = yes\n", 6,
+                 "[relay] smarthost_tls: expected verify, encrypt or may");
+    expect_error(MINIMAL "[relay]\nca_file = /nonexistent/ca.pem\n", 6,
+                 "[relay] ca_file: cannot read /nonexistent/ca.pem");
+    expect_error(MINIMAL "[relay]\nsrs = perhaps\n", 6, "[relay] srs: expected yes or no");
+    expect_error(MINIMAL "[relay]\nsrs_domain = a b\n", 6, "[relay] srs_domain:");
+    expect_error(MINIMAL "[relay]\nsrs_domain = localhost\n", 6, "[relay] srs_domain:");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_size),        cmocka_unit_test(test_parse_duration),
-        cmocka_unit_test(test_load_minimal),      cmocka_unit_test(test_load_full),
-        cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_load_line_numbers),
-        cmocka_unit_test(test_load_missing_file), cmocka_unit_test(test_load_inih_traps),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_relay_tls_and_srs_keys),
+        cmocka_unit_test(test_load_minimal),
+        cmocka_unit_test(test_load_full),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_line_numbers),
+        cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_load_inih_traps),
         cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
