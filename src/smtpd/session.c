@@ -97,7 +97,8 @@ static void session_free(struct smtpd_session *s)
 {
     smtpd_transaction_reset(s);
     smtpd_auth_cleanup(s);
-    listener_release(s->d->listeners, s->ip);
+    if (!s->evicted)
+        listener_release(s->d->listeners, s->service, s->ip);
     s->d->sessions--;
     if (s->prev)
         s->prev->next = s->next;
@@ -256,6 +257,24 @@ void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struc
     } else {
         send_greeting(s);
     }
+}
+
+bool smtpd_evict_idle(void *arg)
+{
+    struct daemon *d = arg;
+    struct smtpd_session *oldest = NULL; /* the list is newest first */
+    for (struct smtpd_session *s = d->smtpd_sessions; s; s = s->next)
+        if (s->service == SERVICE_SMTP && !s->evicted && s->auth_user == NULL &&
+            (s->state == SMTPD_GREETING || s->state == SMTPD_CONNECTED || s->state == SMTPD_READY))
+            oldest = s;
+    if (oldest == NULL)
+        return false;
+    log_warn("event=connection_evicted service=smtp client=%s state=%d messages=%llu", oldest->ip,
+             (int)oldest->state, (unsigned long long)oldest->messages);
+    smtpd_close(oldest, 421, "4.7.0", "Too many connections, closing idle session");
+    oldest->evicted = true;
+    listener_release(d->listeners, oldest->service, oldest->ip);
+    return true;
 }
 
 void smtpd_shutdown_begin(struct daemon *d)

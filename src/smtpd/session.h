@@ -53,6 +53,7 @@ struct smtpd_session {
     char *helo;
     bool esmtp;
     unsigned bad_commands;
+    bool evicted;           /* closed to make room: its connection slot is released */
     unsigned unknown_rcpts; /* 550 5.1.1 replies, held to [limits] bad_commands too */
     struct smtp_line_reader line_reader;
     uint64_t messages;
