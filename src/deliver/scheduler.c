@@ -94,8 +94,13 @@ static void attempt_done(void *arg)
     for (size_t i = 0; i < job->a.nreport; i++)
         sched_report_push(&m->successes, job->a.report[i], "2.0.0", NULL, NULL, false);
     free(job->a.report);
-    if (job->a.nreport > 0)
-        sched_store(m); /* queues the report, then records the outcome */
+    for (size_t i = 0; i < job->a.nloops; i++) {
+        const struct envelope_rcpt *r = &m->env->rcpts[job->a.loops[i]];
+        sched_fail_add(m, job->a.loops[i], "5.4.6", NULL, r->last_error, false);
+    }
+    free(job->a.loops);
+    if (job->a.nreport > 0 || job->a.nloops > 0)
+        sched_store(m); /* queues the reports, then records the outcome */
     free(job);
     if (gone) {
         m->gone = true;
