@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "deliver/local.h"
+#include "deliver/maildir_clean.h"
 #include "deliver/mta.h"
 #include "util/log.h"
 #include "util/worker.h"
@@ -178,6 +179,7 @@ struct scheduler *scheduler_new(struct daemon *d)
     struct scheduler *s = xcalloc(1, sizeof(*s));
     s->d = d;
     s->mta = mta_new(d);
+    s->cleaner = maildir_cleaner_start(d->base, d->workers, d->conf->data_dir);
     return s;
 }
 
@@ -188,6 +190,7 @@ void scheduler_free(struct scheduler **sp)
         return;
     /* Relay jobs point at messages: end them first. */
     mta_free(&s->mta);
+    maildir_cleaner_free(&s->cleaner); /* after the workers: see maildir_clean.h */
     while (s->head)
         msg_unlink_free(s->head);
     free(s);
