@@ -478,6 +478,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
         unsigned *v = &c->connections_service[conf_limits_service(key + 12)];
         if (!parse_unsigned(value, 1000000, v) || *v == 0)
             BAD("expected a number from 1 to 1000000");
+    } else if (IS("limits", "error_delay")) {
+        if (!parse_ms(value, &c->error_delay_ms) || c->error_delay_ms > 60000)
+            BAD("expected a duration up to 1m such as 1s (0: no delay)");
     } else if (IS("limits", "max_hops")) {
         if (!parse_unsigned(value, 1000, &c->max_hops) || c->max_hops == 0)
             BAD("expected a number from 1 to 1000");
@@ -649,7 +652,8 @@ static void set_defaults(struct conf *c)
     c->connections = 2000;
     c->connections_per_ip = 20;
     c->bad_commands = 10;
-    c->max_hops = 100; /* Postfix's hopcount_limit is 50; RFC 5321 6.3 asks for 100 */
+    c->error_delay_ms = 1000; /* Postfix's smtpd_error_sleep_time */
+    c->max_hops = 100;        /* Postfix's hopcount_limit is 50; RFC 5321 6.3 asks for 100 */
     c->greeting_delay_ms = 0;
     c->command_timeout_ms = 5 * 60 * 1000;
     c->data_timeout_ms = 10 * 60 * 1000;

@@ -58,7 +58,8 @@ struct conf {
      * 3/4 of connections for smtp, 1/4 for each other service by default. */
     unsigned connections_service[SERVICE_COUNT];
     unsigned bad_commands;
-    unsigned max_hops; /* Received: fields in a message before 554 5.4.6 */
+    unsigned max_hops;       /* Received: fields in a message before 554 5.4.6 */
+    unsigned error_delay_ms; /* pause after an unknown user past half bad_commands */
 
     /* [smtpd]; all durations in milliseconds */
     unsigned greeting_delay_ms;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "daemon.h"
 #include "lifecycle.h"
@@ -67,6 +68,28 @@ void smtpd_bad_command(struct smtpd_session *s)
     }
 }
 
+static void error_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+    if (s->state != SMTPD_ERROR_WAIT)
+        return; /* closed meanwhile */
+    s->state = s->error_return_state;
+    smtpd_wait_command(s);
+    smtpd_process_input(s);
+}
+
+void smtpd_error_pause(struct smtpd_session *s, unsigned ms)
+{
+    if (ms == 0 || s->state == SMTPD_CLOSING)
+        return;
+    if (s->error_timer == NULL)
+        s->error_timer = evtimer_new(s->d->base, error_pause_end, s);
+    s->error_return_state = s->state;
+    s->state = SMTPD_ERROR_WAIT;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(s->error_timer, &tv);
+}
+
 void smtpd_transaction_reset(struct smtpd_session *s)
 {
     smtpd_data_abort(s);
@@ -99,6 +122,8 @@ static void session_free(struct smtpd_session *s)
     smtpd_auth_cleanup(s);
     if (!s->evicted)
         listener_release(s->d->listeners, s->service, s->ip);
+    if (s->error_timer)
+        event_free(s->error_timer);
     s->d->sessions--;
     if (s->prev)
         s->prev->next = s->next;
@@ -138,6 +163,7 @@ void smtpd_process_input(struct smtpd_session *s)
             return;
         case SMTPD_COMMIT:
         case SMTPD_AUTH_CHECK:
+        case SMTPD_ERROR_WAIT:
         case SMTPD_CLOSING:
             return;
         case SMTPD_DATA:
@@ -218,7 +244,7 @@ static void on_deadline(struct conn *c, void *arg)
         smtpd_process_input(s);
         return;
     }
-    if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH_CHECK) {
+    if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH_CHECK || s->state == SMTPD_ERROR_WAIT) {
         /* The queue is slow; the client waits (its own timeout is 10 min). */
         conn_set_deadline(c, s->d->conf->command_timeout_ms);
         return;

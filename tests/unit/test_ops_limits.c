@@ -70,6 +70,7 @@ static void test_default_shares(void **state)
     assert_int_equal(c->connections_service[SERVICE_POP3], 500);
     assert_int_equal(c->connections_service[SERVICE_POP3S], 500);
     assert_int_equal(c->max_hops, 100);
+    assert_int_equal(c->error_delay_ms, 1000);
     conf_free(&c);
     /* Derived from the total, whatever the key order; never 0. */
     c = load(MINIMAL "[limits]\nconnections = 3\n", &err);
@@ -86,7 +87,7 @@ static void test_explicit_shares(void **state)
     buf_init(&err);
     struct conf *c = load(MINIMAL "[limits]\nconnections_smtp = 40\nconnections = 100\n"
                                   "CONNECTIONS_POP3S = 7\nconnections_submission = 100\n"
-                                  "max_hops = 30\n",
+                                  "max_hops = 30\nerror_delay = 250ms\n",
                           &err);
     if (c == NULL)
         fail_msg("%s", err.data);
@@ -96,6 +97,7 @@ static void test_explicit_shares(void **state)
     assert_int_equal(c->connections_service[SERVICE_POP3], 25);
     assert_int_equal(c->connections_service[SERVICE_POP3S], 7);
     assert_int_equal(c->max_hops, 30);
+    assert_int_equal(c->error_delay_ms, 250);
     conf_free(&c);
     buf_free(&err);
 }
@@ -110,6 +112,8 @@ static void test_bad_shares(void **state)
                  "[limits] connections_pop3: 11 is more than connections (10)");
     expect_error(MINIMAL "[limits]\nmax_hops = 0\n", "[limits] max_hops:");
     expect_error(MINIMAL "[limits]\nmax_hops = 1001\n", "[limits] max_hops:");
+    expect_error(MINIMAL "[limits]\nerror_delay = 2m\n", "[limits] error_delay:");
+    expect_error(MINIMAL "[limits]\nerror_delay = soon\n", "[limits] error_delay:");
 }
 
 static void test_header_has_value(void **state)
