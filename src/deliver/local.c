@@ -42,7 +42,8 @@ static void defer(struct local_attempt *a, const struct envelope *env, struct en
 #define LOOP_HEADER_MAX (64 * 1024)
 
 /* The start of the message's header section (enough for its trace fields),
- * read without moving fd's offset. NULL if it cannot be read. */
+ * read without moving fd's offset; empty if it cannot be read (the copy is
+ * then written, and its own read reports the error). */
 static char *read_head(int fd, size_t *len_r)
 {
     char *h = xmalloc(LOOP_HEADER_MAX);
