@@ -191,6 +191,7 @@ int daemon_serve(const char *conf_path)
 
     queue_recover(d.queue, recovered, &d);
     listener_set_start(d.listeners, d.base, on_accept, &d);
+    listener_set_evictor(d.listeners, smtpd_evict_idle, &d);
     log_info("event=started hostname=%s data_dir=%s queued=%zu", log_q(d.conf->hostname),
              log_q(d.conf->data_dir), scheduler_count(d.scheduler));
     event_base_dispatch(d.base);

@@ -127,7 +127,7 @@ int lifecycle_reload(struct daemon *d)
     /* SSL_CTX is reference-counted: sessions keep the one they started with. */
     tls_ctx_free(&d->tls);
     d->tls = tls;
-    listener_set_limits(d->listeners, conf->connections, conf->connections_per_ip);
+    listener_set_limits(d->listeners, conf);
     log_info("event=reloaded config=%s local_domains=%zu tls=%s", log_q(conf->path),
              conf->nlocal_domains, tls ? "yes" : "no");
     return 0;

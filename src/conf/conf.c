@@ -183,6 +183,34 @@ static char *resolve_path(const struct parse_state *st, const char *value)
 }
 
 /* A plain count: decimal digits only (no size suffixes). */
+/* The service a [limits] connections_SERVICE key names, or -1. */
+static int conf_limits_service(const char *name)
+{
+    for (int i = 0; i < SERVICE_COUNT; i++)
+        if (strcasecmp(name, service_name((enum service)i)) == 0)
+            return i;
+    return -1;
+}
+
+/* Each service's share of [limits] connections: what the file says, else
+ * 3/4 of the total for smtp and 1/4 for each other service, so that port 25
+ * alone never takes the connections submission and POP3 users need. */
+static void conf_limits_shares(struct conf *c, struct buf *err_r, int *errors)
+{
+    for (int i = 0; i < SERVICE_COUNT; i++) {
+        unsigned *v = &c->connections_service[i];
+        if (*v == 0) {
+            *v = i == SERVICE_SMTP ? c->connections * 3 / 4 : c->connections / 4;
+            if (*v == 0)
+                *v = 1;
+        } else if (*v > c->connections) {
+            buf_printf(err_r, "%s: [limits] connections_%s: %u is more than connections (%u)\n",
+                       c->path, service_name((enum service)i), *v, c->connections);
+            (*errors)++;
+        }
+    }
+}
+
 static bool parse_unsigned(const char *value, unsigned max, unsigned *out_r)
 {
     uint64_t v = 0;
@@ -445,6 +473,17 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("limits", "connections_per_ip")) {
         if (!parse_unsigned(value, 1000000, &c->connections_per_ip) || c->connections_per_ip == 0)
             BAD("expected a number from 1 to 1000000");
+    } else if (strcasecmp(section, "limits") == 0 && strncasecmp(key, "connections_", 12) == 0 &&
+               conf_limits_service(key + 12) >= 0) {
+        unsigned *v = &c->connections_service[conf_limits_service(key + 12)];
+        if (!parse_unsigned(value, 1000000, v) || *v == 0)
+            BAD("expected a number from 1 to 1000000");
+    } else if (IS("limits", "error_delay")) {
+        if (!parse_ms(value, &c->error_delay_ms) || c->error_delay_ms > 60000)
+            BAD("expected a duration up to 1m such as 1s (0: no delay)");
+    } else if (IS("limits", "max_hops")) {
+        if (!parse_unsigned(value, 1000, &c->max_hops) || c->max_hops == 0)
+            BAD("expected a number from 1 to 1000");
     } else if (IS("limits", "bad_commands")) {
         if (!parse_unsigned(value, 1000, &c->bad_commands) || c->bad_commands == 0)
             BAD("expected a number from 1 to 1000");
@@ -636,6 +675,8 @@ static void set_defaults(struct conf *c)
     c->connections = 2000;
     c->connections_per_ip = 20;
     c->bad_commands = 10;
+    c->error_delay_ms = 1000; /* Postfix's smtpd_error_sleep_time */
+    c->max_hops = 100;        /* Postfix's hopcount_limit is 50; RFC 5321 6.3 asks for 100 */
     c->greeting_delay_ms = 0;
     c->command_timeout_ms = 5 * 60 * 1000;
     c->data_timeout_ms = 10 * 60 * 1000;
@@ -707,6 +748,7 @@ struct conf *conf_load(const char *path, struct buf *err_r)
             st.errors++;
     if (c->nlistens == 0)
         buf_printf(err_r, "%s: [listen]: no service to listen on\n", path), st.errors++;
+    conf_limits_shares(c, err_r, &st.errors);
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
         buf_printf(err_r, "%s: [tls]: cert and key must be set together\n", path), st.errors++;
     for (size_t i = 0; i < c->nlistens && c->tls_cert == NULL; i++) {

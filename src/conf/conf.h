@@ -15,6 +15,7 @@
 #include "util/buf.h"
 
 enum service { SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS, SERVICE_POP3, SERVICE_POP3S };
+#define SERVICE_COUNT 5
 
 struct conf_listen {
     enum service service;
@@ -54,7 +55,13 @@ struct conf {
     unsigned recipients;
     unsigned connections;
     unsigned connections_per_ip;
+    /* [limits] connections_SERVICE: each listener's share of connections, so
+     * that one service (port 25) cannot take all of them. Set by conf_load:
+     * 3/4 of connections for smtp, 1/4 for each other service by default. */
+    unsigned connections_service[SERVICE_COUNT];
     unsigned bad_commands;
+    unsigned max_hops;       /* Received: fields in a message before 554 5.4.6 */
+    unsigned error_delay_ms; /* pause after an unknown user past half bad_commands */
 
     /* [smtpd]; all durations in milliseconds */
     unsigned greeting_delay_ms;

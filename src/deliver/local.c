@@ -7,6 +7,7 @@
 
 #include "conf/conf.h"
 #include "deliver/maildir.h"
+#include "proto/headers.h"
 #include "proto/smtp_parse.h"
 #include "queue/queue.h"
 #include "util/buf.h"
@@ -36,6 +37,42 @@ static void defer(struct local_attempt *a, const struct envelope *env, struct en
     r->next_attempt = a->now + local_retry_delay(a->conf, r->attempts);
     log_warn("event=deferred id=%s to=%s relay=local status=4.2.0 error=%s next_attempt_in=%llds",
              env->id, log_q(r->addr), log_q(strerror(rc)), (long long)(r->next_attempt - a->now));
+}
+
+#define LOOP_HEADER_MAX (64 * 1024)
+
+/* The start of the message's header section (enough for its trace fields),
+ * read without moving fd's offset; empty if it cannot be read (the copy is
+ * then written, and its own read reports the error). */
+static char *read_head(int fd, size_t *len_r)
+{
+    char *h = xmalloc(LOOP_HEADER_MAX);
+    size_t len = 0;
+    while (len < LOOP_HEADER_MAX) {
+        ssize_t n = pread(fd, h + len, LOOP_HEADER_MAX - len, (off_t)len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memmem(h, len, "\r\n\r\n", 4) || memmem(h, len, "\n\n", 2))
+            break;
+    }
+    *len_r = len;
+    return h;
+}
+
+/* A mail loop: the message already went into this very mailbox once (our
+ * own Delivered-To: field came back). Delivering again would go round
+ * forever; it fails for good (5.4.6) and bounces. */
+static void loop_fail(struct local_attempt *a, const struct envelope *env, struct envelope_rcpt *r)
+{
+    r->attempts++;
+    free(r->last_error);
+    r->last_error = xasprintf("5.4.6 mail loop: the message already has Delivered-To: %s", r->addr);
+    log_warn("event=mail_loop id=%s to=%s relay=local status=5.4.6", env->id, log_q(r->addr));
+    a->loops = xrealloc(a->loops, (a->nloops + 1) * sizeof(*a->loops));
+    a->loops[a->nloops++] = (size_t)(r - env->rcpts);
 }
 
 /* Moves a prepared copy into new/ and records the outcome. */
@@ -93,15 +130,25 @@ void local_attempt_run(struct local_attempt *a)
     /* Phase 1: write every due copy into tmp/ (fsynced). */
     int fd = -1;
     size_t prepared = 0;
+    char *head = NULL;
+    size_t head_len = 0;
     for (size_t i = 0; i < env->nrcpts; i++) {
         struct envelope_rcpt *r = &env->rcpts[i];
         if (r->state != RCPT_PENDING || !is_local(a->conf, r->addr))
             continue;
         if (r->next_attempt > a->now)
             continue;
-        if (fd < 0)
+        if (fd < 0) {
             fd = queue_content_open(a->queue, env->id);
+            if (fd >= 0)
+                head = read_head(fd, &head_len);
+        }
         int rc = fd < 0 ? errno : 0;
+        if (rc == 0 && head && header_has_value(head, head_len, "Delivered-To", r->addr)) {
+            changed = true;
+            loop_fail(a, env, r);
+            continue;
+        }
         char *name = NULL;
         if (rc == 0) {
             struct buf prefix;
@@ -124,6 +171,7 @@ void local_attempt_run(struct local_attempt *a)
     }
     if (fd >= 0)
         close(fd);
+    free(head);
     /* Phase 2: record the names durably, then move the copies into new/.
      * A crash before the record leaves only tmp/ files (retried, never
      * seen); after it, recovery finishes the move: exactly one copy. */

@@ -30,6 +30,11 @@ struct local_attempt {
      * (which quotes its header section) and removed it. */
     size_t *report;
     size_t nreport;
+    /* Recipients whose copy would loop (the message already has their
+     * Delivered-To:): still pending, for the caller to fail (5.4.6) and
+     * bounce. A crash before that finds the loop again. */
+    size_t *loops;
+    size_t nloops;
     bool load_failed;   /* the envelope could not be loaded */
     int64_t next_local; /* earliest retry of a local recipient, 0 if none */
 };

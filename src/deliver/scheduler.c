@@ -13,6 +13,7 @@
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/local.h"
+#include "deliver/maildir_clean.h"
 #include "deliver/mta.h"
 #include "util/log.h"
 #include "util/worker.h"
@@ -96,8 +97,13 @@ static void attempt_done(void *arg)
     for (size_t i = 0; i < job->a.nreport; i++)
         sched_report_push(&m->successes, job->a.report[i], "2.0.0", NULL, NULL, false);
     free(job->a.report);
-    if (job->a.nreport > 0)
-        sched_store(m); /* queues the report, then records the outcome */
+    for (size_t i = 0; i < job->a.nloops; i++) {
+        const struct envelope_rcpt *r = &m->env->rcpts[job->a.loops[i]];
+        sched_fail_add(m, job->a.loops[i], "5.4.6", NULL, r->last_error, false);
+    }
+    free(job->a.loops);
+    if (job->a.nreport > 0 || job->a.nloops > 0)
+        sched_store(m); /* queues the reports, then records the outcome */
     free(job);
     if (gone) {
         m->gone = true;
@@ -188,6 +194,7 @@ struct scheduler *scheduler_new(struct daemon *d)
             log_error("event=srs_disabled error=%s", log_q(err.data));
         buf_free(&err);
     }
+    s->cleaner = maildir_cleaner_start(d->base, d->workers, d->conf->data_dir);
     return s;
 }
 
@@ -204,6 +211,7 @@ void scheduler_free(struct scheduler **sp)
     /* Relay jobs point at messages: end them first. */
     mta_free(&s->mta);
     OPENSSL_cleanse(&s->srs_key, sizeof(s->srs_key));
+    maildir_cleaner_free(&s->cleaner); /* after the workers: see maildir_clean.h */
     while (s->head)
         msg_unlink_free(s->head);
     free(s);

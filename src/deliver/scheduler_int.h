@@ -59,6 +59,7 @@ struct sched_msg {
 struct scheduler {
     struct daemon *d;
     struct mta *mta;
+    struct maildir_cleaner *cleaner; /* stale Maildir tmp/ files */
     struct sched_msg *head;
     size_t count;
     bool srs_ready;            /* SRS on, and its secret loaded */

@@ -29,9 +29,12 @@ struct listener_set {
     struct bound *socks;
     size_t n;
     unsigned max_total, max_per_ip, active;
+    unsigned max_service[SERVICE_COUNT], active_service[SERVICE_COUNT];
     struct strmap *per_ip; /* ip -> live connections (an unsigned, boxed) */
     listener_accept_fn fn;
     void *arg;
+    listener_evict_fn evict;
+    void *evict_arg;
     char *hostname;
 };
 
@@ -83,7 +86,7 @@ struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_
     set->socks = xcalloc(conf->nlistens, sizeof(*set->socks));
     set->per_ip = strmap_new();
     set->hostname = xstrdup(conf->hostname);
-    listener_set_limits(set, conf->connections, conf->connections_per_ip);
+    listener_set_limits(set, conf);
     for (size_t i = 0; i < conf->nlistens; i++) {
         const struct conf_listen *l = &conf->listens[i];
         int fd = bind_one(l->host, l->port, l->unix_path, err_r);
@@ -101,10 +104,38 @@ struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_
     return set;
 }
 
-void listener_set_limits(struct listener_set *set, unsigned total, unsigned per_ip)
+void listener_set_limits(struct listener_set *set, const struct conf *conf)
 {
-    set->max_total = total;
-    set->max_per_ip = per_ip;
+    set->max_total = conf->connections;
+    set->max_per_ip = conf->connections_per_ip;
+    memcpy(set->max_service, conf->connections_service, sizeof(set->max_service));
+}
+
+void listener_set_evictor(struct listener_set *set, listener_evict_fn fn, void *arg)
+{
+    set->evict = fn;
+    set->evict_arg = arg;
+}
+
+static bool service_full(const struct listener_set *set, enum service svc)
+{
+    return set->active_service[svc] >= set->max_service[svc];
+}
+
+/* Makes room for a connection to svc, if it can: an idle, unauthenticated
+ * port 25 session goes first, since it is the cheapest to lose (an MTA
+ * retries) and the likeliest to be an attacker's. Another service's full
+ * share is not freed by closing a port 25 session, so it is not tried. */
+static bool make_room(struct listener_set *set, enum service svc)
+{
+    bool own_full = service_full(set, svc);
+    if (!own_full && set->active < set->max_total)
+        return true;
+    if (set->evict == NULL || (own_full && svc != SERVICE_SMTP))
+        return false;
+    if (!set->evict(set->evict_arg))
+        return false;
+    return !service_full(set, svc) && set->active < set->max_total;
 }
 
 static void refuse(struct listener_set *set, enum service svc, int fd, const char *why)
@@ -129,17 +160,19 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sock
     struct listener_set *set = b->set;
     char ip[INET6_ADDRSTRLEN];
     sockaddr_ip(sa, ip, sizeof(ip));
-    if (set->active >= set->max_total) {
-        log_warn("event=connection_refused service=%s client=%s reason=total_limit limit=%u",
-                 service_name(b->service), ip, set->max_total);
-        refuse(set, b->service, fd, "Too many connections");
-        return;
-    }
     unsigned *count = strmap_get(set->per_ip, ip);
     if (count && *count >= set->max_per_ip) {
         log_warn("event=connection_refused service=%s client=%s reason=per_ip_limit limit=%u",
                  service_name(b->service), ip, set->max_per_ip);
         refuse(set, b->service, fd, "Too many connections from your address");
+        return;
+    }
+    if (!make_room(set, b->service)) {
+        bool own = set->active < set->max_total; /* else the whole is full */
+        log_warn("event=connection_refused service=%s client=%s reason=%s limit=%u",
+                 service_name(b->service), ip, own ? "service_limit" : "total_limit",
+                 own ? set->max_service[b->service] : set->max_total);
+        refuse(set, b->service, fd, "Too many connections");
         return;
     }
     if (count == NULL) {
@@ -148,6 +181,7 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sock
     }
     (*count)++;
     set->active++;
+    set->active_service[b->service]++;
     set->fn(set->arg, b->service, fd, sa, (socklen_t)salen);
 }
 
@@ -182,8 +216,10 @@ void listener_set_start(struct listener_set *set, struct event_base *base, liste
     }
 }
 
-void listener_release(struct listener_set *set, const char *ip)
+void listener_release(struct listener_set *set, enum service svc, const char *ip)
 {
+    if (set->active_service[svc])
+        set->active_service[svc]--;
     unsigned *count = strmap_get(set->per_ip, ip);
     if (count && --*count == 0)
         free(strmap_del(set->per_ip, ip));

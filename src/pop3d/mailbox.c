@@ -201,7 +201,9 @@ int pop3d_mailbox_scan(const char *path, struct pop3d_mailbox **box_r)
         pop3d_mailbox_free(&box);
         return rc;
     }
-    qsort(box->msgs, box->n, sizeof(*box->msgs), by_name);
+    /* An emptied Maildir leaves msgs NULL: qsort(NULL, 0) is undefined. */
+    if (box->n > 1)
+        qsort(box->msgs, box->n, sizeof(*box->msgs), by_name);
     make_uids_unique(box);
     *box_r = box;
     return 0;

@@ -136,7 +136,7 @@ static void session_free(struct pop3d_session *s)
         s->box_job = NULL;
     }
     release_mailbox(s);
-    listener_release(s->d->listeners, s->ip);
+    listener_release(s->d->listeners, s->service, s->ip);
     s->d->sessions--;
     if (s->prev)
         s->prev->next = s->next;

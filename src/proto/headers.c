@@ -173,3 +173,39 @@ size_t header_addresses(const char *value, char ***addrs_r)
     *addrs_r = v;
     return n;
 }
+
+bool header_has_value(const char *h, size_t len, const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = strlen(value);
+    size_t i = 0;
+    struct buf v;
+    buf_init(&v);
+    bool found = false;
+    while (i < len && !found) {
+        const char *line = h + i;
+        const char *eol = memchr(line, '\n', len - i);
+        size_t llen = eol ? (size_t)(eol - line) + 1 : len - i;
+        if ((llen <= 2 && line[0] == '\r') || (llen == 1 && line[0] == '\n'))
+            break; /* the empty line: end of the header section */
+        i += llen;
+        if (!(llen > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0))
+            continue;
+        /* The unfolded value, without CR/LF, blanks around it or <>. */
+        buf_reset(&v);
+        buf_append(&v, line + nlen + 1, llen - nlen - 1);
+        while (i < len && (h[i] == ' ' || h[i] == '\t')) {
+            const char *e2 = memchr(h + i, '\n', len - i);
+            size_t l2 = e2 ? (size_t)(e2 - (h + i)) + 1 : len - i;
+            buf_append(&v, h + i, l2);
+            i += l2;
+        }
+        size_t a = 0, b = v.len;
+        while (a < b && v.data[a] != 0 && strchr(" \t\r\n<", v.data[a]))
+            a++;
+        while (b > a && v.data[b - 1] != 0 && strchr(" \t\r\n>", v.data[b - 1]))
+            b--;
+        found = b - a == vlen && strncasecmp(v.data + a, value, vlen) == 0;
+    }
+    buf_free(&v);
+    return found;
+}

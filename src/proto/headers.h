@@ -6,6 +6,7 @@
 #ifndef POSTERN_PROTO_HEADERS_H
 #define POSTERN_PROTO_HEADERS_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "util/buf.h"
@@ -30,6 +31,10 @@ void header_format_date(char *dst, size_t len, time_t when);
  * counts the fields named name (case-insensitive) and copies the unfolded
  * value of the first one, trimmed, into value_r (when not NULL). */
 int header_get(const char *h, size_t len, const char *name, struct buf *value_r);
+/* Whether a field named name (case-insensitive) in the header section
+ * h[0..len) (CRLF or LF lines) has exactly value (case-insensitive, once
+ * unfolded and trimmed of blanks and <>), as a Delivered-To: check needs. */
+bool header_has_value(const char *h, size_t len, const char *name, const char *value);
 /* The addr-specs of an address-list value ("A <a@x>, b@y (B)"): angle
  * addresses, else bare ones, comments and display names dropped, groups
  * flattened. Returns the count; the caller frees each string and the array. */

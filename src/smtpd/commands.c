@@ -341,7 +341,19 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
         log_info("event=rcpt_rejected client=%s rcpt=%s reason=unknown_user", s->ip, log_q(addr));
         smtpd_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: no such user here", addr);
         free(addr);
-        return true;
+        /* Directory harvesting: unknown users are counted (on their own, so
+         * that they do not add to a clumsy client's protocol errors) against
+         * [limits] bad_commands, so a connection cannot try more names. */
+        if (++s->unknown_rcpts >= conf->bad_commands) {
+            log_warn("event=smtp_too_many_errors client=%s unknown_rcpts=%u", s->ip,
+                     s->unknown_rcpts);
+            smtpd_close(s, 421, "4.7.0", "Too many errors, closing connection");
+        } else if (s->unknown_rcpts > conf->bad_commands / 2) {
+            /* Past half the limit, each further guess costs the guesser
+             * [limits] error_delay (Postfix: smtpd_error_sleep_time). */
+            smtpd_error_pause(s, conf->error_delay_ms);
+        }
+        return s->state != SMTPD_CLOSING && s->state != SMTPD_ERROR_WAIT;
     }
     s->rcpt_commands++;
     free(s->single_rcpt);

@@ -26,6 +26,8 @@ static const struct smtp_error err_storage = {452, "4.3.1",
                                               "Insufficient system storage, try again later"};
 static const struct smtp_error err_local = {451, "4.3.0",
                                             "Local error in processing, try again later"};
+static const struct smtp_error err_hops = {554, "5.4.6",
+                                           "Too many hops (Received: fields), mail loop?"};
 
 /* Owned by the worker pool while it runs; s is cleared if the session ends
  * first, and the message (if committed) is still handed to the scheduler. */
@@ -65,6 +67,14 @@ static void scan_headers(struct smtpd_session *s, bool at_end)
         return;
     s->headers_done = true;
     smtpd_checks_strip_forged(s, &hlen);
+    /* A mail loop (RFC 5321 6.3): every server on the way added a Received:
+     * field; past [limits] max_hops the message has gone round too often. */
+    unsigned hops =
+        (unsigned)header_get(s->pending_out.data + s->content_start, hlen, "Received", NULL);
+    if (hops >= s->d->conf->max_hops) {
+        log_warn("event=mail_loop client=%s hops=%u limit=%u", s->ip, hops, s->d->conf->max_hops);
+        s->content_error = &err_hops;
+    }
     smtpd_headers_complete(s, hlen);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "daemon.h"
 #include "lifecycle.h"
@@ -67,6 +68,28 @@ void smtpd_bad_command(struct smtpd_session *s)
     }
 }
 
+static void error_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+    if (s->state != SMTPD_ERROR_WAIT)
+        return; /* closed meanwhile */
+    s->state = s->error_return_state;
+    smtpd_wait_command(s);
+    smtpd_process_input(s);
+}
+
+void smtpd_error_pause(struct smtpd_session *s, unsigned ms)
+{
+    if (ms == 0 || s->state == SMTPD_CLOSING)
+        return;
+    if (s->error_timer == NULL)
+        s->error_timer = evtimer_new(s->d->base, error_pause_end, s);
+    s->error_return_state = s->state;
+    s->state = SMTPD_ERROR_WAIT;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(s->error_timer, &tv);
+}
+
 void smtpd_transaction_reset(struct smtpd_session *s)
 {
     smtpd_data_abort(s);
@@ -97,7 +120,10 @@ static void session_free(struct smtpd_session *s)
 {
     smtpd_transaction_reset(s);
     smtpd_auth_cleanup(s);
-    listener_release(s->d->listeners, s->ip);
+    if (!s->evicted)
+        listener_release(s->d->listeners, s->service, s->ip);
+    if (s->error_timer)
+        event_free(s->error_timer);
     s->d->sessions--;
     if (s->prev)
         s->prev->next = s->next;
@@ -137,6 +163,7 @@ void smtpd_process_input(struct smtpd_session *s)
             return;
         case SMTPD_COMMIT:
         case SMTPD_AUTH_CHECK:
+        case SMTPD_ERROR_WAIT:
         case SMTPD_CLOSING:
             return;
         case SMTPD_DATA:
@@ -217,7 +244,7 @@ static void on_deadline(struct conn *c, void *arg)
         smtpd_process_input(s);
         return;
     }
-    if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH_CHECK) {
+    if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH_CHECK || s->state == SMTPD_ERROR_WAIT) {
         /* The queue is slow; the client waits (its own timeout is 10 min). */
         conn_set_deadline(c, s->d->conf->command_timeout_ms);
         return;
@@ -256,6 +283,24 @@ void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struc
     } else {
         send_greeting(s);
     }
+}
+
+bool smtpd_evict_idle(void *arg)
+{
+    struct daemon *d = arg;
+    struct smtpd_session *oldest = NULL; /* the list is newest first */
+    for (struct smtpd_session *s = d->smtpd_sessions; s; s = s->next)
+        if (s->service == SERVICE_SMTP && !s->evicted && s->auth_user == NULL &&
+            (s->state == SMTPD_GREETING || s->state == SMTPD_CONNECTED || s->state == SMTPD_READY))
+            oldest = s;
+    if (oldest == NULL)
+        return false;
+    log_warn("event=connection_evicted service=smtp client=%s state=%d messages=%llu", oldest->ip,
+             (int)oldest->state, (unsigned long long)oldest->messages);
+    smtpd_close(oldest, 421, "4.7.0", "Too many connections, closing idle session");
+    oldest->evicted = true;
+    listener_release(d->listeners, oldest->service, oldest->ip);
+    return true;
 }
 
 void smtpd_shutdown_begin(struct daemon *d)

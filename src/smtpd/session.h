@@ -38,6 +38,7 @@ enum smtpd_state {
     SMTPD_COMMIT,     /* waiting for the queue to make the message durable */
     SMTPD_AUTH,       /* AUTH sent a 334 challenge: the next line is a response */
     SMTPD_AUTH_CHECK, /* the password is being verified (worker) or failure delayed */
+    SMTPD_ERROR_WAIT, /* an error reply was sent; input waits out [limits] error_delay */
     SMTPD_CLOSING,
 };
 
@@ -53,6 +54,10 @@ struct smtpd_session {
     char *helo;
     bool esmtp;
     unsigned bad_commands;
+    bool evicted;              /* closed to make room: its connection slot is released */
+    unsigned unknown_rcpts;    /* 550 5.1.1 replies, held to [limits] bad_commands too */
+    struct event *error_timer; /* ends SMTPD_ERROR_WAIT */
+    enum smtpd_state error_return_state;
     struct smtp_line_reader line_reader;
     uint64_t messages;
 
@@ -96,6 +101,9 @@ void smtpd_reply_error(struct smtpd_session *s, const struct smtp_error *e);
 /* Counts a protocol error; closes the session (421) past the limit. */
 void smtpd_bad_command(struct smtpd_session *s);
 void smtpd_close(struct smtpd_session *s, int code, const char *enhanced, const char *text);
+/* After an error reply: the session reads no further command for ms (as
+ * Postfix's smtpd_error_sleep_time), without blocking the loop. */
+void smtpd_error_pause(struct smtpd_session *s, unsigned ms);
 void smtpd_transaction_reset(struct smtpd_session *s);
 void smtpd_wait_command(struct smtpd_session *s);
 /* Continues processing input after an asynchronous step finished. */

@@ -5,6 +5,7 @@
 #ifndef POSTERN_SMTPD_SMTPD_H
 #define POSTERN_SMTPD_SMTPD_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "conf/conf.h"
@@ -14,6 +15,11 @@ struct daemon;
 /* Takes ownership of fd. */
 void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen);
+
+/* Under connection pressure (listener_evict_fn, arg a struct daemon): closes
+ * the oldest idle, unauthenticated smtp session (no transaction, no login)
+ * with 421 4.7.0 and frees its connection slot now. False if none. */
+bool smtpd_evict_idle(void *arg);
 
 /* Shutdown begins: sessions in the middle of a message may finish it, the
  * others get 421 now. */
