@@ -148,6 +148,37 @@ static char *read_password(bool from_stdin)
     return first;
 }
 
+/* The change takes effect at once: the running daemon is told to re-read
+ * the users and aliases files, and answers once it has. 0, or 1 when it
+ * refused (the file is written all the same). */
+static int tell_daemon(const struct conf *conf)
+{
+    struct buf answer;
+    buf_init(&answer);
+    int rc = cli_control_ask(conf, "reload-users", &answer);
+    int status = 0;
+    if (rc == ENOENT || rc == ECONNREFUSED) {
+        printf("(the daemon is not running; it reads the change when it starts)\n");
+    } else if (rc != 0) {
+        fprintf(stderr, "postern: the file is written, but the daemon could not be told (%s); "
+                        "send it SIGHUP\n",
+                strerror(rc));
+        status = 1;
+    } else {
+        bool ok;
+        const char *text = cli_control_text(&answer, &ok);
+        if (ok) {
+            fputs(text, stdout);
+        } else {
+            fprintf(stderr, "postern: the file is written, but the daemon did not take it: %s",
+                    text);
+            status = 1;
+        }
+    }
+    buf_free(&answer);
+    return status;
+}
+
 static int usage(void)
 {
     fputs("usage: postern user add ADDRESS [--password-stdin]\n"
@@ -243,7 +274,7 @@ int cli_user(const char *conf_path, int argc, char **argv)
                 rc = write_lines(conf->users_file, &l);
                 if (rc == 0) {
                     printf("%s %s\n", add ? "added" : "password changed for", addr);
-                    status = 0;
+                    status = tell_daemon(conf);
                 } else {
                     fprintf(stderr, "postern: cannot write %s: %s\n", conf->users_file,
                             strerror(rc));
@@ -262,7 +293,7 @@ int cli_user(const char *conf_path, int argc, char **argv)
             rc = write_lines(conf->users_file, &l);
             if (rc == 0) {
                 printf("deleted %s (the Maildir is kept)\n", addr);
-                status = 0;
+                status = tell_daemon(conf);
             } else {
                 fprintf(stderr, "postern: cannot write %s: %s\n", conf->users_file, strerror(rc));
             }
