@@ -70,7 +70,7 @@ static long find_user(const struct lines *l, const char *addr)
     return -1;
 }
 
-static int write_lines(const char *path, const struct lines *l)
+static int write_lines(const struct conf *conf, const char *path, const struct lines *l)
 {
     char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -88,9 +88,10 @@ static int write_lines(const char *path, const struct lines *l)
             else if (w > 0)
                 off += (size_t)w;
         }
-        /* The daemon drops to the service user and re-reads this on reload. */
-        struct group *gr = geteuid() == 0 ? getgrnam("postern") : NULL;
-        if (gr && fchown(fd, 0, gr->gr_gid) != 0)
+        /* The daemon drops to the service user and re-reads this on reload:
+         * the file is root's and readable by that user's group. */
+        struct passwd *pw = geteuid() == 0 ? getpwnam(conf->user) : NULL;
+        if (pw && fchown(fd, 0, pw->pw_gid) != 0)
             rc = rc ? rc : errno;
         if (rc == 0 && fsync(fd) != 0)
             rc = errno;
@@ -271,7 +272,7 @@ int cli_user(const char *conf_path, int argc, char **argv)
                     free(l.v[at]);
                     l.v[at] = line;
                 }
-                rc = write_lines(conf->users_file, &l);
+                rc = write_lines(conf, conf->users_file, &l);
                 if (rc == 0) {
                     printf("%s %s\n", add ? "added" : "password changed for", addr);
                     status = tell_daemon(conf);
@@ -290,7 +291,7 @@ int cli_user(const char *conf_path, int argc, char **argv)
             free(l.v[at]);
             memmove(&l.v[at], &l.v[at + 1], (l.n - (size_t)at - 1) * sizeof(char *));
             l.n--;
-            rc = write_lines(conf->users_file, &l);
+            rc = write_lines(conf, conf->users_file, &l);
             if (rc == 0) {
                 printf("deleted %s (the Maildir is kept)\n", addr);
                 status = tell_daemon(conf);
