@@ -76,10 +76,11 @@ static int check_readable_after_drop(const struct conf *conf, struct buf *warn_r
     for (char *line = out.data, *nl; line && (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
         *nl = '\0';
         struct group *gr = getgrgid(pw->pw_gid);
-        buf_printf(warn_r,
-                   "postern: warning: %s (not readable by user %s, so a SIGHUP reload would fail; make it "
-                   "readable by group %s: chgrp %s FILE && chmod g+r FILE)\n",
-                   line, conf->user, gr ? gr->gr_name : conf->user, gr ? gr->gr_name : conf->user);
+        buf_printf(
+            warn_r,
+            "postern: warning: %s (not readable by user %s, so a SIGHUP reload would fail; make it "
+            "readable by group %s: chgrp %s FILE && chmod g+r FILE)\n",
+            line, conf->user, gr ? gr->gr_name : conf->user, gr ? gr->gr_name : conf->user);
         bad++;
     }
     buf_free(&out);

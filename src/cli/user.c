@@ -161,8 +161,9 @@ static int tell_daemon(const struct conf *conf)
     if (rc == ENOENT || rc == ECONNREFUSED) {
         printf("(the daemon is not running; it reads the change when it starts)\n");
     } else if (rc != 0) {
-        fprintf(stderr, "postern: the file is written, but the daemon could not be told (%s); "
-                        "send it SIGHUP\n",
+        fprintf(stderr,
+                "postern: the file is written, but the daemon could not be told (%s); "
+                "send it SIGHUP\n",
                 strerror(rc));
         status = 1;
     } else {

@@ -154,12 +154,14 @@ static void flush(struct control_conn *cc, const char *id)
     if (id && n == 0 && held == 0)
         answer(cc, "error no such message: %s", id);
     else if (id && held)
-        answer(cc, "error %s is held and will not be tried; release it first (postern queue "
-                   "release %s)",
+        answer(cc,
+               "error %s is held and will not be tried; release it first (postern queue "
+               "release %s)",
                id, id);
     else if (held)
-        answer(cc, "ok %zu message%s will be tried now; %zu held message%s will not (release "
-                   "them first)",
+        answer(cc,
+               "ok %zu message%s will be tried now; %zu held message%s will not (release "
+               "them first)",
                n, n == 1 ? "" : "s", held, held == 1 ? "" : "s");
     else
         answer(cc, "ok %zu message%s will be tried now", n, n == 1 ? "" : "s");

@@ -99,8 +99,7 @@ static void add_json(struct buf *out, const struct envelope *env, bool first)
         buf_append_str(out, ",\"original\":");
         json_string(out, r->orig);
         buf_printf(out,
-                   ",\"state\":\"%s\",\"attempts\":%u,\"next_attempt\":%" PRId64
-                   ",\"last_error\":",
+                   ",\"state\":\"%s\",\"attempts\":%u,\"next_attempt\":%" PRId64 ",\"last_error\":",
                    state_name(r->state), r->attempts, r->next_attempt);
         if (r->last_error)
             json_string(out, r->last_error);
