@@ -13,9 +13,10 @@
 #include "conf/conf.h"
 #include "util/xmalloc.h"
 
-int cli_control_ask(const struct conf *conf, const char *line, struct buf *answer_r)
+int cli_control_ask(const struct conf *conf, const char *sock, const char *line,
+                    struct buf *answer_r)
 {
-    char *path = xasprintf("%s/run/control", conf->data_dir);
+    char *path = xasprintf("%s/run/%s", conf->data_dir, sock);
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
     free(path);

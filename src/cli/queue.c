@@ -1,9 +1,10 @@
 /*
- * `postern queue` and `mailq`: list asks the running daemon over its control
- * socket (data_dir/run/control), which lists the queue for any local user;
+ * `postern queue` and `mailq`: list asks the running daemon over
+ * data_dir/run/query, which lists the queue for any local user;
  * while the daemon is down, root and the service user read the files
- * directly, as does show. flush, delete, hold and release ask the daemon,
- * since only it may change a queued message it might be sending.
+ * directly, as does show. flush, delete, hold and release ask the daemon
+ * over data_dir/run/control (root and the service user only), since only it
+ * may change a queued message it might be sending.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +76,7 @@ static int queue_list(const struct conf *conf, bool json)
 {
     struct buf answer;
     buf_init(&answer);
-    int rc = cli_control_ask(conf, json ? "list json" : "list", &answer);
+    int rc = cli_control_ask(conf, "query", json ? "list json" : "list", &answer);
     if (rc == ENOENT || rc == ECONNREFUSED) {
         buf_free(&answer);
         return queue_list_files(conf, json);
@@ -151,8 +152,15 @@ static int control(const struct conf *conf, const char *line)
 {
     struct buf answer;
     buf_init(&answer);
-    int rc = cli_control_ask(conf, line, &answer);
-    if (rc != 0) {
+    int rc = cli_control_ask(conf, "control", line, &answer);
+    if (rc == EACCES) {
+        fprintf(stderr,
+                "postern: permission denied: only root and the service user (%s) may act on "
+                "the queue\n",
+                conf->user);
+        buf_free(&answer);
+        return 1;
+    } else if (rc != 0) {
         fprintf(stderr,
                 "postern: the daemon is not running (%s/run/control: %s); start it with postern "
                 "serve\n",

@@ -156,7 +156,7 @@ static int tell_daemon(const struct conf *conf)
 {
     struct buf answer;
     buf_init(&answer);
-    int rc = cli_control_ask(conf, "reload-users", &answer);
+    int rc = cli_control_ask(conf, "control", "reload-users", &answer);
     int status = 0;
     if (rc == ENOENT || rc == ECONNREFUSED) {
         printf("(the daemon is not running; it reads the change when it starts)\n");

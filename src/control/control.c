@@ -1,5 +1,7 @@
-/* The control socket (see control.h): one command per connection, who may
- * ask what decided by the peer's credentials (SO_PEERCRED). */
+/* The control sockets (see control.h): one command per connection. Who
+ * may ask what is decided by the socket: run/control is 0660, so the kernel
+ * lets only root, the service user and its group in; run/query is open to
+ * everyone and answers list alone. The peer's uid (SO_PEERCRED) is logged. */
 #include "control/control.h"
 
 #include <errno.h>
@@ -31,14 +33,21 @@ struct control_conn {
     struct control *c;
     struct bufferevent *bev; /* NULL once the peer went away during a job */
     struct ucred peer;
-    bool busy; /* a worker job holds this connection */
+    bool public; /* came in on run/query: list only */
+    bool busy;   /* a worker job holds this connection */
     struct control_conn *prev, *next;
+};
+
+struct control_sock {
+    struct control *c;
+    struct evconnlistener *listener;
+    char *path;
+    bool public;
 };
 
 struct control {
     struct daemon *d;
-    struct evconnlistener *listener;
-    char *path;
+    struct control_sock socks[2]; /* run/control, run/query */
     struct control_conn *conns;
 };
 
@@ -92,13 +101,6 @@ static void finish(struct control_conn *cc)
     bufferevent_enable(cc->bev, EV_WRITE);
     if (evbuffer_get_length(bufferevent_get_output(cc->bev)) == 0)
         conn_free(cc);
-}
-
-/* Root, the service user and its group may act on the queue; anyone may
- * list it (as Postfix's mailq lets every user). */
-static bool privileged(const struct control_conn *cc)
-{
-    return cc->peer.uid == 0 || cc->peer.uid == geteuid() || cc->peer.gid == getegid();
 }
 
 struct list_job {
@@ -155,7 +157,7 @@ static void flush(struct control_conn *cc, const char *id)
         answer(cc, "error no such message: %s", id);
     else if (id && held)
         answer(cc,
-               "error %s is held and will not be tried; release it first (postern queue "
+               "ok %s is held and will not be tried; release it first (postern queue "
                "release %s)",
                id, id);
     else if (held)
@@ -228,11 +230,14 @@ static bool run(struct control_conn *cc, char *line)
         answer(cc, "error unknown command %s", verb);
         return true;
     }
-    if (!privileged(cc)) {
+    /* Anyone may list the queue (as Postfix's mailq lets every user); the
+     * rest is for those who may open run/control. */
+    if (cc->public) {
         log_warn("event=control_refused command=%s uid=%u", log_q(verb), (unsigned)cc->peer.uid);
         answer(cc, "error permission denied: only root and the service user may %s", verb);
         return true;
     }
+    log_info("event=control_request command=%s uid=%u", log_q(verb), (unsigned)cc->peer.uid);
     if (strcmp(verb, "reload-users") == 0) {
         if (arg) {
             answer(cc, "error reload-users takes no argument");
@@ -282,8 +287,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
-    struct control *c = arg;
+    struct control_sock *sock = arg;
+    struct control *c = sock->c;
     struct control_conn *cc = xcalloc(1, sizeof(*cc));
+    cc->public = sock->public;
     socklen_t clen = sizeof(cc->peer);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cc->peer, &clen) != 0) {
         /* Unknown peer: treated as a stranger. */
@@ -302,27 +309,37 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
 }
 
+static int sock_open(struct control *c, struct control_sock *sock, const char *name, bool public,
+                     struct buf *err_r)
+{
+    sock->c = c;
+    sock->public = public;
+    sock->path = xasprintf("%s/run/%s", c->d->conf->data_dir, name);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(sock->path) >= sizeof(sun.sun_path)) {
+        buf_printf(err_r, "%s: path too long for a unix socket\n", sock->path);
+        return -1;
+    }
+    strcpy(sun.sun_path, sock->path);
+    unlink(sock->path);
+    mode_t old = umask(public ? 0111 : 0117);
+    sock->listener = evconnlistener_new_bind(c->d->base, on_accept, sock,
+                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+                                             (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (sock->listener == NULL) {
+        buf_printf(err_r, "%s: cannot listen: %s\n", sock->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 struct control *control_new(struct daemon *d, struct buf *err_r)
 {
     struct control *c = xcalloc(1, sizeof(*c));
     c->d = d;
-    c->path = xasprintf("%s/run/control", d->conf->data_dir);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(c->path) >= sizeof(sun.sun_path)) {
-        buf_printf(err_r, "%s: path too long for a unix socket\n", c->path);
-        control_free(&c);
-        return NULL;
-    }
-    strcpy(sun.sun_path, c->path);
-    unlink(c->path);
-    /* Anyone may connect (mailq); each command checks who asks. */
-    mode_t old = umask(0111);
-    c->listener = evconnlistener_new_bind(d->base, on_accept, c,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-                                          (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (c->listener == NULL) {
-        buf_printf(err_r, "%s: cannot listen: %s\n", c->path, strerror(errno));
+    if (sock_open(c, &c->socks[0], "control", false, err_r) != 0 ||
+        sock_open(c, &c->socks[1], "query", true, err_r) != 0) {
         control_free(&c);
         return NULL;
     }
@@ -334,14 +351,16 @@ void control_free(struct control **cp)
     struct control *c = *cp;
     if (c == NULL)
         return;
-    if (c->listener) {
-        evconnlistener_free(c->listener);
-        unlink(c->path);
+    for (size_t i = 0; i < 2; i++) {
+        if (c->socks[i].listener) {
+            evconnlistener_free(c->socks[i].listener);
+            unlink(c->socks[i].path);
+        }
+        free(c->socks[i].path);
     }
     /* The workers are stopped: no job holds a connection any more. */
     while (c->conns)
         conn_free(c->conns);
-    free(c->path);
     free(c);
     *cp = NULL;
 }

@@ -276,14 +276,23 @@ def test_a_local_user_may_not_act_on_the_queue(make_postern, local_user):
         no_sanitizer_report(r)
         assert r.returncode == 1 and b"permission denied" in r.stderr, (args, r.stderr)
     assert p.queue_ids() == [qid]
-    assert "event=control_refused" in p.log()
-    # reload-users and queue show are not theirs either
-    r = as_user(local_user, ["/usr/bin/python3", "-c",
-                             "import socket,sys; s=socket.socket(socket.AF_UNIX);"
-                             f"s.connect({str(p.data_dir / 'run' / 'control')!r});"
-                             "s.sendall(b'reload-users\\n'); s.shutdown(1);"
-                             "sys.stdout.write(s.recv(4096).decode())"])
-    assert r.stdout.startswith(b"error permission denied"), r
+    # run/control is not theirs to open; run/query answers list alone
+    st = os.stat(p.data_dir / "run" / "control")
+    assert st.st_mode & 0o777 == 0o660 and st.st_uid == pwd.getpwnam("postern").pw_uid
+
+    def ask(sock, line):
+        return as_user(local_user, ["/usr/bin/python3", "-c",
+                                    "import socket,sys; s=socket.socket(socket.AF_UNIX);"
+                                    f"s.connect({str(p.data_dir / 'run' / sock)!r});"
+                                    f"s.sendall({line!r}); s.shutdown(1);"
+                                    "sys.stdout.write(s.recv(4096).decode())"])
+    r = ask("control", b"reload-users\n")
+    assert r.returncode == 1 and b"PermissionError" in r.stderr, r
+    for line in (b"reload-users\n", b"flush\n", f"delete {qid}\n".encode()):
+        r = ask("query", line)
+        assert r.stdout.startswith(b"error permission denied"), r
+    assert f"event=control_refused command=flush uid={local_user.pw_uid}" in p.log()
+    assert p.queue_ids() == [qid]
     r = as_user(local_user, [BIN, "queue", "show", qid], conf=p.conf_path)
     assert r.returncode == 1
     # root still may
@@ -295,7 +304,7 @@ def test_a_local_user_may_not_act_on_the_queue(make_postern, local_user):
 def test_control_socket_refuses_bad_lines(postern):
     path = str(postern.data_dir / "run" / "control")
 
-    def ask(data):
+    def ask(data, path=path):
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(10)
             s.connect(path)
@@ -318,6 +327,11 @@ def test_control_socket_refuses_bad_lines(postern):
             s.connect(path)
             s.sendall(b"list\n")
     assert ask(b"list json\n") == b"ok\n[]\n"
+    query = str(postern.data_dir / "run" / "query")
+    assert os.stat(query).st_mode & 0o777 == 0o666
+    assert ask(b"list\n", query) == b"ok\nMail queue is empty\n"
+    assert ask(b"hold 0123\n", query).startswith(b"error permission denied")
+    assert ask(b"bogus\n", query).startswith(b"error unknown command")
 
 
 def test_mailq_while_the_daemon_is_down(make_postern, local_user):
@@ -334,7 +348,8 @@ def test_flush_of_a_held_message_says_it_is_not_tried(make_postern):
     r = as_root([BIN, "queue", "hold", qid], conf=p.conf_path)
     assert r.returncode == 0, r.stderr
     r = as_root([BIN, "queue", "flush", qid], conf=p.conf_path)
-    assert r.returncode == 1 and b"is held" in r.stderr and b"release" in r.stderr, r
+    assert r.returncode == 0 and b"is held and will not be tried" in r.stdout, r
+    assert b"will be tried now" not in r.stdout
     r = as_root([BIN, "queue", "flush"], conf=p.conf_path)
     assert r.returncode == 0
     assert b"0 messages will be tried now; 1 held message will not" in r.stdout, r.stdout
