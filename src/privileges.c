@@ -52,7 +52,9 @@ void privileges_clear(struct privileges *p)
 static int own_dir(const struct privileges *p, int parent, const char *name, const char *shown,
                    mode_t mode, bool force_mode, struct buf *err_r)
 {
-    const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    /* data_dir itself (AT_FDCWD) may be the administrator's link; nothing
+     * below it may be. */
+    const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (parent == AT_FDCWD ? 0 : O_NOFOLLOW);
     bool made = false;
     int fd = openat(parent, name, flags);
     if (fd < 0 && errno == ENOENT) {
@@ -110,9 +112,9 @@ int privileges_prepare(const struct privileges *p, const char *data_dir, struct 
         buf_printf(err_r, "postern: cannot create data_dir %s: %s\n", data_dir, strerror(errno));
         return -1;
     }
-    /* data_dir's parents are the administrator's; from data_dir down every
-     * step is taken on descriptors. */
-    top = open(data_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* data_dir and its parents are the administrator's (a link to it is
+     * fine); from data_dir down every step is taken on descriptors. */
+    top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
     if (top < 0 || fstat(top, &st) != 0) {
         buf_printf(err_r, "postern: cannot open data_dir %s: %s\n", data_dir,
@@ -128,7 +130,14 @@ int privileges_prepare(const struct privileges *p, const char *data_dir, struct 
     int fd = own_dir(p, AT_FDCWD, data_dir, data_dir, 0711, true, err_r);
     if (fd < 0)
         goto out;
+    /* The same directory as top (a link to it was not swapped meanwhile). */
+    struct stat again;
+    bool same = fstat(fd, &again) == 0 && again.st_ino == st.st_ino && again.st_dev == st.st_dev;
     close(fd);
+    if (!same) {
+        buf_printf(err_r, "postern: data_dir %s changed during the start\n", data_dir);
+        goto out;
+    }
     char *shown = xasprintf("%s/queue", data_dir);
     queue = own_dir(p, top, "queue", shown, 0711, true, err_r);
     free(shown);

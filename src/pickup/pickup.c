@@ -301,7 +301,8 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     const char *body = it->data.data + it->head.body_offset;
     size_t blen = it->data.len - it->head.body_offset;
     size_t hlen = text_header_length(body, blen);
-    it->may_sign = may_sign(p, it, login, body, hlen);
+    /* A uid without a login owns no address ("nobody" is not theirs). */
+    it->may_sign = (pw != NULL || trusted(p, it->uid)) && may_sign(p, it, login, body, hlen);
     if (header_get(body, hlen, "From", NULL) == 0) {
         if (it->head.fullname)
             buf_printf(&it->prefix, "From: \"%s\" <%s>\r\n", it->head.fullname, env->sender);

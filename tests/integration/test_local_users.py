@@ -357,3 +357,29 @@ def test_flush_of_a_held_message_says_it_is_not_tried(make_postern):
     assert r.returncode == 0
     r = as_root([BIN, "queue", "flush", qid], conf=p.conf_path)
     assert r.returncode == 0 and b"1 message will be tried now" in r.stdout, r
+
+
+def test_data_dir_may_be_the_administrators_link(make_postern, workdir):
+    p = make_postern(start=False)
+    real = workdir / "real-data"
+    real.mkdir()
+    p.data_dir.symlink_to(real)
+    p.start()
+    r = as_root([BIN, "sendmail", BOB], b"Subject: via a linked data_dir\n\nx\n", conf=p.conf_path)
+    assert r.returncode == 0, r.stderr
+    p.wait_messages(BOB, 1)
+    assert os.stat(real).st_uid == pwd.getpwnam("postern").pw_uid
+    assert os.lstat(p.data_dir).st_uid == 0
+
+
+def test_root_sendmail_does_not_follow_a_link_for_drop(make_postern, workdir):
+    p = make_postern()
+    p.stop()
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    drop = p.data_dir / "queue" / "drop"
+    drop.rename(workdir / "old-drop")
+    drop.symlink_to(elsewhere)  # as a compromised postern account could
+    r = as_root([BIN, "sendmail", BOB], b"Subject: x\n\nx\n", conf=p.conf_path)
+    assert r.returncode == 75 and b"cannot queue" in r.stderr, r.stderr
+    assert list(elsewhere.iterdir()) == []
