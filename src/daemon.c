@@ -3,9 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +25,7 @@
 #include "lifecycle.h"
 #include "mailauth/dkim_keyring.h"
 #include "pickup/pickup.h"
+#include "privileges.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -55,54 +53,16 @@ static void on_accept(void *arg, enum service svc, int fd, const struct sockaddr
     }
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if ((st->st_uid != chown_uid || st->st_gid != chown_gid) &&
-        lchown(path, chown_uid, chown_gid) != 0)
-        log_warn("event=chown_failed path=%s error=%s", log_q(path), log_q(strerror(errno)));
-    return 0;
-}
-
-/* Started as root: make data_dir the service user's, then become that user.
- * Ports are already bound; no network input has been read. */
-static int drop_privileges(const struct conf *conf)
-{
-    if (geteuid() != 0)
-        return 0;
-    struct passwd *pw = getpwnam(conf->user);
-    if (pw == NULL) {
-        fprintf(stderr,
-                "postern: [server] user '%s' does not exist; create it (adduser --system %s) "
-                "or name another user\n",
-                conf->user, conf->user);
-        return -1;
-    }
-    if (pw->pw_uid == 0) {
-        fprintf(stderr, "postern: [server] user must not be root\n");
-        return -1;
-    }
-    chown_uid = pw->pw_uid;
-    chown_gid = pw->pw_gid;
-    nftw(conf->data_dir, chown_entry, 32, FTW_PHYS);
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        fprintf(stderr, "postern: cannot switch to user %s: %s\n", conf->user, strerror(errno));
-        return -1;
-    }
-    log_info("event=privileges_dropped user=%s uid=%d", log_q(conf->user), (int)pw->pw_uid);
-    return 0;
-}
-
-/* A pid file with an exclusive lock: one daemon per data_dir. */
+/* A pid file with an exclusive lock: one daemon per data_dir. Opened with
+ * the service user's rights (privileges_as_user): run/ is that user's, and
+ * root must not follow what it may have put there. */
 static int take_pid_lock(const struct conf *conf)
 {
     char *run = xasprintf("%s/run", conf->data_dir);
-    mkdir(conf->data_dir, 0700);
-    mkdir(run, 0700);
+    mkdir(conf->data_dir, 0711);
+    mkdir(run, 0711);
     char *path = xasprintf("%s/postern.pid", run);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         fprintf(stderr, "postern: cannot open %s: %s\n", path, strerror(errno));
     } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -138,6 +98,7 @@ int daemon_serve(const char *conf_path)
     struct buf err;
     buf_init(&err);
     struct daemon d = {0};
+    struct privileges priv = {0};
     int status = 1;
     int pid_fd = -1;
     d.conf = conf_load(conf_path, &err);
@@ -155,18 +116,27 @@ int daemon_serve(const char *conf_path)
     d.users = user_table_load_files(d.conf->users_file, d.conf->aliases_file, &err);
     if (d.users == NULL)
         goto out;
+    /* As root only what needs root: Postern's own directories (never what
+     * lies in them), the ports. Everything under data_dir is opened as the
+     * service user. */
+    if (privileges_init(&priv, d.conf, &err) != 0 ||
+        privileges_prepare(&priv, d.conf->data_dir, &err) != 0 ||
+        privileges_as_user(&priv, &err) != 0)
+        goto out;
     /* The lock first: a second daemon must say so, not "address in use". */
     pid_fd = take_pid_lock(d.conf);
     if (pid_fd < 0)
         goto out_quiet;
+    if (privileges_as_root(&priv, &err) != 0)
+        goto out;
     d.listeners = listener_set_bind(d.conf, &err);
     if (d.listeners == NULL)
+        goto out;
+    if (privileges_drop(&priv, &err) != 0)
         goto out;
     d.queue = queue_open(d.conf->data_dir, &err);
     if (d.queue == NULL)
         goto out;
-    if (drop_privileges(d.conf) != 0)
-        goto out_quiet;
 
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
@@ -225,6 +195,7 @@ out_quiet:
     tls_ctx_free(&d.tls);
     dkim_keyring_free(&d.dkim);
     conf_free(&d.conf);
+    privileges_clear(&priv);
     buf_free(&err);
     return status;
 }

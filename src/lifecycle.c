@@ -14,6 +14,7 @@
 #include "pop3d/pop3d.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
+#include "util/worker.h"
 #include "util/xmalloc.h"
 
 struct lifecycle {
@@ -82,6 +83,20 @@ static bool same_listens(const struct conf *a, const struct conf *b)
     return true;
 }
 
+/* Keeps a replaced user table while work submitted before the swap may
+ * still run; once both pools are idle, none can reach the old tables. */
+static void retire_users(struct lifecycle *l, struct user_table *old)
+{
+    struct daemon *d = l->d;
+    l->old_users = xrealloc(l->old_users, (l->nold_users + 1) * sizeof(*l->old_users));
+    l->old_users[l->nold_users++] = old;
+    if (worker_pool_pending(d->workers) == 0 && worker_pool_pending(d->committers) == 0) {
+        for (size_t i = 0; i < l->nold_users; i++)
+            user_table_free(&l->old_users[i]);
+        l->nold_users = 0;
+    }
+}
+
 int lifecycle_reload(struct daemon *d)
 {
     struct lifecycle *l = d->lifecycle;
@@ -117,8 +132,7 @@ int lifecycle_reload(struct daemon *d)
                  "restart\"");
     l->old_confs = xrealloc(l->old_confs, (l->nold_confs + 1) * sizeof(*l->old_confs));
     l->old_confs[l->nold_confs++] = d->conf;
-    l->old_users = xrealloc(l->old_users, (l->nold_users + 1) * sizeof(*l->old_users));
-    l->old_users[l->nold_users++] = d->users;
+    retire_users(l, d->users);
     l->old_keys = xrealloc(l->old_keys, (l->nold_keys + 1) * sizeof(*l->old_keys));
     l->old_keys[l->nold_keys++] = d->dkim;
     d->conf = conf;
@@ -131,6 +145,61 @@ int lifecycle_reload(struct daemon *d)
     log_info("event=reloaded config=%s local_domains=%zu tls=%s", log_q(conf->path),
              conf->nlocal_domains, tls ? "yes" : "no");
     return 0;
+}
+
+struct users_job {
+    struct daemon *d;
+    char *users_file, *aliases_file;
+    struct user_table *users;
+    struct buf err;
+    lifecycle_users_done done;
+    void *arg;
+};
+
+static void users_work(void *arg)
+{
+    struct users_job *job = arg;
+    job->users = user_table_load_files(job->users_file, job->aliases_file, &job->err);
+}
+
+static void users_done(void *arg)
+{
+    struct users_job *job = arg;
+    struct daemon *d = job->d;
+    struct buf text;
+    buf_init(&text);
+    if (job->users == NULL) {
+        for (char *p = job->err.data; p && *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        log_error("event=users_reload_failed reason=%s action=kept_old_tables",
+                  log_q(job->err.data ? job->err.data : "?"));
+        buf_printf(&text, "the users or aliases file is broken, the daemon keeps the old ones: %s",
+                   job->err.data ? job->err.data : "?");
+        job->done(job->arg, -1, text.data);
+    } else {
+        retire_users(d->lifecycle, d->users);
+        d->users = job->users;
+        log_info("event=users_reloaded users_file=%s", log_q(job->users_file));
+        job->done(job->arg, 0, "the running daemon has the new users and aliases");
+    }
+    buf_free(&text);
+    buf_free(&job->err);
+    free(job->users_file);
+    free(job->aliases_file);
+    free(job);
+}
+
+void lifecycle_reload_users(struct daemon *d, lifecycle_users_done done, void *arg)
+{
+    struct users_job *job = xcalloc(1, sizeof(*job));
+    job->d = d;
+    job->users_file = xstrdup(d->conf->users_file);
+    job->aliases_file = d->conf->aliases_file ? xstrdup(d->conf->aliases_file) : NULL;
+    buf_init(&job->err);
+    job->done = done;
+    job->arg = arg;
+    worker_pool_submit(d->workers, users_work, users_done, job);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)

@@ -3,8 +3,10 @@
  * the command line.
  *
  *   keygen DOMAIN SELECTOR [--type rsa|ed25519] [--dir DIR]
- *       writes DIR/DOMAIN.SELECTOR.key (mode 0600, never overwritten) and
- *       prints the TXT record to publish on stdout (notes on stderr)
+ *       writes DIR/DOMAIN.SELECTOR.key (never overwritten; run by root, mode
+ *       0640 and group the service user's, so the daemon can read it again
+ *       on SIGHUP once it is no longer root; else 0600) and prints the TXT
+ *       record to publish on stdout (notes on stderr)
  *   sign DOMAIN < MESSAGE
  *       prints MESSAGE with a DKIM-Signature by DOMAIN's [dkim] key
  *   verify [--ip IP [--helo NAME] [--mail-from ADDR]] < MESSAGE
@@ -16,9 +18,13 @@
  * completion on a private event loop.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,7 +86,38 @@ static void write_out(const char *s, size_t len, bool lf)
             putchar(s[i]);
 }
 
-static int keygen(int argc, char **argv)
+/* Run by root: the key becomes root:GROUP 0640, GROUP being the service
+ * user's ([server] user of the configuration, else postern), since the
+ * daemon re-reads its keys on SIGHUP after it dropped root. Done on a
+ * descriptor of the file just created, never following a link. */
+static void keygen_share(const char *conf_path, const char *path, struct buf *note)
+{
+    if (geteuid() != 0)
+        return;
+    struct buf err;
+    buf_init(&err);
+    struct conf *conf = conf_load(conf_path, &err);
+    buf_free(&err);
+    const char *user = conf ? conf->user : "postern";
+    struct passwd *pw = getpwnam(user);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (pw == NULL) {
+        buf_printf(note, ", mode 0600: there is no user %s to share it with", user);
+    } else if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+               st.st_nlink != 1 || fchown(fd, 0, pw->pw_gid) != 0 || fchmod(fd, 0640) != 0) {
+        buf_printf(note, ", mode 0600: cannot give it to group %u (%s)", (unsigned)pw->pw_gid,
+                   strerror(errno));
+    } else {
+        struct group *gr = getgrgid(pw->pw_gid);
+        buf_printf(note, ", mode 0640, owner root, group %s", gr ? gr->gr_name : user);
+    }
+    if (fd >= 0)
+        close(fd);
+    conf_free(&conf);
+}
+
+static int keygen(const char *conf_path, int argc, char **argv)
 {
     const char *domain = NULL, *selector = NULL, *type = "rsa", *dir = ".";
     for (int i = 1; i < argc; i++) {
@@ -132,6 +169,9 @@ static int keygen(int argc, char **argv)
         fprintf(stderr, "postern: %s\n", err.data);
         goto out;
     }
+    struct buf note;
+    buf_init(&note);
+    keygen_share(conf_path, path, &note);
     dkim_key_record(pkey, &rec);
     /* A TXT character-string holds 255 octets: longer records (RSA) are
      * published as several strings, which receivers concatenate. */
@@ -141,10 +181,12 @@ static int keygen(int argc, char **argv)
     putchar('\n');
     char *abs = realpath(path, NULL);
     fprintf(stderr,
-            "postern: wrote %s (%s); publish the TXT record above, then add to the "
+            "postern: wrote %s (%s%s); publish the TXT record above, then add to the "
             "configuration:\n[dkim]\n%s = %s:%s\n",
-            path, t == DKIM_KEY_RSA ? "rsa 2048" : "ed25519", dom, selector, abs ? abs : path);
+            path, t == DKIM_KEY_RSA ? "rsa 2048" : "ed25519", note.data ? note.data : "", dom,
+            selector, abs ? abs : path);
     free(abs);
+    buf_free(&note);
     rc = 0;
 out:
     EVP_PKEY_free(pkey);
@@ -303,7 +345,7 @@ int cli_dkim(const char *conf_path, int argc, char **argv)
     if (argc < 1)
         return usage();
     if (strcmp(argv[0], "keygen") == 0)
-        return keygen(argc, argv);
+        return keygen(conf_path, argc, argv);
     if (strcmp(argv[0], "sign") == 0)
         return sign(conf_path, argc, argv);
     if (strcmp(argv[0], "verify") == 0)

@@ -1,178 +1,108 @@
 /*
- * `postern queue` and `mailq`: list and show read the queue files directly
- * (so they work while the daemon is down); flush, delete, hold and release
- * ask the running daemon over its control socket (data_dir/run/control),
- * since only the daemon may change a queued message it might be sending.
+ * `postern queue` and `mailq`: list asks the running daemon over
+ * data_dir/run/query, which lists the queue for any local user;
+ * while the daemon is down, root and the service user read the files
+ * directly, as does show. flush, delete, hold and release ask the daemon
+ * over data_dir/run/control (root and the service user only), since only it
+ * may change a queued message it might be sending.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "conf/conf.h"
+#include "control/listing.h"
 #include "proto/text.h"
 #include "queue/queue.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
-static int cmp_str(const void *a, const void *b)
+/* Reading the queue files directly (the daemon is down, or `queue show`)
+ * is done as the service user when root runs the command: they are that
+ * user's, and root must not follow what it may have put in data_dir. */
+static int become_service_user(const struct conf *conf)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char **list_ids(const char *env_dir, size_t *n_r)
-{
-    *n_r = 0;
-    DIR *d = opendir(env_dir);
-    if (d == NULL)
-        return NULL;
-    char **ids = NULL;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!queue_id_valid(e->d_name))
-            continue;
-        ids = xrealloc(ids, (*n_r + 1) * sizeof(char *));
-        ids[(*n_r)++] = xstrdup(e->d_name);
+    if (geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(conf->user);
+    if (pw == NULL || pw->pw_uid == 0) {
+        fprintf(stderr, "postern: [server] user '%s' does not exist or is root\n", conf->user);
+        return -1;
     }
-    closedir(d);
-    if (*n_r)
-        qsort(ids, *n_r, sizeof(char *), cmp_str);
-    return ids;
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "postern: cannot switch to user %s: %s\n", conf->user, strerror(errno));
+        return -1;
     }
-    putchar('"');
+    return 0;
 }
 
-static const char *state_name(enum rcpt_state s)
+/* The queue files themselves, for root and the service user while the
+ * daemon is down. */
+static int queue_list_files(const struct conf *conf, bool json)
 {
-    return s == RCPT_PENDING ? "pending" : s == RCPT_DONE ? "done" : "failed";
-}
-
-static void print_text(const struct envelope *env)
-{
-    char when[32];
-    time_t t = (time_t)env->arrival;
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-    printf("%-20s%c %8" PRIu64 " %s  %s\n", env->id, env->held ? '!' : ' ', env->size, when,
-           *env->sender ? env->sender : "MAILER-DAEMON");
-    time_t now = time(NULL);
-    for (size_t i = 0; i < env->nrcpts; i++) {
-        const struct envelope_rcpt *r = &env->rcpts[i];
-        if (r->state != RCPT_PENDING)
-            continue;
-        if (r->last_error)
-            printf("%52s(%s)\n", "", r->last_error);
-        if (r->next_attempt > now)
-            printf("%52s%s  next attempt in %llds\n", "", r->addr,
-                   (long long)(r->next_attempt - now));
-        else
-            printf("%52s%s\n", "", r->addr);
-    }
-    putchar('\n');
-}
-
-static void print_json(const struct envelope *env, bool first)
-{
-    printf("%s{\"id\":", first ? "" : ",");
-    json_string(env->id);
-    printf(",\"arrival\":%" PRId64 ",\"size\":%" PRIu64 ",\"held\":%s,\"sender\":", env->arrival,
-           env->size, env->held ? "true" : "false");
-    json_string(env->sender);
-    printf(",\"recipients\":[");
-    for (size_t i = 0; i < env->nrcpts; i++) {
-        const struct envelope_rcpt *r = &env->rcpts[i];
-        printf("%s{\"address\":", i ? "," : "");
-        json_string(r->addr);
-        printf(",\"original\":");
-        json_string(r->orig);
-        printf(",\"state\":\"%s\",\"attempts\":%u,\"next_attempt\":%" PRId64 ",\"last_error\":",
-               state_name(r->state), r->attempts, r->next_attempt);
-        if (r->last_error)
-            json_string(r->last_error);
-        else
-            printf("null");
-        putchar('}');
-    }
-    printf("]}");
-}
-
-static int queue_list(const struct conf *conf, bool json)
-{
-    char *env_dir = xasprintf("%s/queue/env", conf->data_dir);
-    size_t n;
-    char **ids = list_ids(env_dir, &n);
-    if (ids == NULL && errno != 0 && errno != ENOENT) {
-        fprintf(stderr, "postern: cannot read %s: %s\n", env_dir, strerror(errno));
-        free(env_dir);
+    if (become_service_user(conf) != 0)
         return 1;
-    }
     struct buf err;
     buf_init(&err);
     struct queue *q = queue_open(conf->data_dir, &err);
     if (q == NULL) {
-        fputs(err.data, stderr);
+        fprintf(stderr, "postern: the daemon is not running and %s", err.data);
         buf_free(&err);
-        free(env_dir);
         return 1;
     }
     buf_free(&err);
-    if (json)
-        putchar('[');
-    else if (n)
-        printf("-Queue ID-----------  --Size-- ----Arrival Time----  -Sender/Recipient-------\n");
-    uint64_t total = 0;
-    size_t shown = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct envelope *env = NULL;
-        const char *why;
-        if (queue_envelope_load(q, ids[i], &env, &why) == 0) {
-            total += env->size;
-            if (json)
-                print_json(env, shown == 0);
-            else
-                print_text(env);
-            shown++;
-        }
-        envelope_free(&env);
-        free(ids[i]);
-    }
-    free(ids);
-    if (json)
-        printf("]\n");
-    else if (shown == 0)
-        printf("Mail queue is empty\n");
-    else
-        printf("-- %llu Kbytes in %zu Request%s.\n", (unsigned long long)((total + 1023) / 1024),
-               shown, shown == 1 ? "" : "s");
+    struct buf out;
+    buf_init(&out);
+    int rc = control_listing(q, json, &out);
     queue_close(&q);
-    free(env_dir);
-    return 0;
+    if (rc != 0)
+        fprintf(stderr, "postern: the daemon is not running and %s/queue/env cannot be read: %s\n",
+                conf->data_dir, strerror(rc));
+    else
+        fwrite(out.data, 1, out.len, stdout);
+    buf_free(&out);
+    return rc != 0;
+}
+
+/* Anyone may list the queue: the running daemon does it for them. */
+static int queue_list(const struct conf *conf, bool json)
+{
+    struct buf answer;
+    buf_init(&answer);
+    int rc = cli_control_ask(conf, "query", json ? "list json" : "list", &answer);
+    if (rc == ENOENT || rc == ECONNREFUSED) {
+        buf_free(&answer);
+        return queue_list_files(conf, json);
+    }
+    int status = 1;
+    bool ok;
+    const char *text = cli_control_text(&answer, &ok);
+    if (rc != 0) {
+        fprintf(stderr, "postern: cannot ask the daemon (%s/run/control): %s\n", conf->data_dir,
+                strerror(rc));
+    } else if (!ok) {
+        fprintf(stderr, "postern: %s", text);
+    } else {
+        if (*text == '\n')
+            text++;
+        fputs(text, stdout);
+        status = 0;
+    }
+    buf_free(&answer);
+    return status;
 }
 
 static int queue_show(const struct conf *conf, const char *id)
 {
+    if (become_service_user(conf) != 0)
+        return 1;
     struct buf err;
     buf_init(&err);
     struct queue *q = queue_open(conf->data_dir, &err);
@@ -220,34 +150,28 @@ static int queue_show(const struct conf *conf, const char *id)
 /* Sends one command line to the daemon and prints its answer. */
 static int control(const struct conf *conf, const char *line)
 {
-    char *path = xasprintf("%s/run/control", conf->data_dir);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+    struct buf answer;
+    buf_init(&answer);
+    int rc = cli_control_ask(conf, "control", line, &answer);
+    if (rc == EACCES) {
         fprintf(stderr,
-                "postern: the daemon is not running (%s: %s); start it with postern serve\n", path,
-                strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        free(path);
+                "postern: permission denied: only root and the service user (%s) may act on "
+                "the queue\n",
+                conf->user);
+        buf_free(&answer);
+        return 1;
+    } else if (rc != 0) {
+        fprintf(stderr,
+                "postern: the daemon is not running (%s/run/control: %s); start it with postern "
+                "serve\n",
+                conf->data_dir, strerror(rc));
+        buf_free(&answer);
         return 1;
     }
-    free(path);
-    dprintf(fd, "%s\n", line);
-    shutdown(fd, SHUT_WR);
-    char answer[4096];
-    size_t n = 0;
-    ssize_t got;
-    while (n < sizeof(answer) - 1 && (got = read(fd, answer + n, sizeof(answer) - 1 - n)) > 0)
-        n += (size_t)got;
-    close(fd);
-    answer[n] = '\0';
-    bool ok = strncmp(answer, "ok", 2) == 0;
-    const char *text = answer + (ok ? 2 : strncmp(answer, "error", 5) == 0 ? 5 : 0);
-    while (*text == ' ')
-        text++;
+    bool ok;
+    const char *text = cli_control_text(&answer, &ok);
     fprintf(ok ? stdout : stderr, "%s%s", ok ? "" : "postern: ", *text ? text : "no answer\n");
+    buf_free(&answer);
     return ok ? 0 : 1;
 }
 

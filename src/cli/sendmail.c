@@ -127,6 +127,25 @@ static int read_all(FILE *in, uint64_t limit, struct buf *out)
     return ferror(in) ? EIO : 0;
 }
 
+/* Opens data_dir/queue/drop without following a link below data_dir: the
+ * folders are the service user's, and root (cron) must not be led to
+ * write elsewhere. O_PATH: queue/ and drop/ are not readable by local
+ * users, only searchable. -1 with errno. */
+static int open_drop_dir(const struct conf *conf)
+{
+    const int flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int top = open(conf->data_dir, flags & ~O_NOFOLLOW); /* the administrator's */
+    int queue = top < 0 ? -1 : openat(top, "queue", flags);
+    int drop = queue < 0 ? -1 : openat(queue, "drop", flags);
+    int e = errno;
+    if (queue >= 0)
+        close(queue);
+    if (top >= 0)
+        close(top);
+    errno = e;
+    return drop;
+}
+
 /* Writes the drop file: hidden temp name, fsync, rename, fsync the folder. */
 int sendmail_write_drop(const struct conf *conf, const struct drop_head *head,
                         const struct buf *msg, char *errbuf, size_t errlen)
@@ -135,8 +154,8 @@ int sendmail_write_drop(const struct conf *conf, const struct drop_head *head,
     uint32_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
         rnd = (uint32_t)time(NULL);
-    char *tmp = xasprintf("%s/.tmp.%d.%08x", dir, (int)getpid(), rnd);
-    char *final = xasprintf("%s/%lld.%d.%08x", dir, (long long)time(NULL), (int)getpid(), rnd);
+    char *tmp = xasprintf(".tmp.%d.%08x", (int)getpid(), rnd);
+    char *final = xasprintf("%lld.%d.%08x", (long long)time(NULL), (int)getpid(), rnd);
     struct buf data;
     buf_init(&data);
     drop_head_serialize(head, &data);
@@ -151,9 +170,10 @@ int sendmail_write_drop(const struct conf *conf, const struct drop_head *head,
             chmod(dir, 01733);
         free(queue);
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int dfd = open_drop_dir(conf);
+    int fd = dfd < 0 ? -1 : openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        rc = errno;
+        rc = errno == ELOOP ? ENOTDIR : errno;
     } else {
         /* Readable by the daemon's user whatever the caller's umask; the
          * folder is not listable, so other users cannot find it. */
@@ -171,23 +191,26 @@ int sendmail_write_drop(const struct conf *conf, const struct drop_head *head,
             rc = errno;
         if (close(fd) != 0 && rc == 0)
             rc = errno;
-        if (rc == 0 && rename(tmp, final) != 0)
+        if (rc == 0 && renameat(dfd, tmp, dfd, final) != 0)
             rc = errno;
         if (rc != 0)
-            unlink(tmp);
+            unlinkat(dfd, tmp, 0);
     }
     if (rc == 0) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
+        /* Only root and the service user may read drop/ to fsync it; for
+         * anyone else the file is fsynced, its name in drop/ is not. */
+        int sync_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sync_fd >= 0) {
+            fsync(sync_fd);
+            close(sync_fd);
         }
-    } else {
+    } else
         snprintf(errbuf, errlen, "cannot queue the message in %s: %s%s", dir, strerror(rc),
                  rc == EACCES   ? " (is postern installed setgid postdrop? see make install)"
                  : rc == ENOENT ? " (has the daemon ever run on this data_dir?)"
                                 : "");
-    }
+    if (dfd >= 0)
+        close(dfd);
     buf_free(&data);
     free(tmp);
     free(final);

@@ -70,7 +70,7 @@ static long find_user(const struct lines *l, const char *addr)
     return -1;
 }
 
-static int write_lines(const char *path, const struct lines *l)
+static int write_lines(const struct conf *conf, const char *path, const struct lines *l)
 {
     char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -88,9 +88,10 @@ static int write_lines(const char *path, const struct lines *l)
             else if (w > 0)
                 off += (size_t)w;
         }
-        /* The daemon drops to the service user and re-reads this on reload. */
-        struct group *gr = geteuid() == 0 ? getgrnam("postern") : NULL;
-        if (gr && fchown(fd, 0, gr->gr_gid) != 0)
+        /* The daemon drops to the service user and re-reads this on reload:
+         * the file is root's and readable by that user's group. */
+        struct passwd *pw = geteuid() == 0 ? getpwnam(conf->user) : NULL;
+        if (pw && fchown(fd, 0, pw->pw_gid) != 0)
             rc = rc ? rc : errno;
         if (rc == 0 && fsync(fd) != 0)
             rc = errno;
@@ -146,6 +147,38 @@ static char *read_password(bool from_stdin)
     }
     OPENSSL_cleanse(buf, sizeof(buf));
     return first;
+}
+
+/* The change takes effect at once: the running daemon is told to re-read
+ * the users and aliases files, and answers once it has. 0, or 1 when it
+ * refused (the file is written all the same). */
+static int tell_daemon(const struct conf *conf)
+{
+    struct buf answer;
+    buf_init(&answer);
+    int rc = cli_control_ask(conf, "control", "reload-users", &answer);
+    int status = 0;
+    if (rc == ENOENT || rc == ECONNREFUSED) {
+        printf("(the daemon is not running; it reads the change when it starts)\n");
+    } else if (rc != 0) {
+        fprintf(stderr,
+                "postern: the file is written, but the daemon could not be told (%s); "
+                "send it SIGHUP\n",
+                strerror(rc));
+        status = 1;
+    } else {
+        bool ok;
+        const char *text = cli_control_text(&answer, &ok);
+        if (ok) {
+            fputs(text, stdout);
+        } else {
+            fprintf(stderr, "postern: the file is written, but the daemon did not take it: %s",
+                    text);
+            status = 1;
+        }
+    }
+    buf_free(&answer);
+    return status;
 }
 
 static int usage(void)
@@ -240,10 +273,10 @@ int cli_user(const char *conf_path, int argc, char **argv)
                     free(l.v[at]);
                     l.v[at] = line;
                 }
-                rc = write_lines(conf->users_file, &l);
+                rc = write_lines(conf, conf->users_file, &l);
                 if (rc == 0) {
                     printf("%s %s\n", add ? "added" : "password changed for", addr);
-                    status = 0;
+                    status = tell_daemon(conf);
                 } else {
                     fprintf(stderr, "postern: cannot write %s: %s\n", conf->users_file,
                             strerror(rc));
@@ -259,10 +292,10 @@ int cli_user(const char *conf_path, int argc, char **argv)
             free(l.v[at]);
             memmove(&l.v[at], &l.v[at + 1], (l.n - (size_t)at - 1) * sizeof(char *));
             l.n--;
-            rc = write_lines(conf->users_file, &l);
+            rc = write_lines(conf, conf->users_file, &l);
             if (rc == 0) {
                 printf("deleted %s (the Maildir is kept)\n", addr);
-                status = 0;
+                status = tell_daemon(conf);
             } else {
                 fprintf(stderr, "postern: cannot write %s: %s\n", conf->users_file, strerror(rc));
             }

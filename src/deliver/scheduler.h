@@ -26,11 +26,12 @@ void scheduler_add_envelope(struct scheduler *s, struct envelope *env);
 /* A message found in the queue at start; its envelope is loaded in a worker. */
 void scheduler_add_id(struct scheduler *s, const char *id);
 /* `postern queue` (scheduler_ctl.c). flush: try now, one message (id) or
- * all (NULL); returns how many. delete: remove from the queue without a
+ * all (NULL); returns how many will be tried (held ones are not: their
+ * number goes to *held_r). delete: remove from the queue without a
  * bounce. hold/release: keep a message untried, or let it go. These return
  * 0, ENOENT (unknown id) or EINPROGRESS (an attempt is running: the request
  * is carried out when it ends, unless the message was delivered). */
-size_t scheduler_flush(struct scheduler *s, const char *id);
+size_t scheduler_flush(struct scheduler *s, const char *id, size_t *held_r);
 int scheduler_delete(struct scheduler *s, const char *id);
 int scheduler_hold(struct scheduler *s, const char *id, bool hold);
 

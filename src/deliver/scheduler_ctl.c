@@ -40,12 +40,17 @@ static void due_now(struct sched_msg *m)
     }
 }
 
-size_t scheduler_flush(struct scheduler *s, const char *id)
+size_t scheduler_flush(struct scheduler *s, const char *id, size_t *held_r)
 {
     size_t n = 0;
+    *held_r = 0;
     for (struct sched_msg *m = s->head; m; m = m->next) {
         if (m->gone || (id && strcmp(m->id, id) != 0))
             continue;
+        if (m->env && m->env->held) {
+            (*held_r)++; /* not tried until released: not counted as tried */
+            continue;
+        }
         n++;
         if (m->local_busy || m->remote_jobs > 0 || m->storing)
             continue; /* already being tried */

@@ -43,6 +43,7 @@ struct pickup_item {
     size_t nbounce_to;
     struct envelope *bounce; /* that bounce, once queued */
     bool removed;            /* nothing was left to deliver */
+    bool may_sign;           /* every From: address is one the file's owner may use */
     int rc;
 };
 
@@ -100,6 +101,8 @@ static bool read_item(const char *dir, uint64_t limit, struct pickup_item *it)
         why = "cannot open";
     else if (!S_ISREG(st.st_mode))
         why = "not a regular file";
+    else if (st.st_nlink != 1)
+        why = "a hard link to another file"; /* its owner is not who left it */
     else if ((uint64_t)st.st_size > limit + DROP_HEAD_MAX)
         why = "larger than [limits] message_size";
     if (why == NULL) {
@@ -167,6 +170,72 @@ static bool trusted(const struct pickup *p, uid_t uid)
     return uid == 0 || uid == p->service_uid;
 }
 
+/* Whether the local user LOGIN may use ADDR: their login at [server]
+ * hostname, or the users file's mailbox LOGIN@DOMAIN in a local domain (and
+ * the aliases that reach it, catch-alls excepted), as submission allows an
+ * authenticated user. */
+static bool address_owned(const struct pickup *p, const char *login, const char *addr)
+{
+    const struct conf *conf = p->d->conf;
+    const struct user_table *users = p->d->users;
+    char *lower = xstrdup(addr);
+    address_lower(lower);
+    char *own = xasprintf("%s@%s", login, conf->hostname);
+    address_lower(own);
+    bool owned = strcmp(lower, own) == 0;
+    free(own);
+    for (size_t d = 0; !owned && d < conf->nlocal_domains; d++) {
+        char *mbox = xasprintf("%s@%s", login, conf->local_domains[d]);
+        address_lower(mbox);
+        if (user_table_has_mailbox(users, mbox)) {
+            owned = strcmp(lower, mbox) == 0;
+            size_t nt = 0;
+            if (!owned && users->ops->alias_targets(users, lower, &nt) != NULL) {
+                char **targets = NULL;
+                size_t n = 0;
+                user_table_resolve(users, lower, &targets, &n);
+                for (size_t i = 0; i < n; i++) {
+                    owned |= strcmp(targets[i], mbox) == 0;
+                    free(targets[i]);
+                }
+                free(targets);
+            }
+        }
+        free(mbox);
+    }
+    free(lower);
+    return owned;
+}
+
+/* (loop) Mail is signed for root and the service user whatever its From:;
+ * for anyone else only when each From: address is theirs (a From: added by
+ * prepare() is their own address). */
+static bool may_sign(const struct pickup *p, const struct pickup_item *it, const char *login,
+                     const char *h, size_t hlen)
+{
+    if (trusted(p, it->uid))
+        return true;
+    struct buf from;
+    buf_init(&from);
+    int nfrom = header_get(h, hlen, "From", &from);
+    bool ok = nfrom == 0;
+    if (nfrom == 1) {
+        char **addrs = NULL;
+        size_t n = header_addresses(from.data, &addrs);
+        ok = n > 0;
+        for (size_t i = 0; i < n; i++) {
+            ok = ok && address_owned(p, login, addrs[i]);
+            free(addrs[i]);
+        }
+        free(addrs);
+    }
+    buf_free(&from);
+    if (!ok)
+        log_info("event=dkim_not_signed file=%s uid=%u reason=%s", log_q(it->name),
+                 (unsigned)it->uid, log_q("From: is not the local user's address"));
+    return ok;
+}
+
 /* (loop) Decides the sender and the recipients' targets, and builds the
  * header fields to prepend. */
 static void prepare(struct pickup *p, struct pickup_item *it)
@@ -232,6 +301,8 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     const char *body = it->data.data + it->head.body_offset;
     size_t blen = it->data.len - it->head.body_offset;
     size_t hlen = text_header_length(body, blen);
+    /* A uid without a login owns no address ("nobody" is not theirs). */
+    it->may_sign = (pw != NULL || trusted(p, it->uid)) && may_sign(p, it, login, body, hlen);
     if (header_get(body, hlen, "From", NULL) == 0) {
         if (it->head.fullname)
             buf_printf(&it->prefix, "From: \"%s\" <%s>\r\n", it->head.fullname, env->sender);
@@ -255,7 +326,7 @@ static void prepare(struct pickup *p, struct pickup_item *it)
  * the From: domain has a key; the field goes into the envelope. */
 static void sign(struct pickup_job *job, struct pickup_item *it, size_t blen)
 {
-    if (job->keys == NULL || job->keys->n == 0)
+    if (job->keys == NULL || job->keys->n == 0 || !it->may_sign)
         return;
     struct dkim_signer *signer = dkim_signer_new();
     dkim_signer_update(signer, it->prefix.data, it->prefix.len);
@@ -405,8 +476,8 @@ struct pickup *pickup_new(struct daemon *d)
     struct pickup *p = xcalloc(1, sizeof(*p));
     p->d = d;
     p->dir = xasprintf("%s/queue/drop", d->conf->data_dir);
-    struct passwd *pw = getpwnam(d->conf->user);
-    p->service_uid = pw ? pw->pw_uid : geteuid();
+    /* The daemon's own user: after the drop, the service user. */
+    p->service_uid = geteuid();
     p->timer = event_new(d->base, -1, EV_PERSIST, on_timer, p);
     struct timeval tv = {1, 0};
     event_add(p->timer, &tv);

@@ -5,9 +5,12 @@
  * the text must be CRLF lines of at most 998 octets without NUL, and the
  * sender is the file owner's login at [server] hostname unless the owner is
  * root or the service user (who may name any sender with -f). Missing
- * From:, Date: and Message-ID: are added. A file that fails is moved to
- * queue/corrupt/ and logged; a good one is committed to the queue and only
- * then removed from drop/.
+ * From:, Date: and Message-ID: are added. A DKIM signature is added for
+ * root and the service user, and for anyone else only when every From:
+ * address is theirs (login@hostname, or the users file's login@DOMAIN and
+ * its aliases). A file that is not a regular file with one link, or fails
+ * another check, is moved to queue/corrupt/ and logged; a good one is
+ * committed to the queue and only then removed from drop/.
  */
 #ifndef POSTERN_PICKUP_PICKUP_H
 #define POSTERN_PICKUP_PICKUP_H

@@ -14,6 +14,7 @@ Every name lives under .test, which the dnsmasq answers alone (--local):
 unknown names are NXDOMAIN; names under .invalid are REFUSED (temperror).
 """
 import base64
+import pwd
 import re
 import stat
 import subprocess
@@ -58,7 +59,11 @@ def keygen(d, domain, selector, kind):
     strings = re.findall(r'"([^"]*)"', rest)
     assert all(len(s) <= 255 for s in strings)
     key = d / f"{domain}.{selector}.key"
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    # Run by root (as the tests are): readable by the service user's group,
+    # so the daemon can read it again on SIGHUP after dropping root.
+    st = key.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_uid == 0
+    assert st.st_gid == pwd.getpwnam("postern").pw_gid
     assert f"{domain} = {selector}:" in r.stderr.decode()
     return key, strings
 
