@@ -92,6 +92,8 @@ static bool parse_uint(const struct taglist_tag *t, uint64_t *out)
 static bool list_has(const char *list, size_t len, const char *item)
 {
     size_t n = strlen(item), i = 0;
+    if (len == 0)
+        return false; /* an empty value (its buffer may be NULL) lists nothing */
     while (i <= len) {
         const char *colon = memchr(list + i, ':', len - i);
         size_t k = colon ? (size_t)(colon - (list + i)) : len - i;
@@ -210,6 +212,8 @@ static const char *parse_sig(struct dkim_verify *v, struct sig *s, const struct 
         return "key name too long";
     snprintf(s->keyname, sizeof(s->keyname), "%s._domainkey.%s", s->r.selector, s->r.domain);
     taglist_value_compact(th, &s->hlist);
+    if (s->hlist.len == 0)
+        return "h= is empty"; /* and its buffer is still NULL */
     size_t names = 0;
     for (size_t i = 0; i <= s->hlist.len; names++) {
         const char *c = memchr(s->hlist.data + i, ':', s->hlist.len - i);

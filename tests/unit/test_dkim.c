@@ -425,6 +425,40 @@ static void test_signature_errors(void **state)
     buf_free(&m);
 }
 
+/* Issue 11: an empty h= in a signature and an empty t= in a key record were
+ * undefined behaviour (a null pointer into memchr); both are now plain
+ * results. */
+static void test_empty_tags(void **state)
+{
+    struct keys *k = *state;
+    struct buf m, rec;
+    buf_init(&m);
+    buf_init(&rec);
+    const char *why = NULL;
+    sign(k->ed, message, &m);
+    replace(&m, "h=from:to:subject:date:message-id:from", "h=");
+    assert_int_equal(verify(m.data, m.len, k->ed_record, 99, false, &why), DKIM_PERMERROR);
+    assert_string_equal(why, "h= is empty");
+    sign(k->ed, message, &m);
+    replace(&m, "h=from:to:subject:date:message-id:from", "h= \r\n\t");
+    assert_int_equal(verify(m.data, m.len, k->ed_record, 99, false, &why), DKIM_PERMERROR);
+    assert_string_equal(why, "h= is empty");
+    /* An empty t=, h= or s= in the key record: t= empty is no flag, h= and
+     * s= empty allow nothing. */
+    const char *p = strstr(k->ed_record, "p=");
+    sign(k->ed, message, &m);
+    buf_printf(&rec, "v=DKIM1; k=ed25519; t=; %s", p);
+    assert_int_equal(verify(m.data, m.len, rec.data, 99, false, &why), DKIM_PASS);
+    buf_reset(&rec);
+    buf_printf(&rec, "v=DKIM1; k=ed25519; h=; %s", p);
+    assert_int_equal(verify(m.data, m.len, rec.data, 99, false, &why), DKIM_PERMERROR);
+    buf_reset(&rec);
+    buf_printf(&rec, "v=DKIM1; k=ed25519; s=; %s", p);
+    assert_int_equal(verify(m.data, m.len, rec.data, 99, false, &why), DKIM_PERMERROR);
+    buf_free(&m);
+    buf_free(&rec);
+}
+
 static void test_many_and_none(void **state)
 {
     struct keys *k = *state;
@@ -504,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_tampering),     cmocka_unit_test(test_dkimpy_vectors),
         cmocka_unit_test(test_key_records),   cmocka_unit_test(test_signature_errors),
         cmocka_unit_test(test_many_and_none), cmocka_unit_test(test_key_load_errors),
+        cmocka_unit_test(test_empty_tags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
