@@ -143,6 +143,16 @@ static void test_header_relaxed_details(void **state)
     buf_reset(&out);
     dkim_canon_header(DKIM_CANON_RELAXED, "X:", 2, true, &out);
     assert_string_equal(out.data, "x:\r\n");
+    /* Found by fuzz_dkim_canon: a malformed field without a colon kept its
+     * own CRLF (and a fold) in its "name", so canonicalising twice differed. */
+    buf_reset(&out);
+    f = "Garbage Line\r\n continued \r\n";
+    dkim_canon_header(DKIM_CANON_RELAXED, f, strlen(f), true, &out);
+    assert_string_equal(out.data, "garbage line continued\r\n");
+    buf_reset(&out);
+    f = "From\r\n : x\r\n";
+    dkim_canon_header(DKIM_CANON_RELAXED, f, strlen(f), true, &out);
+    assert_string_equal(out.data, "from:x\r\n");
     buf_free(&out);
 }
 
