@@ -275,3 +275,16 @@ def test_from_is_not_checked_when_checks_are_off(make_postern, workdir, bank):
     p = make_server(make_postern, workdir, bank, {"mailauth": {"checks": "no"}})
     assert refused(p, b"Subject: no From\r\n\r\nx\r\n") == (250, "")
     p.wait_messages(BOB, 1)
+
+
+def test_from_hidden_past_a_huge_header_section_is_refused(make_postern, workdir, bank):
+    # Over 1 MB of header fields, then a second From: what is checked would
+    # end before it, so the message is refused rather than half checked.
+    p = make_server(make_postern, workdir, bank)
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"x" * 900) for i in range(1200))
+    msg = b"From: x@attacker.test\r\n" + pad + b"From: CEO <ceo@bank.test>\r\n\r\nwire\r\n"
+    code, text = refused(p, msg)
+    assert code == 550 and text.startswith("5.6.0") and "too large" in text, (code, text)
+    # A large header section that is not over the limit is fine.
+    half = pad[:pad.index(b"X-Pad-600:")]
+    assert refused(p, b"From: x@attacker.test\r\n" + half + b"\r\nok\r\n") == (250, "")
