@@ -267,8 +267,10 @@ bool dkim_field_next(const char *h, size_t len, size_t *off, struct dkim_field *
         return false;
     size_t start = i;
     for (;;) {
-        const char *nl = memchr(h + i, '\n', len - i);
-        i = nl ? (size_t)(nl - h) + 1 : len;
+        /* Only CRLF ends a line, as in the splitter: a bare LF inside a
+         * field must not make the next octets look like the empty line. */
+        const char *nl = memmem(h + i, len - i, "\r\n", 2);
+        i = nl ? (size_t)(nl - h) + 2 : len;
         if (i >= len || !is_wsp(h[i]))
             break;
     }
