@@ -213,7 +213,7 @@ static bool skip_cfws(const char *s, size_t len, size_t *ip)
             if (s[i] == '\0')
                 return false;
             if (s[i] == '\\') {
-                if (i + 1 >= len)
+                if (i + 1 >= len || s[i + 1] == '\0')
                     return false;
                 i++;
             } else if (s[i] == '(') {
@@ -238,8 +238,8 @@ static bool lex_delimited(const char *s, size_t len, size_t *ip, char close)
     for (; i < len && s[i] != close; i++) {
         if (s[i] == '\0' || (close == ']' && s[i] == '['))
             return false;
-        if (s[i] == '\\' && ++i >= len)
-            return false;
+        if (s[i] == '\\' && (++i >= len || s[i] == '\0'))
+            return false; /* a quoted NUL is a NUL too */
     }
     if (i >= len)
         return false;

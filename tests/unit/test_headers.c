@@ -354,6 +354,9 @@ static void test_header_mailboxes(void **state)
     size_t n;
     assert_false(header_mailboxes(nul, sizeof(nul) - 1, &a, &n));
     assert_false(header_mailboxes("a@x.example\0", 12, &a, &n));
+    /* Found by fuzz_headers: a NUL escaped by a quoted-pair. */
+    assert_false(header_mailboxes("\"\\\0e\"@x.example", 15, &a, &n));
+    assert_false(header_mailboxes("(\\\0) a@x.example", 16, &a, &n));
     assert_true(header_mailboxes("a@x.example", 11, &a, &n));
     header_mailboxes_free(a, n);
 }
