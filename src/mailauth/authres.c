@@ -78,8 +78,13 @@ void authres_build(const struct authres *a, struct buf *out)
     for (size_t i = 0; a->have_dkim && i < a->ndkim; i++) {
         const struct dkim_sig_result *r = a->dkim[i];
         buf_printf(out, "\r\n\tdkim=%s", dkim_result_name(r->result));
-        if (r->result != DKIM_PASS)
+        if (r->result == DKIM_POLICY && r->why) {
+            /* RFC 8601 2.3: why the ADMD did not accept it, as a reason. */
+            buf_append_str(out, " reason=");
+            append_value(out, r->why);
+        } else if (r->result != DKIM_PASS) {
             append_comment(out, r->why);
+        }
         if (r->domain[0]) {
             buf_append_str(out, " header.d=");
             append_value(out, r->domain);

@@ -25,12 +25,24 @@ void dkim_canon_header(enum dkim_canon c, const char *field, size_t len, bool cr
             buf_append(out, "\r\n", 2);
         return;
     }
+    /* The final CRLF is the caller's to add back; without this a field
+     * with no colon (malformed) kept its own CRLF in the "name". */
+    if (len >= 2 && field[len - 2] == '\r' && field[len - 1] == '\n')
+        len -= 2;
     const char *colon = memchr(field, ':', len);
     size_t name_len = colon ? (size_t)(colon - field) : len;
-    while (name_len > 0 && is_wsp(field[name_len - 1]))
-        name_len--;
-    for (size_t i = 0; i < name_len; i++)
+    /* The name unfolded too (a continuation line before the colon, or a
+     * malformed field without one), then stripped of trailing WSP. */
+    size_t name_start = out->len;
+    for (size_t i = 0; i < name_len; i++) {
+        if (field[i] == '\r' && i + 1 < name_len && field[i + 1] == '\n') {
+            i++;
+            continue;
+        }
         buf_append_char(out, (char)tolower((unsigned char)field[i]));
+    }
+    while (out->len > name_start && is_wsp(out->data[out->len - 1]))
+        out->data[--out->len] = '\0';
     if (colon == NULL) {
         if (crlf)
             buf_append(out, "\r\n", 2);
@@ -255,8 +267,10 @@ bool dkim_field_next(const char *h, size_t len, size_t *off, struct dkim_field *
         return false;
     size_t start = i;
     for (;;) {
-        const char *nl = memchr(h + i, '\n', len - i);
-        i = nl ? (size_t)(nl - h) + 1 : len;
+        /* Only CRLF ends a line, as in the splitter: a bare LF inside a
+         * field must not make the next octets look like the empty line. */
+        const char *nl = memmem(h + i, len - i, "\r\n", 2);
+        i = nl ? (size_t)(nl - h) + 2 : len;
         if (i >= len || !is_wsp(h[i]))
             break;
     }

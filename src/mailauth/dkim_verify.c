@@ -54,6 +54,8 @@ const char *dkim_result_name(enum dkim_result r)
         return "temperror";
     case DKIM_PERMERROR:
         return "permerror";
+    case DKIM_POLICY:
+        return "policy";
     }
     return "?";
 }
@@ -88,20 +90,25 @@ static bool parse_uint(const struct taglist_tag *t, uint64_t *out)
     return true;
 }
 
-/* Whether the colon-separated list (compacted) holds item, ignoring case. */
-static bool list_has(const char *list, size_t len, const char *item)
+/* How many times the colon-separated list (compacted) names item, ignoring
+ * case. An empty list (whose buffer may be NULL) names nothing. */
+static size_t list_count(const char *list, size_t len, const char *item)
 {
-    size_t n = strlen(item), i = 0;
-    while (i <= len) {
+    size_t n = strlen(item), i = 0, count = 0;
+    while (len > 0 && i <= len) {
         const char *colon = memchr(list + i, ':', len - i);
         size_t k = colon ? (size_t)(colon - (list + i)) : len - i;
-        if (k == n && strncasecmp(list + i, item, n) == 0)
-            return true;
+        count += k == n && strncasecmp(list + i, item, n) == 0;
         if (colon == NULL)
             break;
         i += k + 1;
     }
-    return false;
+    return count;
+}
+
+static bool list_has(const char *list, size_t len, const char *item)
+{
+    return list_count(list, len, item) > 0;
 }
 
 static bool valid_field_name(const char *s, size_t n)
@@ -210,6 +217,8 @@ static const char *parse_sig(struct dkim_verify *v, struct sig *s, const struct 
         return "key name too long";
     snprintf(s->keyname, sizeof(s->keyname), "%s._domainkey.%s", s->r.selector, s->r.domain);
     taglist_value_compact(th, &s->hlist);
+    if (s->hlist.len == 0)
+        return "h= is empty"; /* and its buffer is still NULL */
     size_t names = 0;
     for (size_t i = 0; i <= s->hlist.len; names++) {
         const char *c = memchr(s->hlist.data + i, ':', s->hlist.len - i);
@@ -386,6 +395,51 @@ const char *dkim_keyrec_parse(const char *txt, size_t len, struct dkim_keyrec *k
     return why;
 }
 
+/* Fields that occur at most once in a message (RFC 5322 3.6, RFC 2045,
+ * RFC 2183, RFC 8058): a second, unsigned instance above the signed one is
+ * what a reader sees (RFC 6376 8.15). Trace and list fields (Received,
+ * Authentication-Results...) legitimately pile up and are not checked. */
+/* clang-format off */
+#define SINGLE(name) {name, "h= leaves a " name " field unsigned"}
+static const struct {
+    const char *name, *why;
+} single_fields[] = {
+    SINGLE("From"), SINGLE("Sender"), SINGLE("Reply-To"), SINGLE("To"), SINGLE("Cc"),
+    SINGLE("Bcc"), SINGLE("Subject"), SINGLE("Date"), SINGLE("Message-ID"),
+    SINGLE("In-Reply-To"), SINGLE("References"), SINGLE("MIME-Version"), SINGLE("Content-Type"),
+    SINGLE("Content-Transfer-Encoding"), SINGLE("Content-ID"), SINGLE("Content-Description"),
+    SINGLE("Content-Disposition"), SINGLE("List-Unsubscribe"), SINGLE("List-Unsubscribe-Post"),
+};
+#undef SINGLE
+/* clang-format on */
+
+/* A verified signature that leaves content unsigned which a reader would
+ * take as signed: a static reason, else NULL. */
+static const char *unsigned_content(const struct dkim_verify *v, const struct sig *s)
+{
+    if (s->has_l && s->l < s->body.length)
+        return "l= does not cover the whole body";
+    enum { NSINGLE = sizeof(single_fields) / sizeof(single_fields[0]) };
+    size_t signed_n[NSINGLE], present[NSINGLE] = {0};
+    for (size_t i = 0; i < NSINGLE; i++)
+        signed_n[i] = list_count(s->hlist.data, s->hlist.len, single_fields[i].name);
+    /* One pass over the header section, however many names are checked. */
+    const char *h = v->split.header.data ? v->split.header.data : "";
+    size_t off = 0;
+    struct dkim_field f;
+    while (dkim_field_next(h, v->split.header.len, &off, &f))
+        for (size_t i = 0; i < NSINGLE; i++)
+            if (strlen(single_fields[i].name) == f.name_len &&
+                strncasecmp(f.name, single_fields[i].name, f.name_len) == 0)
+                present[i]++;
+    /* A name h= does not list at all was not vouched for by the signer;
+     * one it lists, it vouched for every instance of. */
+    for (size_t i = 0; i < NSINGLE; i++)
+        if (signed_n[i] > 0 && present[i] > signed_n[i])
+            return single_fields[i].why;
+    return NULL;
+}
+
 /* With the key and the body hash both known: the verdict (RFC 6376 6.1.3). */
 static void try_finish(struct dkim_verify *v, struct sig *s)
 {
@@ -408,7 +462,10 @@ static void try_finish(struct dkim_verify *v, struct sig *s)
     bool ok = dkim_key_verify(s->pkey, s->type, data.data, data.len,
                               (const unsigned char *)s->b.data, s->b.len);
     buf_free(&data);
-    if (ok)
+    const char *policy = ok ? unsigned_content(v, s) : NULL;
+    if (policy)
+        decide(s, DKIM_POLICY, policy);
+    else if (ok)
         decide(s, DKIM_PASS, "signature verified");
     else
         decide(s, fail, "signature mismatch");
@@ -485,6 +542,11 @@ const char *dkim_verify_header(const struct dkim_verify *v, size_t *len_r)
 {
     *len_r = v->split.header.len;
     return v->split.header.data ? v->split.header.data : "";
+}
+
+bool dkim_verify_header_truncated(const struct dkim_verify *v)
+{
+    return v->split.overflow;
 }
 
 void dkim_verify_free(struct dkim_verify **vp)

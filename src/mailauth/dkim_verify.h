@@ -20,7 +20,10 @@
  * neutral (a failure under a key in testing mode, t=y, which RFC 6376 says
  * must count no more than no signature); temperror (key lookup failed for
  * now); permerror (malformed signature or key record, no key, revoked or
- * unsuitable key, expired signature, rsa-sha1).
+ * unsuitable key, expired signature, rsa-sha1); policy (the signature
+ * verifies but leaves content unsigned that a reader would take as signed:
+ * an l= shorter than the body, or more instances of a field that occurs at
+ * most once, such as Subject, than h= names; DMARC does not count it).
  */
 #ifndef POSTERN_MAILAUTH_DKIM_VERIFY_H
 #define POSTERN_MAILAUTH_DKIM_VERIFY_H
@@ -43,6 +46,7 @@ enum dkim_result {
     DKIM_NEUTRAL,
     DKIM_TEMPERROR,
     DKIM_PERMERROR,
+    DKIM_POLICY, /* verified, but unsigned content rides along (see above) */
 };
 
 /* What a key lookup gave. */
@@ -88,6 +92,9 @@ bool dkim_verify_done(const struct dkim_verify *v);
 const struct dkim_sig_result *dkim_verify_result(const struct dkim_verify *v, size_t i);
 /* The header section (for the From field, DMARC, Authentication-Results). */
 const char *dkim_verify_header(const struct dkim_verify *v, size_t *len_r);
+/* The header section was larger than DKIM_HEADER_MAX: what
+ * dkim_verify_header() gives is only its beginning. */
+bool dkim_verify_header_truncated(const struct dkim_verify *v);
 void dkim_verify_free(struct dkim_verify **v);
 
 #endif

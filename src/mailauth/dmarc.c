@@ -107,29 +107,54 @@ static void fail_early(struct dmarc *d, enum dmarc_result r, const char *why)
     d->stage = STAGE_DONE;
 }
 
+static void from_fails(struct dmarc *d, enum dmarc_from why_from, const char *why)
+{
+    d->o.from = why_from;
+    d->o.from_domain[0] = '\0';
+    fail_early(d, DMARC_PERMERROR, why);
+}
+
+/* RFC 7489 6.6.1: exactly one From field, and one domain in it. */
+static void check_from(struct dmarc *d, const char *header, size_t hlen)
+{
+    struct buf from;
+    buf_init(&from);
+    int n = header_get(header, hlen, "From", &from);
+    char **addrs = NULL;
+    size_t naddrs = 0;
+    bool parsed = n == 1 && header_mailboxes(from.data ? from.data : "", from.len, &addrs, &naddrs);
+    buf_free(&from);
+    if (n == 0)
+        from_fails(d, DMARC_FROM_MISSING, "no From field");
+    else if (n > 1)
+        from_fails(d, DMARC_FROM_MANY_FIELDS, "more than one From field");
+    else if (!parsed)
+        from_fails(d, DMARC_FROM_SYNTAX, "From is not a valid address list");
+    else if (naddrs == 0)
+        from_fails(d, DMARC_FROM_EMPTY, "From holds no address");
+    for (size_t i = 0; i < naddrs && d->stage != STAGE_DONE; i++) {
+        char dom[DOMAIN_MAX + 1];
+        const char *at = strrchr(addrs[i], '@');
+        bool valid = at && domain_copy(dom, at + 1, strlen(at + 1));
+        /* Among several authors, an unusable domain is another domain: it
+         * is never left unchecked behind a checked one. */
+        if ((!valid && naddrs > 1) || (valid && i > 0 && strcmp(dom, d->o.from_domain) != 0))
+            from_fails(d, DMARC_FROM_MANY_DOMAINS, "From names authors in more than one domain");
+        else if (!valid)
+            from_fails(d, DMARC_FROM_BAD_DOMAIN, "From address has no valid domain");
+        else if (i == 0)
+            memcpy(d->o.from_domain, dom, sizeof(dom));
+    }
+    header_mailboxes_free(addrs, naddrs);
+}
+
 struct dmarc *dmarc_new(const char *header, size_t hlen)
 {
     struct dmarc *d = xcalloc(1, sizeof(*d));
     d->o.result = DMARC_NONE;
     d->o.why = "no DMARC record";
-    struct buf from;
-    buf_init(&from);
-    int n = header_get(header, hlen, "From", &from);
-    char **addrs = NULL;
-    size_t naddrs = n == 1 ? header_addresses(from.data ? from.data : "", &addrs) : 0;
-    const char *at = naddrs == 1 ? strrchr(addrs[0], '@') : NULL;
-    if (n == 0)
-        fail_early(d, DMARC_PERMERROR, "no From field");
-    else if (n > 1)
-        fail_early(d, DMARC_PERMERROR, "more than one From field");
-    else if (naddrs != 1)
-        fail_early(d, DMARC_PERMERROR, "From does not hold exactly one address");
-    else if (at == NULL || !domain_copy(d->o.from_domain, at + 1, strlen(at + 1)))
-        fail_early(d, DMARC_PERMERROR, "From address has no valid domain");
-    for (size_t i = 0; i < naddrs; i++)
-        free(addrs[i]);
-    free(addrs);
-    buf_free(&from);
+    d->o.from = DMARC_FROM_OK;
+    check_from(d, header, hlen);
     return d;
 }
 

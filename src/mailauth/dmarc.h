@@ -16,8 +16,14 @@
  * (Postern carries no public suffix list; see domain.h for what that gets
  * wrong). Records are parsed with the strict tag-list grammar of
  * taglist.h; an unusable record (syntax error, bad p= without rua=) counts
- * as no record. Without a From field, with several From fields or with
- * other than one address in it the result is permerror.
+ * as no record.
+ *
+ * The From field (RFC 7489 6.6.1) is parsed strictly (header_mailboxes()):
+ * several authors are fine when they share one domain (it is evaluated);
+ * no From field, several, a malformed one, one without an address, authors
+ * in different domains or a domain that is not a valid DNS name (an address
+ * literal, UTF-8) give permerror, and dmarc_outcome()->from says which, so
+ * that the caller can refuse the message.
  */
 #ifndef POSTERN_MAILAUTH_DMARC_H
 #define POSTERN_MAILAUTH_DMARC_H
@@ -51,8 +57,20 @@ struct dmarc_auth {
     unsigned pct_roll; /* uniform in 0..99: pct= samples with it */
 };
 
+/* What the From field allows (RFC 7489 6.6.1). */
+enum dmarc_from {
+    DMARC_FROM_OK,           /* one domain: from_domain */
+    DMARC_FROM_MISSING,      /* no From field */
+    DMARC_FROM_MANY_FIELDS,  /* more than one From field */
+    DMARC_FROM_SYNTAX,       /* not a valid address list */
+    DMARC_FROM_EMPTY,        /* no address in it (an empty group) */
+    DMARC_FROM_MANY_DOMAINS, /* authors in more than one domain */
+    DMARC_FROM_BAD_DOMAIN,   /* the domain is no DNS name DMARC can check */
+};
+
 struct dmarc_outcome {
     enum dmarc_result result;
+    enum dmarc_from from;
     const char *why; /* static */
     char from_domain[DOMAIN_MAX + 1];
     bool have_record;

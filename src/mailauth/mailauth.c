@@ -286,6 +286,16 @@ bool mailauth_dmarc_rejects(const struct mailauth *m)
     return o && o->result == DMARC_FAIL && o->disposition == DMARC_POLICY_REJECT;
 }
 
+enum dmarc_from mailauth_from(const struct mailauth *m)
+{
+    return m->dmarc ? dmarc_outcome(m->dmarc)->from : DMARC_FROM_MISSING;
+}
+
+bool mailauth_header_truncated(const struct mailauth *m)
+{
+    return dkim_verify_header_truncated(m->dkim);
+}
+
 void mailauth_authres(const struct mailauth *m, struct buf *out)
 {
     const struct dkim_sig_result *sigs[DKIM_VERIFY_MAX_SIGS];

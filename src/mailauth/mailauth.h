@@ -10,7 +10,8 @@
  *    then mailauth_spf_result(m) == SPF_FAIL -> 550 5.7.23)
  *   during DATA:    mailauth_data(m, decoded_chunk, n);   (CRLF lines, unstuffed)
  *   at the end:     mailauth_end(m, on_checked, arg);
- *   in on_checked:  mailauth_authres(m, &field); mailauth_dmarc_rejects(m) ...
+ *   in on_checked:  mailauth_from(m), mailauth_dmarc_rejects(m) -> refuse;
+ *                   else mailauth_authres(m, &field) ...
  *   RSET/QUIT/end:  mailauth_free(&m);   (cancels whatever is in flight)
  *
  * Key and _dmarc lookups start as soon as the header section has arrived,
@@ -55,6 +56,12 @@ const struct dkim_sig_result *mailauth_dkim(const struct mailauth *m, size_t i);
 const struct dmarc_outcome *mailauth_dmarc(const struct mailauth *m);
 /* DMARC failed under a policy whose disposition is reject (after pct=). */
 bool mailauth_dmarc_rejects(const struct mailauth *m);
+/* What the From field allows (RFC 7489 6.6.1; anything but DMARC_FROM_OK
+ * leaves DMARC nothing to check: the smtp listener refuses it), and
+ * whether the header section was too large to be seen whole
+ * (DKIM_HEADER_MAX), so that a field past the limit went unchecked. */
+enum dmarc_from mailauth_from(const struct mailauth *m);
+bool mailauth_header_truncated(const struct mailauth *m);
 /* Appends "Authentication-Results: HOSTNAME; ...CRLF". */
 void mailauth_authres(const struct mailauth *m, struct buf *out);
 /* The message's header section as received (to strip forged

@@ -78,13 +78,17 @@ int header_get(const char *h, size_t len, const char *name, struct buf *value_r)
         size_t llen = eol ? (size_t)(eol - line) + 1 : len - i;
         if (llen <= 2 && line[0] == '\r')
             break; /* the empty line: end of the header section */
-        bool match = llen > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0;
+        /* RFC 5322 4.5.8 (obs-optional): whitespace may precede the colon. */
+        size_t colon = nlen;
+        while (colon < llen && (line[colon] == ' ' || line[colon] == '\t'))
+            colon++;
+        bool match = colon < llen && line[colon] == ':' && strncasecmp(line, name, nlen) == 0;
         i += llen;
         if (!match)
             continue;
         if (count++ == 0 && value_r) {
             buf_reset(value_r);
-            buf_append(value_r, line + nlen + 1, llen - nlen - 1);
+            buf_append(value_r, line + colon + 1, llen - colon - 1);
             /* Unfold: continuation lines start with a space or a tab. */
             while (i < len && (h[i] == ' ' || h[i] == '\t')) {
                 const char *e2 = memchr(h + i, '\n', len - i);
@@ -208,4 +212,294 @@ bool header_has_value(const char *h, size_t len, const char *name, const char *v
     }
     buf_free(&v);
     return found;
+}
+
+/* ---- RFC 5322 address lists, strictly -------------------------------------- */
+
+enum tok_kind { TOK_ATOM, TOK_QUOTED, TOK_LITERAL, TOK_SPECIAL, TOK_END };
+
+struct tok {
+    enum tok_kind kind;
+    const char *p; /* the token's text (a special: its one character) */
+    size_t n;
+};
+
+/* RFC 5322 atext, and UTF-8 (RFC 6532). */
+static bool atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) || c >= 0x80;
+}
+
+/* Skips whitespace (folding included) and nested comments; false for an
+ * unterminated comment or a NUL in one. */
+static bool skip_cfws(const char *s, size_t len, size_t *ip)
+{
+    size_t i = *ip;
+    while (i < len) {
+        char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            i++;
+            continue;
+        }
+        if (c != '(')
+            break;
+        unsigned depth = 0;
+        do {
+            if (s[i] == '\0')
+                return false;
+            if (s[i] == '\\') {
+                if (i + 1 >= len || s[i + 1] == '\0')
+                    return false;
+                i++;
+            } else if (s[i] == '(') {
+                depth++;
+            } else if (s[i] == ')') {
+                depth--;
+            }
+            i++;
+        } while (i < len && depth > 0);
+        if (depth > 0)
+            return false;
+    }
+    *ip = i;
+    return true;
+}
+
+/* A quoted-string or domain-literal from s[*ip] (the opening octet) to its
+ * closing one, quoted-pairs allowed; false if it never closes. */
+static bool lex_delimited(const char *s, size_t len, size_t *ip, char close)
+{
+    size_t i = *ip + 1;
+    for (; i < len && s[i] != close; i++) {
+        if (s[i] == '\0' || (close == ']' && s[i] == '['))
+            return false;
+        if (s[i] == '\\' && (++i >= len || s[i] == '\0'))
+            return false; /* a quoted NUL is a NUL too */
+    }
+    if (i >= len)
+        return false;
+    *ip = i + 1;
+    return true;
+}
+
+/* Splits the value into tokens (comments and whitespace dropped) ending in
+ * TOK_END; false on a lexical error. */
+static bool tokenize(const char *s, size_t len, struct tok **toks_r, size_t *n_r)
+{
+    struct tok *t = NULL;
+    size_t n = 0, cap = 0, i = 0;
+    bool ok = true;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            t = xrealloc(t, cap * sizeof(*t));
+        }
+        if (!skip_cfws(s, len, &i)) {
+            ok = false;
+            break;
+        }
+        if (i >= len) {
+            t[n++] = (struct tok){TOK_END, s + i, 0};
+            break;
+        }
+        size_t start = i;
+        unsigned char c = (unsigned char)s[i];
+        enum tok_kind kind = TOK_SPECIAL;
+        if (atext(c)) {
+            while (i < len && atext((unsigned char)s[i]))
+                i++;
+            kind = TOK_ATOM;
+        } else if (c == '"' || c == '[') {
+            if (!lex_delimited(s, len, &i, c == '"' ? '"' : ']')) {
+                ok = false;
+                break;
+            }
+            kind = c == '"' ? TOK_QUOTED : TOK_LITERAL;
+        } else if (c != '\0' && strchr("<>:;@,.", c)) {
+            i++;
+        } else {
+            ok = false; /* ')', ']', '\\' or a control octet out of place */
+            break;
+        }
+        t[n++] = (struct tok){kind, s + start, i - start};
+    }
+    if (!ok) {
+        free(t);
+        return false;
+    }
+    *toks_r = t;
+    *n_r = n;
+    return true;
+}
+
+struct alist {
+    const struct tok *t;
+    size_t i;
+    char **v;
+    size_t n;
+};
+
+static bool is_special(const struct alist *a, char c)
+{
+    return a->t[a->i].kind == TOK_SPECIAL && a->t[a->i].p[0] == c;
+}
+
+static bool is_word(const struct tok *t)
+{
+    return t->kind == TOK_ATOM || t->kind == TOK_QUOTED;
+}
+
+/* domain = dot-atom / domain-literal / obs-domain (atoms and dots, CFWS
+ * between them already gone) */
+static bool parse_domain(struct alist *a, struct buf *out)
+{
+    const struct tok *t = &a->t[a->i];
+    if (t->kind == TOK_LITERAL) {
+        buf_append(out, t->p, t->n);
+        a->i++;
+        return true;
+    }
+    for (;;) {
+        t = &a->t[a->i];
+        if (t->kind != TOK_ATOM)
+            return false;
+        buf_append(out, t->p, t->n);
+        a->i++;
+        if (!is_special(a, '.'))
+            return true;
+        buf_append_char(out, '.');
+        a->i++;
+    }
+}
+
+/* addr-spec = local-part "@" domain. The local part is words and dots in
+ * any order (obs-local-part, and the a..b@ some senders use): only the
+ * domain matters to the checks. */
+static bool parse_addr_spec(struct alist *a, struct buf *out)
+{
+    size_t start = a->i;
+    while (is_word(&a->t[a->i]) || is_special(a, '.')) {
+        buf_append(out, a->t[a->i].p, a->t[a->i].n);
+        a->i++;
+    }
+    if (a->i == start || !is_special(a, '@'))
+        return false;
+    buf_append_char(out, '@');
+    a->i++;
+    return parse_domain(a, out);
+}
+
+/* angle-addr = "<" [obs-route] addr-spec ">", at the "<" */
+static bool parse_angle(struct alist *a, struct buf *out)
+{
+    a->i++;
+    if (is_special(a, '@') || is_special(a, ',')) {
+        /* obs-route: *("," / CFWS) "@" domain *("," [CFWS] ["@" domain]) ":" */
+        struct buf route;
+        buf_init(&route);
+        bool ok = true;
+        while (ok && (is_special(a, ',') || is_special(a, '@'))) {
+            if (is_special(a, '@')) {
+                a->i++;
+                ok = parse_domain(a, &route);
+            } else {
+                a->i++;
+            }
+        }
+        buf_free(&route);
+        if (!ok || !is_special(a, ':'))
+            return false;
+        a->i++;
+    }
+    if (!parse_addr_spec(a, out) || !is_special(a, '>'))
+        return false;
+    a->i++;
+    return true;
+}
+
+/* Where a phrase starting at a->i ends: word *(word / ".") (obs-phrase). */
+static size_t phrase_end(const struct alist *a)
+{
+    size_t k = a->i;
+    while (is_word(&a->t[k]) || (k > a->i && a->t[k].kind == TOK_SPECIAL && a->t[k].p[0] == '.'))
+        k++;
+    return k;
+}
+
+/* mailbox = name-addr / addr-spec */
+static bool parse_mailbox(struct alist *a)
+{
+    size_t k = phrase_end(a);
+    struct buf addr;
+    buf_init(&addr);
+    bool ok;
+    if (a->t[k].kind == TOK_SPECIAL && a->t[k].p[0] == '<') {
+        a->i = k;
+        ok = parse_angle(a, &addr);
+    } else {
+        ok = parse_addr_spec(a, &addr);
+    }
+    if (ok) {
+        a->v = xrealloc(a->v, (a->n + 1) * sizeof(char *));
+        a->v[a->n++] = xstrndup(addr.data, addr.len);
+    }
+    buf_free(&addr);
+    return ok;
+}
+
+/* Elements separated by ',' (empty ones allowed, obs-mbox-list) up to the
+ * end or, inside a group, to its ';'. */
+static bool parse_list(struct alist *a, bool in_group)
+{
+    for (;;) {
+        const struct tok *t = &a->t[a->i];
+        if (t->kind == TOK_END)
+            return !in_group;
+        if (in_group && is_special(a, ';')) {
+            a->i++;
+            return true;
+        }
+        if (is_special(a, ',')) {
+            a->i++;
+            continue;
+        }
+        size_t k = phrase_end(a);
+        if (!in_group && k > a->i && a->t[k].kind == TOK_SPECIAL && a->t[k].p[0] == ':') {
+            a->i = k + 1; /* group = display-name ":" [group-list] ";" */
+            if (!parse_list(a, true))
+                return false;
+        } else if (!parse_mailbox(a)) {
+            return false;
+        }
+        if (!is_special(a, ',') && a->t[a->i].kind != TOK_END && !(in_group && is_special(a, ';')))
+            return false;
+    }
+}
+
+bool header_mailboxes(const char *value, size_t len, char ***addrs_r, size_t *n_r)
+{
+    struct tok *toks;
+    size_t ntoks;
+    *addrs_r = NULL;
+    *n_r = 0;
+    if (!tokenize(value, len, &toks, &ntoks))
+        return false;
+    struct alist a = {.t = toks};
+    bool ok = parse_list(&a, false);
+    free(toks);
+    if (!ok) {
+        header_mailboxes_free(a.v, a.n);
+        return false;
+    }
+    *addrs_r = a.v;
+    *n_r = a.n;
+    return true;
+}
+
+void header_mailboxes_free(char **addrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(addrs[i]);
+    free(addrs);
 }

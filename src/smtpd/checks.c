@@ -2,9 +2,11 @@
  * The mail-authentication glue of the SMTP session (issue 7):
  *  - inbound on the smtp listener: SPF starts at MAIL, the content is fed to
  *    the DKIM/DMARC checks as it streams, and at the end of the message the
- *    session waits for the results before its 250 (DMARC p=reject and, when
- *    configured, SPF fail are refused; otherwise the Authentication-Results
- *    field goes into the envelope, written before the content on delivery);
+ *    session waits for the results before its 250 (a From field DMARC
+ *    cannot evaluate: none, several, malformed, several domains, issue 11;
+ *    DMARC p=reject and, when configured, SPF fail are refused; otherwise
+ *    the Authentication-Results field goes into the envelope, written
+ *    before the content on delivery);
  *  - on every listener, Authentication-Results fields claiming our host
  *    name are removed from the header section;
  *  - for authenticated users, a DKIM signer sees exactly the bytes written
@@ -73,13 +75,52 @@ void smtpd_checks_strip_forged(struct smtpd_session *s, size_t *headers_len)
     buf_free(&clean);
 }
 
+/* RFC 7489 6.6.1: a message whose author DMARC cannot name is refused,
+ * not let through unchecked (issue 11). */
+static const struct smtp_error *from_refusal(const struct mailauth *m)
+{
+    static const struct smtp_error missing = {
+        550, "5.6.0", "Message has no From: field (RFC 5322 3.6), so its author cannot be checked"};
+    static const struct smtp_error many_fields = {
+        550, "5.7.1", "Message has more than one From: field (RFC 5322 3.6, RFC 7489 6.6.1)"};
+    static const struct smtp_error syntax = {
+        550, "5.6.0", "From: field is not a valid address list (RFC 5322 3.4)"};
+    static const struct smtp_error empty = {550, "5.6.0",
+                                            "From: field holds no address (RFC 5322 3.6.2)"};
+    static const struct smtp_error many_domains = {
+        550, "5.7.1", "From: names authors in more than one domain (RFC 7489 6.6.1)"};
+    static const struct smtp_error bad_domain = {
+        550, "5.6.0", "From: address has no domain name that DMARC can check"};
+    static const struct smtp_error too_large = {550, "5.6.0",
+                                                "Header section too large to check (over 1 MB)"};
+    if (mailauth_header_truncated(m))
+        return &too_large;
+    switch (mailauth_from(m)) {
+    case DMARC_FROM_OK:
+        return NULL;
+    case DMARC_FROM_MISSING:
+        return &missing;
+    case DMARC_FROM_MANY_FIELDS:
+        return &many_fields;
+    case DMARC_FROM_SYNTAX:
+        return &syntax;
+    case DMARC_FROM_EMPTY:
+        return &empty;
+    case DMARC_FROM_MANY_DOMAINS:
+        return &many_domains;
+    case DMARC_FROM_BAD_DOMAIN:
+        return &bad_domain;
+    }
+    return &syntax;
+}
+
 static void checked(void *arg)
 {
     struct smtpd_session *s = arg;
     const struct conf *conf = s->d->conf;
     struct mailauth *m = s->checks;
     const struct dmarc_outcome *dm = mailauth_dmarc(m);
-    const struct smtp_error *refuse = NULL;
+    const struct smtp_error *refuse = from_refusal(m);
     static const struct smtp_error dmarc_reject = {
         550, "5.7.1",
         "Rejected by the DMARC policy of the From: domain (p=reject): the message is neither "
@@ -87,9 +128,9 @@ static void checked(void *arg)
     static const struct smtp_error spf_reject = {
         550, "5.7.23",
         "SPF check failed: this host is not allowed to send for the sender's domain"};
-    if (conf->dmarc_reject && mailauth_dmarc_rejects(m))
+    if (refuse == NULL && conf->dmarc_reject && mailauth_dmarc_rejects(m))
         refuse = &dmarc_reject;
-    else if (conf->spf_reject && mailauth_spf_result(m) == SPF_FAIL)
+    else if (refuse == NULL && conf->spf_reject && mailauth_spf_result(m) == SPF_FAIL)
         refuse = &spf_reject;
     struct buf field;
     buf_init(&field);

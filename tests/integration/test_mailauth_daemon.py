@@ -162,3 +162,129 @@ def test_forged_authentication_results_are_removed(make_postern, workdir, world)
     ours = [f for f in fields if f.startswith("mx.example.test")]
     assert len(ours) == 1 and "bank.test" not in ours[0] and "dkim=pass" in ours[0]
     assert any(f.startswith("other.host.test") for f in fields)
+
+
+# ---- Issue 11: mail authentication that cannot be sidestepped -------------
+# bank.test publishes p=reject and signs its mail (key b1); attacker.test's
+# SPF lets the tests' client (127.0.0.1) send, so every message below has an
+# SPF pass for attacker.test, never aligned with bank.test. Before issue 11
+# each bypass got 250 (DMARC permerror, or a DKIM pass riding on unsigned
+# content); now each gets a 550 that says what is wrong.
+
+@pytest.fixture
+def bank(workdir):
+    ours, ours_txt = keygen(workdir, "example.test", "sel", "rsa")
+    key, key_txt = keygen(workdir, "bank.test", "b1", "rsa")
+    records = {
+        "sel._domainkey.example.test": ours_txt,
+        "b1._domainkey.bank.test": key_txt,
+        "bank.test": ["v=spf1 ip4:192.0.2.1 -all"],
+        "_dmarc.bank.test": ["v=DMARC1; p=reject"],
+        "attacker.test": ["v=spf1 ip4:127.0.0.1 -all"],
+        "_dmarc.attacker.test": ["v=DMARC1; p=none"],
+    }
+    dns = Dns(workdir, ["--local=/test/"] + [txt_arg(n, s) for n, s in records.items()])
+    yield {"dns": dns, "ours": ours, "bank_key": key}
+    dns.stop()
+
+
+def bank_signed(bank, length=False, body=b"Please pay invoice 42.\r\n"):
+    msg = (b"From: CEO <ceo@bank.test>\r\nTo: bob@example.test\r\nSubject: invoice\r\n\r\n" + body)
+    sig = dkim.sign(msg, b"b1", b"bank.test", bank["bank_key"].read_bytes(),
+                    canonicalize=(b"relaxed", b"relaxed"), length=length,
+                    include_headers=[b"from", b"to", b"subject"])
+    return sig + msg
+
+
+def refused(p, msg, sender="x@attacker.test"):
+    """The (code, text) the smtp listener gives msg after DATA."""
+    try:
+        send25(p, sender, msg)
+    except smtplib.SMTPDataError as e:
+        return e.smtp_code, e.smtp_error.decode()
+    return 250, ""
+
+
+@pytest.mark.parametrize("msg, code, status, words", [
+    (b"From: x@attacker.test\r\nFrom: CEO <ceo@bank.test>\r\nSubject: wire\r\n\r\nnow\r\n",
+     550, "5.7.1", "more than one From: field"),
+    (b"From: x@attacker.test\r\nFROM : CEO <ceo@bank.test>\r\nSubject: wire\r\n\r\nnow\r\n",
+     550, "5.7.1", "more than one From: field"),
+    (b"From: ceo@bank.test, x@attacker.test\r\nSubject: wire\r\n\r\nnow\r\n",
+     550, "5.7.1", "more than one domain"),
+    (b"From: \"Bank\" <ceo@bank.test>,\r\n (co-author) x@attacker.test\r\nSubject: wire\r\n\r\nnow\r\n",
+     550, "5.7.1", "more than one domain"),
+    (b"Subject: wire\r\n\r\nno From at all\r\n", 550, "5.6.0", "no From: field"),
+    (b"From: ceo@bank.test <x@attacker.test>\r\nSubject: wire\r\n\r\nnow\r\n",
+     550, "5.6.0", "not a valid address list"),
+    (b"From: Bank:;\r\nSubject: wire\r\n\r\nnow\r\n", 550, "5.6.0", "holds no address"),
+])
+def test_from_that_dmarc_cannot_evaluate_is_refused(make_postern, workdir, bank, msg, code, status,
+                                                    words):
+    p = make_server(make_postern, workdir, bank)
+    got = refused(p, msg)
+    assert got[0] == code and got[1].startswith(status) and words in got[1], got
+    assert p.messages(BOB) == []
+
+
+def test_from_forms_that_are_fine_still_pass(make_postern, workdir, bank):
+    p = make_server(make_postern, workdir, bank)
+    # A quoted display name with a comma and an address in it, a comment,
+    # two authors of one domain, a group: all one domain, checked and passed.
+    fine = [b"From: \"ceo@bank.test, CEO\" <x@attacker.test>\r\n",
+            b"From: x@attacker.test (ceo@bank.test)\r\n",
+            b"From: x@attacker.test, Y <y@Attacker.test>\r\n",
+            b"From: team: x@attacker.test;\r\n"]
+    for f in fine:
+        assert refused(p, f + b"Subject: ok\r\n\r\nfine\r\n") == (250, "")
+    got = p.wait_messages(BOB, len(fine))
+    assert all("dmarc=pass" in authres(g) and "header.from=attacker.test" in authres(g)
+               for g in got), [authres(g) for g in got]
+
+
+def test_dkim_l_and_unsigned_subject_do_not_pass_dmarc(make_postern, workdir, bank):
+    p = make_server(make_postern, workdir, bank)
+    # The bank's own message passes: DKIM aligned with From.
+    assert refused(p, bank_signed(bank)) == (250, "")
+    assert refused(p, bank_signed(bank, length=True)) == (250, "")
+    got = p.wait_messages(BOB, 2)
+    assert all("dkim=pass" in authres(g) and "dmarc=pass" in authres(g) for g in got)
+    # Text appended after l=, and an unsigned Subject above the signed one.
+    appended = bank_signed(bank, length=True) + b"\r\nAlso wire $1M to account 666.\r\n"
+    resubjected = b"Subject: URGENT: wire $1M today\r\n" + bank_signed(bank)
+    for msg in (appended, resubjected):
+        code, text = refused(p, msg)
+        assert code == 550 and text.startswith("5.7.1") and "DMARC" in text, (code, text)
+    assert len(p.messages(BOB)) == 2
+    # With dmarc_reject = no they are delivered, and Authentication-Results
+    # says why the signature did not count.
+    lax = make_server(make_postern, workdir, bank, {"mailauth": {"dmarc_reject": "no"}})
+    assert refused(lax, appended) == (250, "")
+    assert refused(lax, resubjected) == (250, "")
+    got = lax.wait_messages(BOB, 2)
+    results = sorted(authres(g) for g in got)
+    assert any('dkim=policy reason="l= does not cover the whole body" header.d=bank.test' in r
+               for r in results), results
+    assert any('dkim=policy reason="h= leaves a Subject field unsigned" header.d=bank.test' in r
+               for r in results), results
+    assert all("dmarc=fail" in r for r in results), results
+
+
+def test_from_is_not_checked_when_checks_are_off(make_postern, workdir, bank):
+    # [mailauth] checks = no: no DMARC, so no From rule either (as Postfix).
+    p = make_server(make_postern, workdir, bank, {"mailauth": {"checks": "no"}})
+    assert refused(p, b"Subject: no From\r\n\r\nx\r\n") == (250, "")
+    p.wait_messages(BOB, 1)
+
+
+def test_from_hidden_past_a_huge_header_section_is_refused(make_postern, workdir, bank):
+    # Over 1 MB of header fields, then a second From: what is checked would
+    # end before it, so the message is refused rather than half checked.
+    p = make_server(make_postern, workdir, bank)
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"x" * 900) for i in range(1200))
+    msg = b"From: x@attacker.test\r\n" + pad + b"From: CEO <ceo@bank.test>\r\n\r\nwire\r\n"
+    code, text = refused(p, msg)
+    assert code == 550 and text.startswith("5.6.0") and "too large" in text, (code, text)
+    # A large header section that is not over the limit is fine.
+    half = pad[:pad.index(b"X-Pad-600:")]
+    assert refused(p, b"From: x@attacker.test\r\n" + half + b"\r\nok\r\n") == (250, "")

@@ -112,6 +112,34 @@ static void test_minimal_and_hostile(void **state)
     buf_free(&b);
 }
 
+/* Issue 11: a signature that verifies but leaves content unsigned is
+ * dkim=policy with the reason as a reason= (RFC 8601 2.3). */
+static void test_policy(void **state)
+{
+    struct dkim_sig_result s1 = {.result = DKIM_POLICY,
+                                 .why = "l= does not cover the whole body",
+                                 .domain = "bank.test",
+                                 .selector = "s",
+                                 .b = "abc",
+                                 .algorithm = "rsa-sha256"};
+    struct dkim_sig_result s2 = {
+        .result = DKIM_POLICY, .why = "h= leaves a Subject field unsigned", .domain = "bank.test"};
+    const struct dkim_sig_result *sigs[] = {&s1, &s2};
+    struct authres ar = {
+        .hostname = "mx.example.test", .have_dkim = true, .dkim = sigs, .ndkim = 2};
+    struct buf b;
+    buf_init(&b);
+    authres_build(&ar, &b);
+    check_shape(&b);
+    assert_string_equal(b.data,
+                        "Authentication-Results: mx.example.test;\r\n"
+                        "\tdkim=policy reason=\"l= does not cover the whole body\" "
+                        "header.d=bank.test header.s=s header.b=abc header.a=rsa-sha256;\r\n"
+                        "\tdkim=policy reason=\"h= leaves a Subject field unsigned\" "
+                        "header.d=bank.test\r\n");
+    buf_free(&b);
+}
+
 static void test_claims(void **state)
 {
     static const struct {
@@ -194,9 +222,8 @@ static void test_filter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_minimal_and_hostile),
-        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_full),   cmocka_unit_test(test_minimal_and_hostile),
+        cmocka_unit_test(test_policy), cmocka_unit_test(test_claims),
         cmocka_unit_test(test_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

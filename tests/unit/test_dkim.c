@@ -300,13 +300,15 @@ static void test_dkimpy_vectors(void **state)
                                 dkimpy_rsa_key, chunk, chunk % 2, &why),
                          DKIM_PASS);
     }
-    /* l=55 covers the body's first 55 octets: more text after them passes,
-     * a change inside them fails. simple: re-folding a header fails. */
+    /* l=55 covers the body's first 55 octets: more text after them verifies
+     * but is not a pass (issue 11: unsigned text would ride on it), a change
+     * inside them fails. simple: re-folding a header fails. */
     struct buf m;
     buf_init(&m);
     buf_append_str(&m, dkimpy_rsa_simple_l_msg);
     buf_append_str(&m, "PS: appended\r\n");
-    assert_int_equal(verify(m.data, m.len, dkimpy_rsa_key, 50, false, &why), DKIM_PASS);
+    assert_int_equal(verify(m.data, m.len, dkimpy_rsa_key, 50, false, &why), DKIM_POLICY);
+    assert_string_equal(why, "l= does not cover the whole body");
     replace(&m, "lost", "won");
     assert_int_equal(verify(m.data, m.len, dkimpy_rsa_key, 50, false, &why), DKIM_FAIL);
     buf_reset(&m);
@@ -425,6 +427,119 @@ static void test_signature_errors(void **state)
     buf_free(&m);
 }
 
+/* Issue 11: an empty h= in a signature and an empty t= in a key record were
+ * undefined behaviour (a null pointer into memchr); both are now plain
+ * results. */
+static void test_empty_tags(void **state)
+{
+    struct keys *k = *state;
+    struct buf m, rec;
+    buf_init(&m);
+    buf_init(&rec);
+    const char *why = NULL;
+    sign(k->ed, message, &m);
+    replace(&m, "h=from:to:subject:date:message-id:from", "h=");
+    assert_int_equal(verify(m.data, m.len, k->ed_record, 99, false, &why), DKIM_PERMERROR);
+    assert_string_equal(why, "h= is empty");
+    sign(k->ed, message, &m);
+    replace(&m, "h=from:to:subject:date:message-id:from", "h= \r\n\t");
+    assert_int_equal(verify(m.data, m.len, k->ed_record, 99, false, &why), DKIM_PERMERROR);
+    assert_string_equal(why, "h= is empty");
+    /* An empty t=, h= or s= in the key record: t= empty is no flag, h= and
+     * s= empty allow nothing. */
+    const char *p = strstr(k->ed_record, "p=");
+    sign(k->ed, message, &m);
+    buf_printf(&rec, "v=DKIM1; k=ed25519; t=; %s", p);
+    assert_int_equal(verify(m.data, m.len, rec.data, 99, false, &why), DKIM_PASS);
+    buf_reset(&rec);
+    buf_printf(&rec, "v=DKIM1; k=ed25519; h=; %s", p);
+    assert_int_equal(verify(m.data, m.len, rec.data, 99, false, &why), DKIM_PERMERROR);
+    buf_reset(&rec);
+    buf_printf(&rec, "v=DKIM1; k=ed25519; s=; %s", p);
+    assert_int_equal(verify(m.data, m.len, rec.data, 99, false, &why), DKIM_PERMERROR);
+    buf_free(&m);
+    buf_free(&rec);
+}
+
+/* Issue 11: content a reader takes as signed but the signature does not
+ * cover. l= shorter than the body, and a second instance of a field that
+ * occurs once (Subject, From, Content-Type...) above the signed one: the
+ * signature verifies, the result is policy, which DMARC does not count. */
+static void test_unsigned_content(void **state)
+{
+    struct keys *k = *state;
+    struct buf m, f, err;
+    buf_init(&m);
+    buf_init(&f);
+    buf_init(&err);
+    const char *why = NULL;
+    /* Our signer never sets l=: the dkimpy vector has l=55, the body's
+     * exact length. A byte more is not a pass, in any chunking. */
+    buf_append_str(&m, dkimpy_rsa_simple_l_msg);
+    buf_append_str(&m, "\r\nx");
+    for (size_t chunk = 1; chunk < 70; chunk += 13) {
+        assert_int_equal(verify(m.data, m.len, dkimpy_rsa_key, chunk, chunk % 2, &why),
+                         DKIM_POLICY);
+        assert_string_equal(why, "l= does not cover the whole body");
+    }
+    /* Trailing empty lines vanish under simple: still the whole body. */
+    buf_reset(&m);
+    buf_append_str(&m, dkimpy_rsa_simple_l_msg);
+    buf_append_str(&m, "\r\n\r\n");
+    assert_int_equal(verify(m.data, m.len, dkimpy_rsa_key, 64, false, &why), DKIM_PASS);
+
+    for (int t = 0; t < 2; t++) {
+        const char *rec = t ? k->ed_record : k->rsa_record;
+        const struct dkim_key *key = t ? k->ed : k->rsa;
+        /* An unsigned Subject above the signed one (h= lists it once). */
+        sign(key, message, &m);
+        replace(&m, "From: Alice", "Subject: URGENT: wire the money\r\nFrom: Alice");
+        assert_int_equal(verify(m.data, m.len, rec, 100, false, &why), DKIM_POLICY);
+        assert_string_equal(why, "h= leaves a Subject field unsigned");
+        /* One below it, in another case and with space before the colon:
+         * that is the instance h= selects (bottom up), so the signature
+         * breaks. */
+        sign(key, message, &m);
+        replace(&m, "X-Unsigned: yes", "X-Unsigned: yes\r\nsUbJeCt : second");
+        assert_int_equal(verify(m.data, m.len, rec, 100, false, &why), DKIM_FAIL);
+        /* A second To, Message-ID and Date above the signed ones. */
+        static const char *extra[] = {"To: eve@example.org", "Message-ID: <2@example.org>",
+                                      "Date: Fri, 27 Nov 2026 12:00:00 +0000"};
+        for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+            sign(key, message, &m);
+            struct buf top;
+            buf_init(&top);
+            buf_printf(&top, "%s\r\n%s", extra[i], m.data);
+            assert_int_equal(verify(top.data, top.len, rec, 100, false, &why), DKIM_POLICY);
+            buf_free(&top);
+        }
+        /* Fields that pile up in transit, and fields h= does not name at
+         * all, leave a pass alone. */
+        sign(key, message, &m);
+        buf_reset(&f);
+        buf_printf(&f,
+                   "Received: from a\r\nReceived: from b\r\nCc: x@example.org\r\n"
+                   "Cc: y@example.org\r\nX-Unsigned: twice\r\n%s",
+                   m.data);
+        assert_int_equal(verify(f.data, f.len, rec, 100, false, &why), DKIM_PASS);
+        /* Oversigned (h= names it more often than it occurs): a pass. */
+        static const char two_subjects[] = "From: Alice <alice@example.com>\r\n"
+                                           "Subject: one\r\nSubject: two\r\n\r\nbody\r\n";
+        buf_reset(&f);
+        assert_true(dkim_sign_message(key, two_subjects, strlen(two_subjects), NOW, &f, &err));
+        buf_append_str(&f, two_subjects);
+        /* Our signer lists a name as often as it occurs: both signed. */
+        assert_int_equal(verify(f.data, f.len, rec, 100, false, &why), DKIM_PASS);
+        /* Add a third above them: policy. */
+        buf_reset(&m);
+        buf_printf(&m, "Subject: three\r\n%s", f.data);
+        assert_int_equal(verify(m.data, m.len, rec, 100, false, &why), DKIM_POLICY);
+    }
+    buf_free(&m);
+    buf_free(&f);
+    buf_free(&err);
+}
+
 static void test_many_and_none(void **state)
 {
     struct keys *k = *state;
@@ -504,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_tampering),     cmocka_unit_test(test_dkimpy_vectors),
         cmocka_unit_test(test_key_records),   cmocka_unit_test(test_signature_errors),
         cmocka_unit_test(test_many_and_none), cmocka_unit_test(test_key_load_errors),
+        cmocka_unit_test(test_empty_tags),    cmocka_unit_test(test_unsigned_content),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

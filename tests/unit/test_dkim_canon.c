@@ -143,6 +143,16 @@ static void test_header_relaxed_details(void **state)
     buf_reset(&out);
     dkim_canon_header(DKIM_CANON_RELAXED, "X:", 2, true, &out);
     assert_string_equal(out.data, "x:\r\n");
+    /* Found by fuzz_dkim_canon: a malformed field without a colon kept its
+     * own CRLF (and a fold) in its "name", so canonicalising twice differed. */
+    buf_reset(&out);
+    f = "Garbage Line\r\n continued \r\n";
+    dkim_canon_header(DKIM_CANON_RELAXED, f, strlen(f), true, &out);
+    assert_string_equal(out.data, "garbage line continued\r\n");
+    buf_reset(&out);
+    f = "From\r\n : x\r\n";
+    dkim_canon_header(DKIM_CANON_RELAXED, f, strlen(f), true, &out);
+    assert_string_equal(out.data, "from:x\r\n");
     buf_free(&out);
 }
 
@@ -151,6 +161,15 @@ static void test_fields(void **state)
     const char *h = "From: a@b\r\nSubject: x\r\n y\r\nTo : c\r\n\r\nbody: no\r\n";
     size_t off = 0;
     struct dkim_field f;
+    /* Found by fuzz_dkim_canon: only CRLF ends a line, as in the splitter;
+     * a bare LF before a CRLF does not make an empty line. */
+    const char *lf = "A: x\n\r\nB: y\r\n";
+    assert_true(dkim_field_next(lf, strlen(lf), &off, &f));
+    assert_int_equal(f.len, 7);
+    assert_true(dkim_field_next(lf, strlen(lf), &off, &f));
+    assert_memory_equal(f.name, "B", 1);
+    assert_false(dkim_field_next(lf, strlen(lf), &off, &f));
+    off = 0;
     assert_true(dkim_field_next(h, strlen(h), &off, &f));
     assert_int_equal(f.name_len, 4);
     assert_int_equal(f.len, 11);

@@ -179,6 +179,56 @@ static void test_from_field(void **state)
     assert_string_equal(r.o.from_domain, "example.com");
 }
 
+/* Issue 11: which From problem it is (the smtp listener refuses each),
+ * parsed the way a reader's program would, and none of them a pass. */
+static void test_from_verdicts(void **state)
+{
+    static const struct {
+        const char *fields;
+        enum dmarc_from from;
+        const char *domain;
+    } cases[] = {
+        {"", DMARC_FROM_MISSING, ""},
+        {"From: a@example.com\r\nFrom: b@example.com\r\n", DMARC_FROM_MANY_FIELDS, ""},
+        {"From: a@example.com\r\nFROM : b@example.org\r\n", DMARC_FROM_MANY_FIELDS, ""},
+        {"From: ceo@example.com, x@other.test\r\n", DMARC_FROM_MANY_DOMAINS, ""},
+        {"From: x@[192.0.2.1], ceo@example.com\r\n", DMARC_FROM_MANY_DOMAINS, ""},
+        {"From: ceo@example.com, x@[192.0.2.1]\r\n", DMARC_FROM_MANY_DOMAINS, ""},
+        {"From: g: a@example.com;, b@other.test\r\n", DMARC_FROM_MANY_DOMAINS, ""},
+        {"From: ceo@example.com <x@other.test>\r\n", DMARC_FROM_SYNTAX, ""},
+        {"From: Doe, John <john@example.com>\r\n", DMARC_FROM_SYNTAX, ""},
+        {"From: nobody\r\n", DMARC_FROM_SYNTAX, ""},
+        {"From: undisclosed:;\r\n", DMARC_FROM_EMPTY, ""},
+        {"From:\r\n", DMARC_FROM_EMPTY, ""},
+        {"From: a@[192.0.2.1]\r\n", DMARC_FROM_BAD_DOMAIN, ""},
+        {"From: ceo@example.com\xe2\x80\x8b\r\n", DMARC_FROM_BAD_DOMAIN, ""},
+        /* Fine: one author, or several in one domain, however written. */
+        {"From: \"ceo@other.test, x\" <ceo@example.com>\r\n", DMARC_FROM_OK, "example.com"},
+        {"From: a@Example.COM, \"B\" <b@example.com>\r\n", DMARC_FROM_OK, "example.com"},
+        {"From: a@example.com (x@other.test)\r\n", DMARC_FROM_OK, "example.com"},
+        {"From: team: a@example.com, b@example.com;\r\n", DMARC_FROM_OK, "example.com"},
+        {"From : a@example.com\r\n", DMARC_FROM_OK, "example.com"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct result r =
+            run(cases[i].fields, SPF_PASS, "example.com", "example.com", DKIM_PASS, 0);
+        if (r.o.from != cases[i].from || strcmp(r.o.from_domain, cases[i].domain) != 0)
+            fail_msg("case %zu (%s): from %d domain %s", i, cases[i].fields, r.o.from,
+                     r.o.from_domain);
+        if (cases[i].from == DMARC_FROM_OK) {
+            assert_int_equal(r.o.result, DMARC_PASS);
+        } else {
+            assert_int_equal(r.o.result, DMARC_PERMERROR);
+            assert_string_equal(r.queries, "");
+        }
+    }
+    /* A verified signature that leaves content unsigned does not align. */
+    struct result r = run(FROM("example.com"), SPF_FAIL, "x.test", "example.com", DKIM_POLICY, 0);
+    assert_int_equal(r.o.result, DMARC_FAIL);
+    assert_false(r.o.dkim_aligned);
+    assert_int_equal(r.o.disposition, DMARC_POLICY_REJECT);
+}
+
 static void test_record_parse(void **state)
 {
     struct dmarc_record r;
@@ -228,9 +278,9 @@ static void test_domains(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alignment),  cmocka_unit_test(test_policies),
-        cmocka_unit_test(test_from_field), cmocka_unit_test(test_record_parse),
-        cmocka_unit_test(test_domains),
+        cmocka_unit_test(test_alignment),    cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_from_field),   cmocka_unit_test(test_from_verdicts),
+        cmocka_unit_test(test_record_parse), cmocka_unit_test(test_domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,6 +258,109 @@ static void test_header_addresses(void **state)
     free(a);
 }
 
+/* Issue 11: whitespace before the colon still names the field (RFC 5322
+ * 4.5.8), so "From :" cannot hide a second From from the checks. */
+static void test_header_get_obs_colon(void **state)
+{
+    static const char h[] = "From: a@x.example\r\n"
+                            "From \t: b@y.example\r\n"
+                            "From-Not: c@z.example\r\n"
+                            "Fromage: d@z.example\r\n"
+                            "From\r\n"
+                            "\r\n";
+    struct buf v;
+    buf_init(&v);
+    assert_int_equal(header_get(h, sizeof(h) - 1, "From", &v), 2);
+    assert_string_equal(v.data, "a@x.example");
+    assert_int_equal(header_get(h + 19, sizeof(h) - 1 - 19, "from", &v), 1);
+    assert_string_equal(v.data, "b@y.example");
+    buf_free(&v);
+}
+
+/* Parses value; returns the count, or -1 for a syntax error, and the
+ * addresses joined by " " in out. */
+static int mailboxes(const char *value, char *out, size_t outlen)
+{
+    char **a;
+    size_t n;
+    out[0] = '\0';
+    if (!header_mailboxes(value, strlen(value), &a, &n)) {
+        assert_null(a);
+        assert_int_equal(n, 0);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? " " : "", a[i]);
+    header_mailboxes_free(a, n);
+    return (int)n;
+}
+
+static void test_header_mailboxes(void **state)
+{
+    static const struct {
+        const char *value;
+        int n;
+        const char *addrs;
+    } cases[] = {
+        {"a@x.example", 1, "a@x.example"},
+        {"Joe Q. Public <john.q.public@example.com>", 1, "john.q.public@example.com"},
+        {"\"Doe, John\" <john@x.example>", 1, "john@x.example"},
+        {"\"ceo@bank.test\" <x@attacker.test>", 1, "x@attacker.test"},
+        {"john@x.example (Doe, John)", 1, "john@x.example"},
+        {"(c1 (nested) \\) ) <a@x.example> (c2)", 1, "a@x.example"},
+        {"=?UTF-8?B?w4lsb2RpZQ==?= <e@x.example>", 1, "e@x.example"},
+        {"\xc3\x89lodie <e@x.example>", 1, "e@x.example"},
+        {"<@route.example,@other.example:a@x.example>", 1, "a@x.example"},
+        {"\"john doe\"@x.example", 1, "\"john doe\"@x.example"},
+        {"john . doe @ x . example", 1, "john.doe@x.example"},
+        {"a@[192.0.2.1]", 1, "a@[192.0.2.1]"},
+        {"Name<a@x.example>", 1, "a@x.example"},
+        {"a@x.example, b@y.example", 2, "a@x.example b@y.example"},
+        {"a@x.example,, ,b@y.example,", 2, "a@x.example b@y.example"},
+        {"team: a@x.example, B <b@y.example>;, c@z.example", 3,
+         "a@x.example b@y.example c@z.example"},
+        {"undisclosed-recipients:;", 0, ""},
+        {"", 0, ""},
+        {"  (only a comment)  ", 0, ""},
+        /* Syntax errors. */
+        {"ceo@bank.test <x@attacker.test>", -1, ""},
+        {"Doe, John <john@x.example>", -1, ""},
+        {"nobody", -1, ""},
+        {"<a@x.example", -1, ""},
+        {"a@x.example>", -1, ""},
+        {"\"unterminated <a@x.example>", -1, ""},
+        {"(unterminated <a@x.example>", -1, ""},
+        {"a@x.example)", -1, ""},
+        {"a@x..example", -1, ""},
+        {"a@x.example.", -1, ""},
+        {"a@", -1, ""},
+        {"@x.example", -1, ""},
+        {"a@x.example b@y.example", -1, ""},
+        {"<a@x.example> <b@y.example>", -1, ""},
+        {"g1: g2: a@x.example;;", -1, ""},
+        {"team: a@x.example", -1, ""},
+        {"a@[x[y]", -1, ""},
+        {"a\\b@x.example", -1, ""},
+    };
+    char out[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = mailboxes(cases[i].value, out, sizeof(out));
+        if (n != cases[i].n || strcmp(out, cases[i].addrs) != 0)
+            fail_msg("case %zu (%s): %d [%s]", i, cases[i].value, n, out);
+    }
+    /* A NUL inside the value is an error, wherever it is. */
+    static const char nul[] = "\"a\0b\" <a@x.example>";
+    char **a;
+    size_t n;
+    assert_false(header_mailboxes(nul, sizeof(nul) - 1, &a, &n));
+    assert_false(header_mailboxes("a@x.example\0", 12, &a, &n));
+    /* Found by fuzz_headers: a NUL escaped by a quoted-pair. */
+    assert_false(header_mailboxes("\"\\\0e\"@x.example", 15, &a, &n));
+    assert_false(header_mailboxes("(\\\0) a@x.example", 16, &a, &n));
+    assert_true(header_mailboxes("a@x.example", 11, &a, &n));
+    header_mailboxes_free(a, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_date),
         cmocka_unit_test(test_header_get),
         cmocka_unit_test(test_header_addresses),
+        cmocka_unit_test(test_header_get_obs_colon),
+        cmocka_unit_test(test_header_mailboxes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,6 +158,50 @@ static void test_nothing_to_look_up(void **state)
     mailauth_free(&m);
 }
 
+/* Issue 11: the From verdict the smtp listener refuses on, and a header
+ * section too large to be seen whole (a second From could hide past it). */
+static void test_from_and_truncated_header(void **state)
+{
+    struct env *e = *state;
+    static const struct {
+        const char *msg;
+        enum dmarc_from from;
+    } cases[] = {
+        {"From: a@example.test\r\nFrom: b@other.test\r\n\r\nx\r\n", DMARC_FROM_MANY_FIELDS},
+        {"From: a@example.test, b@other.test\r\n\r\nx\r\n", DMARC_FROM_MANY_DOMAINS},
+        {"Subject: none\r\n\r\nx\r\n", DMARC_FROM_MISSING},
+        {"From: \"Doe, J\" <j@[192.0.2.1]>\r\n\r\nx\r\n", DMARC_FROM_BAD_DOMAIN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mailauth *m = mailauth_new(e->base, e->r, "mx.example.test");
+        mailauth_data(m, cases[i].msg, strlen(cases[i].msg));
+        calls = 0;
+        mailauth_end(m, on_done, e->base);
+        wait_done(e);
+        assert_int_equal(calls, 1);
+        assert_int_equal(mailauth_from(m), cases[i].from);
+        assert_false(mailauth_header_truncated(m));
+        assert_int_equal(mailauth_dmarc(m)->result, DMARC_PERMERROR);
+        mailauth_free(&m);
+    }
+    /* Over 1 MB of header, then a second From. */
+    struct mailauth *m = mailauth_new(e->base, e->r, "mx.example.test");
+    const char *first = "From: a@example.test\r\n";
+    mailauth_data(m, first, strlen(first));
+    char line[1000];
+    memset(line, 'x', sizeof(line));
+    memcpy(line, "X-Pad: ", 7);
+    memcpy(line + sizeof(line) - 2, "\r\n", 2);
+    for (size_t n = 0; n < 1100; n++)
+        mailauth_data(m, line, sizeof(line));
+    const char *rest = "From: ceo@other.test\r\n\r\nbody\r\n";
+    mailauth_data(m, rest, strlen(rest));
+    mailauth_end(m, on_done, e->base);
+    wait_done(e);
+    assert_true(mailauth_header_truncated(m));
+    mailauth_free(&m);
+}
+
 static void test_free_in_flight(void **state)
 {
     struct env *e = *state;
@@ -183,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_temporary_failures),
         cmocka_unit_test(test_nothing_to_look_up),
+        cmocka_unit_test(test_from_and_truncated_header),
         cmocka_unit_test(test_free_in_flight),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
