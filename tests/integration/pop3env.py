@@ -166,13 +166,11 @@ def dovecot_pop3(maildir, commands, user="postern"):
         f"mail_uid = {user}\nmail_gid = {user}\nfirst_valid_uid = 1\nfirst_valid_gid = 1\n"
         "pop3_uidl_format = %f\n")
     d = DOVECOT_ROOT
+    assert (d / "usr/lib/dovecot/pop3").exists(), f"no Dovecot unpacked in {d}: run scripts/deps test"
+    assert os.geteuid() == 0, "Dovecot's pop3 runs in a mount namespace: the tests run as root"
     script = (f"mount -t overlay overlay -o lowerdir={d}/usr/bin:/usr/bin /usr/bin && "
               f"mount -t overlay overlay -o lowerdir={d}/usr/lib:/usr/lib /usr/lib && "
               f"exec /usr/lib/dovecot/pop3 -c {conf}")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], input=commands, capture_output=True,
                        env={"USER": user, "HOME": str(state), "PATH": "/usr/bin:/bin"}, timeout=60)
     return r.stdout, r.stderr
-
-
-def dovecot_available():
-    return (DOVECOT_ROOT / "usr/lib/dovecot/pop3").exists() and os.geteuid() == 0
