@@ -43,7 +43,7 @@ bench: build
 # staging tree. make install also creates the postern user (as root).
 POSTERN_BIN ?= $(BUILD)/postern
 install: build
-	@scripts/deps run
+	@scripts/deps install
 	@$(MAKE) --no-print-directory install-files
 
 install-files:
