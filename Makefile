@@ -36,10 +36,15 @@ lint:
 bench: build
 	@bench/run $(BUILD)/postern
 
-# Installs postern, sendmail and mailq (as names of postern) and the
-# systemd unit. DESTDIR=/some/dir installs into a staging tree.
+# Installs postern, sendmail and mailq (as names of postern), the systemd
+# unit, the README and, where absent, a configuration that `postern check`
+# accepts: postern.conf, an empty users file (password hashes: 0640, group
+# postern) and an empty aliases file. DESTDIR=/some/dir installs into a
+# staging tree. make install also creates the postern user (as root).
 POSTERN_BIN ?= $(BUILD)/postern
-install: build install-files
+install: build
+	@scripts/deps install
+	@$(MAKE) --no-print-directory install-files
 
 install-files:
 	install -D -m 0755 $(POSTERN_BIN) $(DESTDIR)/usr/sbin/postern
@@ -47,7 +52,11 @@ install-files:
 	install -d $(DESTDIR)/usr/bin $(DESTDIR)/etc/postern
 	ln -sfn ../sbin/postern $(DESTDIR)/usr/bin/mailq
 	install -D -m 0644 contrib/postern.service $(DESTDIR)/lib/systemd/system/postern.service
+	install -D -m 0644 README.md $(DESTDIR)/usr/share/doc/postern/README.md
 	[ -e $(DESTDIR)/etc/postern/postern.conf ] || install -m 0644 contrib/postern.conf $(DESTDIR)/etc/postern/postern.conf
+	[ -e $(DESTDIR)/etc/postern/aliases ] || install -m 0644 /dev/null $(DESTDIR)/etc/postern/aliases
+	[ -e $(DESTDIR)/etc/postern/users ] || { install -m 0640 /dev/null $(DESTDIR)/etc/postern/users && \
+		if getent group postern >/dev/null; then chgrp postern $(DESTDIR)/etc/postern/users; fi; }
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -9,8 +9,6 @@ import socket
 import subprocess
 import time
 
-import pytest
-
 from conftest import wait_until
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -22,8 +20,7 @@ def have_postfix():
 
 class PostfixPeer:
     def __init__(self, workdir, ip, port, domain, users, tls=None):
-        if not have_postfix():
-            pytest.skip("postfix is not installed (scripts/deps test installs it)")
+        assert have_postfix(), "postfix is not installed (scripts/deps test installs it)"
         self.base = pathlib.Path(workdir) / "postfix"
         self.conf = self.base / "conf"
         self.vmail = self.base / "vmail"

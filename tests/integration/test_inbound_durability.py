@@ -271,10 +271,7 @@ def run_under_strace(make_postern, work):
 
     from conftest import BIN
 
-    if shutil.which("strace") is None:
-        import pytest
-
-        pytest.skip("strace is not installed; this test reads the daemon's system calls")
+    assert shutil.which("strace"), "strace is not installed (scripts/deps test installs it)"
     p = make_postern(start=False)
     trace = p.dir / "strace.log"
     p.log_file = open(p.log_path, "ab")
