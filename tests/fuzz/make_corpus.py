@@ -217,3 +217,34 @@ put("conf", "errors", "[server]\nworkers = 0\nbogus = 1\n[nosuch]\n  indented = 
     "[listen]\nsmtp = :25, 1.2.3.4:99999\n[relay]\nsmarthost = [::1\nresolver = x:y\n"
     "[dkim]\nexample.test = nokey\nexample.test = a:b\n[domains]\nlocal = bad!domain\n"
     "not ini\n" + "; " + "x" * 250 + "\n")
+
+# POP3: whole sessions as clients speak them; 0xFF splits the writes.
+S = b"\xff"
+plain = b64(b"\0alice@example.test\0alice-pw")
+put("pop3_session", "full_session", S.join([
+    b"CAPA\r\n", b"USER alice@example.test\r\n", b"PASS alice-pw\r\n", b"STAT\r\n", b"LIST\r\n",
+    b"LIST 2\r\n", b"UIDL\r\n", b"UIDL 3\r\n", b"RETR 1\r\n", b"TOP 2 1\r\n", b"TOP 1 0\r\n",
+    b"DELE 1\r\n", b"LIST 1\r\n", b"RETR 1\r\n", b"NOOP\r\n", b"RSET\r\n", b"DELE 3\r\n",
+    b"RETR 2\r\n", b"QUIT\r\n"]))
+put("pop3_session", "pipelined", b"USER alice@example.test\r\nPASS alice-pw\r\nSTAT\r\n"
+    b"LIST\r\nRETR 2\r\nDELE 2\r\nQUIT\r\n")
+put("pop3_session", "auth_plain_initial", b"AUTH PLAIN " + plain + b"\r\n" + S +
+    b"STAT\r\n" + S + b"DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n")
+put("pop3_session", "auth_plain_continued", b"AUTH\r\n" + S + b"AUTH PLAIN\r\n" + S + plain +
+    b"\r\n" + S + b"UIDL\r\nQUIT\r\n")
+put("pop3_session", "auth_cancel", b"AUTH PLAIN\r\n" + S + b"*\r\n" + S + b"AUTH PLAIN\r\n" + S +
+    b"!!!!\r\n" + S + b"AUTH CRAM-MD5\r\n")
+put("pop3_session", "wrong_then_right", S.join([
+    b"USER alice@example.test\r\n", b"PASS wrong\r\n", b"USER nobody@example.test\r\n",
+    b"PASS x\r\n", b"USER bob@example.test\r\n", b"PASS x\r\n", b"PASS alone\r\n",
+    b"USER alice@example.test\r\n", b"PASS alice-pw\r\n", b"TOP 1 2\r\n", b"QUIT\r\n"]))
+put("pop3_session", "errors", S.join([
+    b"STAT\r\n", b"RETR 1\r\n", b"APOP alice@example.test 0123456789abcdef\r\n", b"STLS\r\n",
+    b"FOO\r\n", b"USER\r\n", b"bare lf\n", b"\x01\x02\r\n", b"USER " + b"a" * 300 + b"\r\n",
+    b"CAPA\r\n"]))
+put("pop3_session", "transaction_errors", b"USER alice@example.test\r\nPASS alice-pw\r\n" + S +
+    S.join([b"RETR 0\r\n", b"RETR 4\r\n", b"LIST x\r\n", b"TOP 1\r\n", b"TOP 1 -1\r\n",
+            b"DELE 9999999999999999999\r\n", b"DELE 1\r\n", b"DELE 1\r\n", b"USER x\r\n",
+            b"STLS\r\n", b"QUIT extra\r\n", b"QUIT\r\n"]))
+put("pop3_session", "drop_without_quit", b"USER alice@example.test\r\nPASS alice-pw\r\n" + S +
+    b"DELE 1\r\nRETR 2\r\n")
