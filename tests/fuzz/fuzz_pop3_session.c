@@ -15,6 +15,7 @@
  * second session holding the mailbox. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +56,19 @@ static void write_file(const char *path, const char *text)
         abort();
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* At exit: the temporary tree goes (libFuzzer exits normally at the end of
+ * -max_total_time and -runs). */
+static void teardown(void)
+{
+    listener_set_free(&d.listeners);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup(void)
 {
     echo = getenv("FUZZ_POP3_ECHO") != NULL;
@@ -63,6 +77,7 @@ static void setup(void)
              access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (mkdtemp(dir) == NULL)
         abort();
+    atexit(teardown);
     char path[128], conf_text[1024];
     snprintf(path, sizeof(path), "%s/users", dir);
     write_file(path, USERS);
