@@ -38,6 +38,8 @@ put("sasl", "bad_char", b"YW*j")
 put("sasl", "nonzero_bits", b"YR==")
 
 # Drop files as `postern sendmail` writes them (drop.h), and broken heads.
+# (corpus/drop/from_sendmail is one `postern sendmail -F "Real Name" -i
+# bob@example.test carol@remote.test` really wrote, kept as it was.)
 msg = ("From: alice@example.test\r\nTo: bob@example.test\r\nSubject: hi\r\n"
        "Date: Thu, 03 Dec 2026 19:00:00 +0000\r\nMessage-ID: <1@host>\r\n\r\nbody\r\n.dot\r\n")
 put("drop", "plain", "postern-drop 1\nsender -\nfullname -\nrcpt bob@example.test\n\n" + msg)
