@@ -188,3 +188,12 @@ def test_expired_and_not_yet_valid_certificates(make_postern, workdir):
     p = make_postern({"tls": {"cert": cert, "key": key}}, start=False, subdir="valid")
     r = check(p.conf_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_nul_in_users_file_is_named(make_postern):
+    p = make_postern(start=False)
+    users = p.dir / "users"
+    users.write_bytes(b"alice@example.test:!\nbob@example.test:$y$abc\0junk\n")
+    r = check(p.conf_path)
+    assert r.returncode == 1
+    assert f"{users}:2: NUL character in the line" in r.stderr, r.stderr
