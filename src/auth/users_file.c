@@ -127,8 +127,15 @@ static bool read_lines(struct file_table *ft, const char *path, line_fn fn, stru
     size_t cap = 0;
     unsigned lineno = 0;
     bool ok = true;
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (memchr(line, '\0', (size_t)n)) {
+            /* The line would end there, silently dropping the rest. */
+            buf_printf(err, "%s:%u: NUL character in the line\n", path, lineno);
+            ok = false;
+            continue;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';

@@ -1,4 +1,7 @@
-/* `postern check`: validates the configuration and the files it names. */
+/* `postern check`: validates the configuration and the files it names.
+ * Every problem names a file and, where there is one, a line: the
+ * configuration line of the key that names a file that cannot be used, or
+ * the line inside the users and aliases files. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -6,7 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "auth/users.h"
 #include "cli/cli.h"
@@ -88,6 +97,120 @@ static int check_readable_after_drop(const struct conf *conf, struct buf *warn_r
     return bad;
 }
 
+/* "CONF:LINE: [section] key: FILE: " (or "CONF: [section] key (default): ")
+ * before each problem with a file the configuration names. */
+static void check_where(struct buf *err, const struct conf *conf, unsigned line, const char *key,
+                        const char *file)
+{
+    if (line)
+        buf_printf(err, "%s:%u: %s: %s: ", conf->path, line, key, file);
+    else
+        buf_printf(err, "%s: %s (default): %s: ", conf->path, key, file);
+}
+
+static FILE *check_open(const struct conf *conf, unsigned line, const char *key, const char *file,
+                        struct buf *err)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        check_where(err, conf, line, key, file);
+        buf_printf(err, "cannot open: %s\n", strerror(errno));
+    }
+    return f;
+}
+
+static void check_date(const ASN1_TIME *t, char *out, size_t len)
+{
+    struct tm tm;
+    if (ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, len, "an unreadable date");
+}
+
+/* Never ask for a pass phrase: the daemon cannot either. */
+static int check_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    return -1;
+}
+
+/* [tls] cert and key: readable, PEM, in their validity period, matching.
+ * Then tls_server_new() loads them as the daemon will (the whole chain). */
+static bool check_tls(const struct conf *conf, struct buf *err)
+{
+    const char *cert = conf->tls_cert, *key = conf->tls_key;
+    FILE *f = check_open(conf, conf->tls_cert_line, "[tls] cert", cert, err);
+    if (f == NULL)
+        return false;
+    X509 *x = PEM_read_X509(f, NULL, check_no_passphrase, NULL);
+    fclose(f);
+    if (x == NULL) {
+        check_where(err, conf, conf->tls_cert_line, "[tls] cert", cert);
+        buf_printf(err, "no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)\n");
+        ERR_clear_error();
+        return false;
+    }
+    bool ok = true;
+    char date[64];
+    if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+        check_date(X509_get0_notAfter(x), date, sizeof(date));
+        check_where(err, conf, conf->tls_cert_line, "[tls] cert", cert);
+        buf_printf(err, "the certificate expired on %s\n", date);
+        ok = false;
+    } else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
+        check_date(X509_get0_notBefore(x), date, sizeof(date));
+        check_where(err, conf, conf->tls_cert_line, "[tls] cert", cert);
+        buf_printf(err, "the certificate is not valid before %s\n", date);
+        ok = false;
+    }
+    EVP_PKEY *k = NULL;
+    f = check_open(conf, conf->tls_key_line, "[tls] key", key, err);
+    if (f) {
+        k = PEM_read_PrivateKey(f, NULL, check_no_passphrase, NULL);
+        fclose(f);
+        if (k == NULL) {
+            check_where(err, conf, conf->tls_key_line, "[tls] key", key);
+            buf_printf(err, "no PEM private key in it (or one protected by a pass phrase)\n");
+            ERR_clear_error();
+        } else if (X509_check_private_key(x, k) != 1) {
+            check_where(err, conf, conf->tls_key_line, "[tls] key", key);
+            buf_printf(err, "this key does not match the certificate in %s\n", cert);
+            ERR_clear_error();
+            ok = false;
+        }
+    }
+    ok = ok && k != NULL;
+    EVP_PKEY_free(k);
+    X509_free(x);
+    if (ok) {
+        SSL_CTX *tls = tls_server_new(cert, key, err);
+        ok = tls != NULL;
+        tls_ctx_free(&tls);
+    }
+    return ok;
+}
+
+/* The users and aliases files; their own problems carry their own lines. */
+static bool check_users(const struct conf *conf, struct buf *err)
+{
+    FILE *f =
+        check_open(conf, conf->users_file_line, "[domains] users_file", conf->users_file, err);
+    bool ok = f != NULL;
+    if (f)
+        fclose(f);
+    if (conf->aliases_file) {
+        f = check_open(conf, conf->aliases_file_line, "[domains] aliases_file", conf->aliases_file,
+                       err);
+        ok = ok && f != NULL;
+        if (f)
+            fclose(f);
+    }
+    if (!ok)
+        return false;
+    struct user_table *users = user_table_load_files(conf->users_file, conf->aliases_file, err);
+    ok = users != NULL;
+    user_table_free(&users);
+    return ok;
+}
+
 int cli_check(const char *conf_path)
 {
     struct buf err;
@@ -95,17 +218,10 @@ int cli_check(const char *conf_path)
     struct conf *conf = conf_load(conf_path, &err);
     int status = 0;
     if (conf) {
-        struct user_table *users =
-            user_table_load_files(conf->users_file, conf->aliases_file, &err);
-        if (users == NULL)
+        if (!check_users(conf, &err))
             status = 1;
-        user_table_free(&users);
-        if (conf->tls_cert) {
-            SSL_CTX *tls = tls_server_new(conf->tls_cert, conf->tls_key, &err);
-            if (tls == NULL)
-                status = 1;
-            tls_ctx_free(&tls);
-        }
+        if (conf->tls_cert && !check_tls(conf, &err))
+            status = 1;
         /* Each [dkim] key loads and makes a signature that verifies. */
         struct dkim_keyring *keys = dkim_keyring_load(conf, &err);
         if (keys == NULL)

@@ -16,6 +16,7 @@
 
 #include "dns/resolver.h"
 
+#include "util/strmap.h"
 #include "util/xmalloc.h"
 
 struct parse_state {
@@ -25,7 +26,10 @@ struct parse_state {
     const char *dir;
     unsigned line;
     int errors;
+    struct strmap *seen; /* "section]key" (lower case) -> the line it was set on */
 };
+
+#define CONF_TEXT_MAX (4 * 1024 * 1024)
 
 const char *service_name(enum service s)
 {
@@ -96,83 +100,6 @@ static void free_list(char **items, size_t n)
     for (size_t i = 0; i < n; i++)
         free(items[i]);
     free(items);
-}
-
-bool conf_parse_size(const char *s, uint64_t *out_r)
-{
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*s))
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return false;
-    uint64_t mult = 1;
-    if (*end) {
-        switch (toupper((unsigned char)*end)) {
-        case 'K':
-            mult = 1024;
-            break;
-        case 'M':
-            mult = 1024 * 1024;
-            break;
-        case 'G':
-            mult = 1024ull * 1024 * 1024;
-            break;
-        default:
-            return false;
-        }
-        end++;
-        if (*end == 'B' || *end == 'b')
-            end++;
-        if (*end)
-            return false;
-    }
-    if (v > UINT64_MAX / mult)
-        return false;
-    *out_r = v * mult;
-    return true;
-}
-
-bool conf_parse_duration_ms(const char *s, uint64_t *out_r)
-{
-    /* digits [. digits] [ms|s|m|h|d]; nothing else (no signs, hex, exponents) */
-    uint64_t whole = 0, frac = 0, scale = 1;
-    const char *p = s;
-    if (!isdigit((unsigned char)*p))
-        return false;
-    for (; isdigit((unsigned char)*p); p++) {
-        if (whole > 1000000000000ull)
-            return false;
-        whole = whole * 10 + (uint64_t)(*p - '0');
-    }
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        for (; isdigit((unsigned char)*p); p++)
-            if (scale < 1000000) {
-                frac = frac * 10 + (uint64_t)(*p - '0');
-                scale *= 10;
-            }
-    }
-    uint64_t mult;
-    if (strcmp(p, "ms") == 0)
-        mult = 1;
-    else if (strcmp(p, "s") == 0 || *p == '\0')
-        mult = 1000;
-    else if (strcmp(p, "m") == 0)
-        mult = 60 * 1000;
-    else if (strcmp(p, "h") == 0)
-        mult = 3600 * 1000;
-    else if (strcmp(p, "d") == 0)
-        mult = 86400 * 1000;
-    else
-        return false;
-    if (whole > UINT64_MAX / mult / 2)
-        return false;
-    *out_r = whole * mult + frac * mult / scale;
-    return true;
 }
 
 static char *resolve_path(const struct parse_state *st, const char *value)
@@ -439,8 +366,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
         BAD("unknown service (expected smtp, submission, submissions, pop3 or pop3s)");
     } else if (IS("tls", "cert")) {
         set_str(&c->tls_cert, resolve_path(st, value));
+        c->tls_cert_line = st->line;
     } else if (IS("tls", "key")) {
         set_str(&c->tls_key, resolve_path(st, value));
+        c->tls_key_line = st->line;
     } else if (IS("domains", "local")) {
         /* Several "local =" lines add up, so long lists can be split. */
         size_t n;
@@ -459,8 +388,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
         free(items);
     } else if (IS("domains", "users_file")) {
         set_str(&c->users_file, resolve_path(st, value));
+        c->users_file_line = st->line;
     } else if (IS("domains", "aliases_file")) {
         set_str(&c->aliases_file, resolve_path(st, value));
+        c->aliases_file_line = st->line;
     } else if (IS("limits", "message_size")) {
         if (!conf_parse_size(value, &c->message_size) || c->message_size < 1024)
             BAD("expected a size such as 35M (at least 1K)");
@@ -610,42 +541,52 @@ static int on_key(void *user, const char *section, const char *key, const char *
 #undef BAD
 }
 
-/* A reader for ini_parse_stream that counts lines, so errors can name them. */
+/* The sections on_key knows. */
 static const char *const known_sections[] = {"server", "listen", "tls",     "domains",
                                              "limits", "smtpd",  "auth",    "relay",
                                              "pop3",   "dkim",   "mailauth"};
 
-/* The reader for ini_parse_stream. It counts lines so that errors can name
- * them, and refuses what libinih would silently misread: lines it would cut
- * at 199 octets, indented continuation lines (which replace the previous
+/* The configuration text being parsed, and the parse it feeds. */
+struct text_stream {
+    const char *p;
+    size_t left;
+    struct parse_state *st;
+};
+
+/* The reader for ini_parse_stream, over the text in memory. It counts lines
+ * so that errors can name them, and refuses what libinih would silently
+ * misread: lines it would cut at 199 octets, NUL octets (which would end a
+ * line early), indented continuation lines (which replace the previous
  * value), and unknown [sections] even when they are empty. */
 static char *counting_reader(char *str, int num, void *stream)
 {
-    struct parse_state *st = ((void **)stream)[1];
-    FILE *f = ((void **)stream)[0];
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    if (n < 0) {
-        free(line);
+    struct text_stream *ts = stream;
+    struct parse_state *st = ts->st;
+    if (ts->left == 0)
         return NULL;
-    }
+    const char *nl = memchr(ts->p, '\n', ts->left);
+    size_t n = nl ? (size_t)(nl - ts->p) + 1 : ts->left;
+    bool nul = memchr(ts->p, '\0', n) != NULL;
+    char *line = xstrndup(ts->p, n);
+    ts->p += n;
+    ts->left -= n;
     st->line++;
     const char *t = line;
     while (*t == ' ' || *t == '\t')
         t++;
     bool blank = *t == '\0' || *t == '\n' || *t == '\r' || *t == ';' || *t == '#';
-    if ((size_t)n + 1 > (size_t)num) {
+    if (n + 1 > (size_t)num) {
         conf_error(st, NULL, NULL,
                    "line longer than %d characters (split a long list over several keys: "
                    "local and the [listen] keys add up)",
                    num - 2);
         blank = true;
-        t = "";
+    } else if (nul) {
+        conf_error(st, NULL, NULL, "NUL character in the line");
+        blank = true;
     } else if (t != line && !blank) {
         conf_error(st, NULL, NULL, "indented line: continuation lines are not supported");
         blank = true;
-        t = "";
     } else if (*t == '[') {
         const char *end = strchr(t, ']');
         size_t len = end ? (size_t)(end - t - 1) : 0;
@@ -659,6 +600,44 @@ static char *counting_reader(char *str, int num, void *stream)
     snprintf(str, (size_t)num, "%s", blank ? "\n" : line);
     free(line);
     return str;
+}
+
+/* Keys that may be given more than once because their values add up. */
+static bool key_adds_up(const char *section, const char *key)
+{
+    return strcasecmp(section, "listen") == 0 || strcasecmp(section, "dkim") == 0 ||
+           (strcasecmp(section, "domains") == 0 && strcasecmp(key, "local") == 0);
+}
+
+/* The handler libinih calls: refuses a key set twice in one section (the
+ * second would silently win), then hands the key to on_key. The first line
+ * is remembered only once the key was accepted, so a bad value repeated is
+ * reported as bad each time. ([dkim] keys are domains; add_dkim reports a
+ * domain given twice itself.) */
+static int on_key_once(void *user, const char *section, const char *key, const char *value)
+{
+    struct parse_state *st = user;
+    if (key_adds_up(section, key))
+        return on_key(user, section, key, value);
+    char *id = xasprintf("%s]%s", section, key);
+    for (char *p = id; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    const unsigned *first = strmap_get(st->seen, id);
+    if (first) {
+        buf_printf(st->err, "%s:%u: duplicate key '%s' in [%s] (first on line %u)\n", st->path,
+                   st->line, key, section, *first);
+        st->errors++;
+    } else {
+        int before = st->errors;
+        on_key(user, section, key, value);
+        if (st->errors == before) {
+            unsigned *line = xmalloc(sizeof(*line));
+            *line = st->line;
+            strmap_put(st->seen, id, line);
+        }
+    }
+    free(id);
+    return 1;
 }
 
 static void set_defaults(struct conf *c)
@@ -709,7 +688,7 @@ static void set_defaults(struct conf *c)
     c->mailauth_checks = true;
 }
 
-struct conf *conf_load(const char *path, struct buf *err_r)
+struct conf *conf_load_string(const char *path, const char *text, size_t len, struct buf *err_r)
 {
     struct conf *c = xcalloc(1, sizeof(*c));
     set_defaults(c);
@@ -720,17 +699,11 @@ struct conf *conf_load(const char *path, struct buf *err_r)
         *slash = '\0';
     else
         strcpy(dir, ".");
-    struct parse_state st = {.conf = c, .err = err_r, .path = path, .dir = dir};
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        buf_printf(err_r, "%s: cannot open: %s\n", path, strerror(errno));
-        free(dir);
-        conf_free(&c);
-        return NULL;
-    }
-    void *stream[2] = {f, &st};
-    int rc = ini_parse_stream(counting_reader, stream, on_key, &st);
-    fclose(f);
+    struct parse_state st = {
+        .conf = c, .err = err_r, .path = path, .dir = dir, .seen = strmap_new()};
+    struct text_stream ts = {.p = text, .left = len, .st = &st};
+    int rc = ini_parse_stream(counting_reader, &ts, on_key_once, &st);
+    strmap_free(&st.seen, free);
     if (rc > 0 && st.errors == 0) {
         st.line = (unsigned)rc;
         conf_error(&st, NULL, NULL, "syntax error (expected [section] or key = value)");
@@ -772,6 +745,34 @@ struct conf *conf_load(const char *path, struct buf *err_r)
         conf_free(&c);
         return NULL;
     }
+    return c;
+}
+
+struct conf *conf_load(const char *path, struct buf *err_r)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        buf_printf(err_r, "%s: cannot open: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    struct buf text;
+    buf_init(&text);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len <= CONF_TEXT_MAX)
+        buf_append(&text, chunk, n);
+    bool failed = ferror(f) != 0;
+    int e = errno;
+    fclose(f);
+    struct conf *c = NULL;
+    if (failed)
+        buf_printf(err_r, "%s: cannot read: %s\n", path, strerror(e));
+    else if (text.len > CONF_TEXT_MAX)
+        buf_printf(err_r, "%s: larger than %d octets: not a configuration file\n", path,
+                   CONF_TEXT_MAX);
+    else
+        c = conf_load_string(path, text.data ? text.data : "", text.len, err_r);
+    buf_free(&text);
     return c;
 }
 

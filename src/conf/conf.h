@@ -1,6 +1,7 @@
 /*
  * conf: the configuration file (INI, parsed with libinih) turned into one
- * immutable struct conf. conf_load() validates every key and reports the
+ * immutable struct conf. conf_load() (or conf_load_string(), on text in
+ * memory) validates every key and reports the
  * first problems as "FILE:LINE: [section] key: reason" in err_r; unknown
  * sections and keys are errors, so a typo never silently changes behaviour.
  * Relative paths are resolved against the configuration file's directory.
@@ -45,11 +46,13 @@ struct conf {
 
     char *tls_cert;
     char *tls_key;
+    unsigned tls_cert_line, tls_key_line; /* where they were set (0: not set) */
 
     char **local_domains; /* lower case */
     size_t nlocal_domains;
     char *users_file;
     char *aliases_file;
+    unsigned users_file_line, aliases_file_line; /* where they were set (0: the default) */
 
     uint64_t message_size;
     unsigned recipients;
@@ -121,8 +124,14 @@ struct conf {
 
 const char *service_name(enum service s);
 
-/* Returns NULL and fills err_r (one problem per line) on failure. */
+/* Returns NULL and fills err_r (one problem per line) on failure. A key
+ * set twice in one section is an error ("duplicate key"), except those
+ * whose values add up: [domains] local, the [listen] services, and [dkim]
+ * (one key per domain). */
 struct conf *conf_load(const char *path, struct buf *err_r);
+/* The same, over text already in memory (len octets, NUL not needed);
+ * path names it in messages and anchors relative paths. */
+struct conf *conf_load_string(const char *path, const char *text, size_t len, struct buf *err_r);
 void conf_free(struct conf **conf);
 
 bool conf_is_local_domain(const struct conf *conf, const char *domain);

@@ -16,15 +16,16 @@ static bool has_8bit(const char *s)
 }
 
 /* Appends s as printable ASCII (anything else is '?'), folding at spaces
- * past FOLD_AT columns and breaking unconditionally at HARD_LINE. col is
- * the current column; returns the new one. */
+ * past FOLD_AT columns (if fold) and, whatever fold says, breaking at
+ * HARD_LINE, so that no value can make a line longer than RFC 5322's 998
+ * octets. col is the current column; returns the new one. */
 static size_t put_text(struct buf *out, const char *s, size_t col, bool fold)
 {
     for (const unsigned char *p = (const unsigned char *)s; s && *p; p++) {
         char c = (*p < 0x20 || *p >= 0x7f) ? '?' : (char)*p;
         if (*p == '\t')
             c = ' ';
-        if (fold && ((c == ' ' && col >= FOLD_AT) || col >= HARD_LINE)) {
+        if ((fold && c == ' ' && col >= FOLD_AT) || col >= HARD_LINE) {
             buf_append(out, "\r\n ", 3);
             col = 1;
             if (c == ' ')

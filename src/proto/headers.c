@@ -26,8 +26,11 @@ static void append_sanitised(struct buf *out, const char *s, size_t max, bool al
 void header_format_date(char *dst, size_t len, time_t when)
 {
     struct tm tm;
-    if (gmtime_r(&when, &tm) == NULL) {
-        time_t zero = 0; /* out of gmtime's range: a valid date, never garbage */
+    /* Out of gmtime's range, or of the years a date is written with (0 to
+     * 9999; beyond INT_MAX, tm_year + 1900 would overflow): a valid date,
+     * never garbage. */
+    if (gmtime_r(&when, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+        time_t zero = 0;
         gmtime_r(&zero, &tm);
     }
     static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

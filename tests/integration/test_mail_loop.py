@@ -119,6 +119,9 @@ def test_two_servers_with_aliases_at_each_other_stop_and_bounce(make_postern):
         users=["someone@b.test"], aliases=["loop@b.test: loop@example.test"], start=False)
     a.settings["relay"]["smarthost"] = f"[127.0.0.1]:{b.port}"
     b.settings["relay"]["smarthost"] = f"[127.0.0.1]:{a.port}"
+    # The peers offer no STARTTLS (no [tls]): opportunistic, not the default verify.
+    a.settings["relay"]["smarthost_tls"] = "may"
+    b.settings["relay"]["smarthost_tls"] = "may"
     a.write_conf()
     b.write_conf()
     a.start()

@@ -355,6 +355,98 @@ static void test_load_inih_traps(void **state)
     buf_free(&err);
 }
 
+/* A key given twice in one section is refused, naming both lines; the
+ * keys documented as adding up are not. */
+static void test_load_duplicate_keys(void **state)
+{
+    expect_error("[server]\nhostname = a.test\nhostname = b.test\n" MINIMAL, 3,
+                 "duplicate key 'hostname' in [server] (first on line 2)");
+    /* Case does not make it another key, nor do other lines between. */
+    expect_error("[limits]\nrecipients = 5\n; c\n[server]\n[limits]\nRECIPIENTS = 6\n" MINIMAL, 6,
+                 "duplicate key 'RECIPIENTS' in [limits] (first on line 2)");
+    expect_error(MINIMAL "users_file = a\nusers_file = b\n", 6,
+                 "duplicate key 'users_file' in [domains] (first on line 5)");
+    expect_error(MINIMAL "[relay]\nretry = 1m\nretry = 5m\n", 7,
+                 "duplicate key 'retry' in [relay] (first on line 6)");
+    /* The same key in two sections is two keys. */
+    struct buf err;
+    buf_init(&err);
+    struct conf *c =
+        load(MINIMAL "[smtpd]\ncommand_timeout = 1m\n[relay]\ncommand_timeout = 2m\n", &err);
+    if (c == NULL)
+        fail_msg("%s", err.data);
+    assert_int_equal(c->command_timeout_ms, 60000);
+    assert_int_equal(c->relay_command_timeout_ms, 120000);
+    conf_free(&c);
+    /* [listen] keys and [domains] local add up. */
+    c = load(MINIMAL "local = b.test\n[listen]\nsmtp = 127.0.0.1:2526\nsmtp = unix:s.sock\n", &err);
+    if (c == NULL)
+        fail_msg("%s", err.data);
+    assert_int_equal(c->nlistens, 3);
+    assert_int_equal(c->nlocal_domains, 2);
+    conf_free(&c);
+    /* A bad value given twice is reported as bad twice, not as a duplicate. */
+    assert_null(load(MINIMAL "[limits]\nrecipients = x\nrecipients = y\n", &err));
+    assert_null(strstr(err.data, "duplicate"));
+    char a[200];
+    snprintf(a, sizeof(a), "%s:7: [limits] recipients:", path);
+    assert_non_null(strstr(err.data, a));
+    buf_free(&err);
+}
+
+/* conf_load_string parses text in memory as conf_load parses the file. */
+static void test_load_string(void **state)
+{
+    struct buf err;
+    buf_init(&err);
+    static const char text[] = "[server]\nhostname = mem.test\ndata_dir = d\n" MINIMAL;
+    struct conf *c = conf_load_string("/etc/x/p.conf", text, sizeof(text) - 1, &err);
+    if (c == NULL)
+        fail_msg("%s", err.data);
+    assert_string_equal(c->hostname, "mem.test");
+    assert_string_equal(c->data_dir, "/etc/x/d");
+    assert_string_equal(c->path, "/etc/x/p.conf");
+    conf_free(&c);
+    /* No final newline; the length, not a NUL, ends the text. */
+    static const char cut[] = MINIMAL "[limits]\nrecipients = 7garbage";
+    c = conf_load_string("m.conf", cut, sizeof(cut) - 1 - 7, &err);
+    if (c == NULL)
+        fail_msg("%s", err.data);
+    assert_int_equal(c->recipients, 7);
+    conf_free(&c);
+    /* A NUL inside a line would end it early: refused, with its line. */
+    static const char nul[] = MINIMAL "[limits]\nrecipients = 7\0bogus\n";
+    buf_reset(&err);
+    assert_null(conf_load_string("m.conf", nul, sizeof(nul) - 1, &err));
+    assert_non_null(strstr(err.data, "m.conf:6: NUL character"));
+    /* Empty text: the required settings are missing. */
+    buf_reset(&err);
+    assert_null(conf_load_string("m.conf", "", 0, &err));
+    assert_non_null(strstr(err.data, "m.conf: [domains] local"));
+    buf_free(&err);
+}
+
+/* The lines of the file-naming keys are kept for later messages. */
+static void test_load_file_lines(void **state)
+{
+    struct buf err;
+    buf_init(&err);
+    struct conf *c =
+        load(MINIMAL "users_file = u\naliases_file = a\n[tls]\ncert = c.pem\nkey = k.pem\n", &err);
+    if (c == NULL)
+        fail_msg("%s", err.data);
+    assert_int_equal(c->users_file_line, 5);
+    assert_int_equal(c->aliases_file_line, 6);
+    assert_int_equal(c->tls_cert_line, 8);
+    assert_int_equal(c->tls_key_line, 9);
+    conf_free(&c);
+    c = load(MINIMAL, &err);
+    assert_non_null(c);
+    assert_int_equal(c->users_file_line, 0); /* the default */
+    conf_free(&c);
+    buf_free(&err);
+}
+
 static void test_load_missing_file(void **state)
 {
     struct buf err;
@@ -435,6 +527,9 @@ int main(void)
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_load_inih_traps),
         cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_load_duplicate_keys),
+        cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_load_file_lines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

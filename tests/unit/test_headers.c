@@ -211,6 +211,17 @@ static void test_date(void **state)
     assert_non_null(memchr(d, '\0', sizeof(d)));
     assert_int_equal(strlen(d), 30);
     assert_non_null(strstr(d, " +0000"));
+    /* Years gmtime can represent but an RFC 5322 date should not hold: past
+     * INT_MAX (tm_year + 1900 overflowed, found by fuzz_dsn), past 9999, or
+     * before year 0. */
+    static const time_t far[] = {(time_t)2147484647 * 31556952, (time_t)10000 * 31556952 * 2,
+                                 -(time_t)3000 * 31556952, (time_t)INT64_MIN};
+    for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+        header_format_date(d, sizeof(d), far[i]);
+        assert_string_equal(d, "Thu, 1 Jan 1970 00:00:00 +0000");
+    }
+    header_format_date(d, sizeof(d), (time_t)253402300799); /* the last second of 9999 */
+    assert_string_equal(d, "Fri, 31 Dec 9999 23:59:59 +0000");
 }
 
 static void test_header_get(void **state)

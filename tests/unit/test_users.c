@@ -243,6 +243,34 @@ static void test_bad_users(void **state)
     buf_free(&err);
 }
 
+/* A NUL would end the line early (a hash cut short, an alias target
+ * dropped): refused with its line, in both files. */
+static void test_nul_in_line(void **state)
+{
+    static const char users[] = "ok@example.test:!\nx@example.test:$y$abc\0junk\n";
+    FILE *f = fopen(users_path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(users, 1, sizeof(users) - 1, f), sizeof(users) - 1);
+    fclose(f);
+    struct buf err;
+    buf_init(&err);
+    assert_null(user_table_load_files(users_path, NULL, &err));
+    char want[200];
+    snprintf(want, sizeof(want), "%s:2: NUL character in the line", users_path);
+    assert_non_null(strstr(err.data, want));
+    static const char aliases[] = "a@example.test: ok@example.test\0, x@remote.test\n";
+    f = fopen(aliases_path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(aliases, 1, sizeof(aliases) - 1, f), sizeof(aliases) - 1);
+    fclose(f);
+    write_file(users_path, "ok@example.test:!\n");
+    buf_reset(&err);
+    assert_null(user_table_load_files(users_path, aliases_path, &err));
+    snprintf(want, sizeof(want), "%s:1: NUL character in the line", aliases_path);
+    assert_non_null(strstr(err.data, want));
+    buf_free(&err);
+}
+
 static void test_bad_aliases(void **state)
 {
     static const char users[] = "alice@example.test:!\n";
@@ -399,6 +427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve, load_sample, free_sample),
         cmocka_unit_test_setup_teardown(test_resolve_appends, load_sample, free_sample),
         cmocka_unit_test_setup_teardown(test_bad_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_in_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_aliases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
         cmocka_unit_test(test_mailbox_safe),
