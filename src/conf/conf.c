@@ -1,4 +1,5 @@
 #include "conf/conf.h"
+#include "conf/conf_value.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -138,85 +139,6 @@ static void conf_limits_shares(struct conf *c, struct buf *err_r, int *errors)
     }
 }
 
-static bool parse_unsigned(const char *value, unsigned max, unsigned *out_r)
-{
-    uint64_t v = 0;
-    if (*value == '\0')
-        return false;
-    for (const char *p = value; *p; p++) {
-        if (!isdigit((unsigned char)*p) || v > max)
-            return false;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (v > max)
-        return false;
-    *out_r = (unsigned)v;
-    return true;
-}
-
-static bool parse_ms(const char *value, unsigned *out_r)
-{
-    uint64_t v;
-    if (!conf_parse_duration_ms(value, &v) || v > UINT_MAX)
-        return false;
-    *out_r = (unsigned)v;
-    return true;
-}
-
-static bool parse_bool(const char *value, bool *out_r)
-{
-    if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
-        strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
-        *out_r = true;
-    else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
-             strcmp(value, "0") == 0 || strcasecmp(value, "off") == 0)
-        *out_r = false;
-    else
-        return false;
-    return true;
-}
-
-static bool valid_hostname(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
-            return false;
-    return true;
-}
-
-/* "host", "host:port", "[host-or-address]:port", "[IPv6]:port". */
-static bool valid_smarthost(const char *s)
-{
-    char host[256];
-    const char *port = NULL;
-    if (*s == '[') {
-        const char *end = strchr(s, ']');
-        if (end == NULL || end == s + 1 || (size_t)(end - s - 1) >= sizeof(host))
-            return false;
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = '\0';
-        if (end[1] == ':')
-            port = end + 2;
-        else if (end[1] != '\0')
-            return false;
-        if (strchr(host, ':'))
-            return dns_resolver_server_valid(s); /* an IPv6 literal */
-    } else {
-        const char *colon = strchr(s, ':');
-        size_t n = colon ? (size_t)(colon - s) : strlen(s);
-        if (n == 0 || n >= sizeof(host))
-            return false;
-        memcpy(host, s, n);
-        host[n] = '\0';
-        port = colon ? colon + 1 : NULL;
-    }
-    unsigned p;
-    return valid_hostname(host) && (port == NULL || (parse_unsigned(port, 65535, &p) && p > 0));
-}
-
 static void set_str(char **field, char *value)
 {
     free(*field);
@@ -286,7 +208,7 @@ static void add_dkim(struct parse_state *st, const char *key, const char *value)
         if (!isalnum((unsigned char)value[i]) && value[i] != '-' && value[i] != '_' &&
             value[i] != '.')
             selector_ok = false;
-    if (!valid_hostname(domain) || strchr(domain, '.') == NULL) {
+    if (!conf_valid_hostname(domain) || strchr(domain, '.') == NULL) {
         conf_error(st, "dkim", key, "'%s' is not a valid domain", key);
     } else if (!selector_ok || colon[1] == '\0') {
         conf_error(st, "dkim", key, "expected SELECTOR:KEYFILE, such as mail:dkim/%s.key", domain);
@@ -340,7 +262,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
         return 1;                                                                                  \
     } while (0)
     if (IS("server", "hostname")) {
-        if (!valid_hostname(value))
+        if (!conf_valid_hostname(value))
             BAD("'%s' is not a valid host name", value);
         set_str(&c->hostname, xstrdup(value));
     } else if (IS("server", "data_dir")) {
@@ -350,10 +272,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("server", "user")) {
         set_str(&c->user, xstrdup(value));
     } else if (IS("server", "shutdown_grace")) {
-        if (!parse_ms(value, &c->shutdown_grace_ms))
+        if (!conf_parse_ms(value, &c->shutdown_grace_ms))
             BAD("expected a duration such as 30s");
     } else if (IS("server", "workers")) {
-        if (!parse_unsigned(value, 64, &c->workers) || c->workers == 0)
+        if (!conf_parse_unsigned(value, 64, &c->workers) || c->workers == 0)
             BAD("expected a number of threads from 1 to 64");
     } else if (strcasecmp(section, "listen") == 0) {
         static const enum service svcs[] = {SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS,
@@ -377,7 +299,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
         for (size_t i = 0; i < n; i++) {
             for (char *p = items[i]; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
-            if (!valid_hostname(items[i])) {
+            if (!conf_valid_hostname(items[i])) {
                 conf_error(st, section, key, "'%s' is not a valid domain", items[i]);
                 free(items[i]);
                 continue;
@@ -396,61 +318,63 @@ static int on_key(void *user, const char *section, const char *key, const char *
         if (!conf_parse_size(value, &c->message_size) || c->message_size < 1024)
             BAD("expected a size such as 35M (at least 1K)");
     } else if (IS("limits", "recipients")) {
-        if (!parse_unsigned(value, 100000, &c->recipients) || c->recipients == 0)
+        if (!conf_parse_unsigned(value, 100000, &c->recipients) || c->recipients == 0)
             BAD("expected a number from 1 to 100000");
     } else if (IS("limits", "connections")) {
-        if (!parse_unsigned(value, 1000000, &c->connections) || c->connections == 0)
+        if (!conf_parse_unsigned(value, 1000000, &c->connections) || c->connections == 0)
             BAD("expected a number from 1 to 1000000");
     } else if (IS("limits", "connections_per_ip")) {
-        if (!parse_unsigned(value, 1000000, &c->connections_per_ip) || c->connections_per_ip == 0)
+        if (!conf_parse_unsigned(value, 1000000, &c->connections_per_ip) ||
+            c->connections_per_ip == 0)
             BAD("expected a number from 1 to 1000000");
     } else if (strcasecmp(section, "limits") == 0 && strncasecmp(key, "connections_", 12) == 0 &&
                conf_limits_service(key + 12) >= 0) {
         unsigned *v = &c->connections_service[conf_limits_service(key + 12)];
-        if (!parse_unsigned(value, 1000000, v) || *v == 0)
+        if (!conf_parse_unsigned(value, 1000000, v) || *v == 0)
             BAD("expected a number from 1 to 1000000");
     } else if (IS("limits", "error_delay")) {
-        if (!parse_ms(value, &c->error_delay_ms) || c->error_delay_ms > 60000)
+        if (!conf_parse_ms(value, &c->error_delay_ms) || c->error_delay_ms > 60000)
             BAD("expected a duration up to 1m such as 1s (0: no delay)");
     } else if (IS("limits", "max_hops")) {
-        if (!parse_unsigned(value, 1000, &c->max_hops) || c->max_hops == 0)
+        if (!conf_parse_unsigned(value, 1000, &c->max_hops) || c->max_hops == 0)
             BAD("expected a number from 1 to 1000");
     } else if (IS("limits", "bad_commands")) {
-        if (!parse_unsigned(value, 1000, &c->bad_commands) || c->bad_commands == 0)
+        if (!conf_parse_unsigned(value, 1000, &c->bad_commands) || c->bad_commands == 0)
             BAD("expected a number from 1 to 1000");
     } else if (IS("smtpd", "greeting_delay")) {
-        if (!parse_ms(value, &c->greeting_delay_ms))
+        if (!conf_parse_ms(value, &c->greeting_delay_ms))
             BAD("expected a duration such as 500ms, 30s or 5m");
     } else if (IS("smtpd", "command_timeout")) {
-        if (!parse_ms(value, &c->command_timeout_ms) || c->command_timeout_ms == 0)
+        if (!conf_parse_ms(value, &c->command_timeout_ms) || c->command_timeout_ms == 0)
             BAD("expected a duration such as 30s or 5m");
     } else if (IS("smtpd", "data_timeout")) {
-        if (!parse_ms(value, &c->data_timeout_ms) || c->data_timeout_ms == 0)
+        if (!conf_parse_ms(value, &c->data_timeout_ms) || c->data_timeout_ms == 0)
             BAD("expected a duration such as 30s or 10m");
     } else if (IS("smtpd", "smtp_auth")) {
-        if (!parse_bool(value, &c->smtp_auth))
+        if (!conf_parse_bool(value, &c->smtp_auth))
             BAD("expected yes or no");
     } else if (IS("pop3", "allow_plaintext_auth")) {
-        if (!parse_bool(value, &c->pop3_allow_plaintext_auth))
+        if (!conf_parse_bool(value, &c->pop3_allow_plaintext_auth))
             BAD("expected yes or no");
     } else if (IS("pop3", "timeout")) {
-        if (!parse_ms(value, &c->pop3_timeout_ms) || c->pop3_timeout_ms == 0)
+        if (!conf_parse_ms(value, &c->pop3_timeout_ms) || c->pop3_timeout_ms == 0)
             BAD("expected a duration such as 10m (RFC 1939 asks for at least 10 minutes)");
     } else if (IS("auth", "failure_delay")) {
-        if (!parse_ms(value, &c->auth_failure_delay_ms))
+        if (!conf_parse_ms(value, &c->auth_failure_delay_ms))
             BAD("expected a duration such as 1s");
     } else if (IS("auth", "failure_limit")) {
-        if (!parse_unsigned(value, 100000, &c->auth_failure_limit) || c->auth_failure_limit == 0)
+        if (!conf_parse_unsigned(value, 100000, &c->auth_failure_limit) ||
+            c->auth_failure_limit == 0)
             BAD("expected a number from 1 to 100000");
     } else if (IS("auth", "lockout")) {
-        if (!parse_ms(value, &c->auth_lockout_ms))
+        if (!conf_parse_ms(value, &c->auth_lockout_ms))
             BAD("expected a duration such as 10m");
     } else if (IS("relay", "resolver")) {
         if (*value && !dns_resolver_server_valid(value))
             BAD("'%s' is not IP, IP:PORT or [IPv6]:PORT", value);
         set_str(&c->resolver, *value ? xstrdup(value) : NULL);
     } else if (IS("relay", "port")) {
-        if (!parse_unsigned(value, 65535, &c->relay_port) || c->relay_port == 0)
+        if (!conf_parse_unsigned(value, 65535, &c->relay_port) || c->relay_port == 0)
             BAD("expected a port number");
     } else if (IS("relay", "smarthost_user") || IS("relay", "smarthost_password")) {
         size_t n = strlen(value);
@@ -463,7 +387,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
                                                        : &c->smarthost_password,
                 xstrdup(value));
     } else if (IS("relay", "smarthost")) {
-        if (*value && !valid_smarthost(value))
+        if (*value && !conf_valid_smarthost(value))
             BAD("'%s' is not host, host:port, [address]:port or [IPv6]:port", value);
         set_str(&c->smarthost, *value ? xstrdup(value) : NULL);
     } else if (IS("relay", "smarthost_tls")) {
@@ -481,10 +405,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
             conf_error(st, section, key, "cannot read %s: %s", path, strerror(errno));
         set_str(&c->relay_ca_file, path);
     } else if (IS("relay", "srs")) {
-        if (!parse_bool(value, &c->srs))
+        if (!conf_parse_bool(value, &c->srs))
             BAD("expected yes or no");
     } else if (IS("relay", "srs_domain")) {
-        if (!valid_hostname(value) || strchr(value, '.') == NULL)
+        if (!conf_valid_hostname(value) || strchr(value, '.') == NULL)
             BAD("'%s' is not a domain name", value);
         set_str(&c->srs_domain, xstrdup(value));
         for (char *p = c->srs_domain; *p; p++)
@@ -496,7 +420,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
         c->retry_ms = xcalloc(n ? n : 1, sizeof(unsigned));
         c->nretry = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!parse_ms(items[i], &c->retry_ms[c->nretry]) || c->retry_ms[c->nretry] == 0) {
+            if (!conf_parse_ms(items[i], &c->retry_ms[c->nretry]) || c->retry_ms[c->nretry] == 0) {
                 conf_error(st, section, key, "'%s' is not a duration", items[i]);
                 continue;
             }
@@ -512,26 +436,26 @@ static int on_key(void *user, const char *section, const char *key, const char *
         if (!conf_parse_duration_ms(value, &c->queue_lifetime_ms) || c->queue_lifetime_ms == 0)
             BAD("expected a duration such as 5d");
     } else if (IS("relay", "connections")) {
-        if (!parse_unsigned(value, 100000, &c->relay_connections) || c->relay_connections == 0)
+        if (!conf_parse_unsigned(value, 100000, &c->relay_connections) || c->relay_connections == 0)
             BAD("expected a number from 1 to 100000");
     } else if (IS("relay", "connections_per_domain")) {
-        if (!parse_unsigned(value, 100000, &c->relay_connections_per_domain) ||
+        if (!conf_parse_unsigned(value, 100000, &c->relay_connections_per_domain) ||
             c->relay_connections_per_domain == 0)
             BAD("expected a number from 1 to 100000");
     } else if (strcasecmp(section, "relay") == 0 && relay_timeout(c, key) != NULL) {
         unsigned *field = relay_timeout(c, key);
-        if (!parse_ms(value, field) || *field == 0)
+        if (!conf_parse_ms(value, field) || *field == 0)
             BAD("expected a duration such as 30s or 5m");
     } else if (strcasecmp(section, "dkim") == 0) {
         add_dkim(st, key, value);
     } else if (IS("mailauth", "checks")) {
-        if (!parse_bool(value, &c->mailauth_checks))
+        if (!conf_parse_bool(value, &c->mailauth_checks))
             BAD("expected yes or no");
     } else if (IS("mailauth", "spf_reject")) {
-        if (!parse_bool(value, &c->spf_reject))
+        if (!conf_parse_bool(value, &c->spf_reject))
             BAD("expected yes or no");
     } else if (IS("mailauth", "dmarc_reject")) {
-        if (!parse_bool(value, &c->dmarc_reject))
+        if (!conf_parse_bool(value, &c->dmarc_reject))
             BAD("expected yes or no");
     } else {
         BAD("unknown key");
@@ -643,7 +567,7 @@ static int on_key_once(void *user, const char *section, const char *key, const c
 static void set_defaults(struct conf *c)
 {
     char host[256];
-    if (gethostname(host, sizeof(host)) != 0 || !valid_hostname(host))
+    if (gethostname(host, sizeof(host)) != 0 || !conf_valid_hostname(host))
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     c->hostname = xstrdup(host);
