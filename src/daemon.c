@@ -132,7 +132,7 @@ int daemon_serve(const char *conf_path)
     d.listeners = listener_set_bind(d.conf, &err);
     if (d.listeners == NULL)
         goto out;
-    if (privileges_drop(&priv, &err) != 0)
+    if (privileges_drop(&priv, &err) != 0 || listener_set_bind_unix(d.listeners, d.conf, &err) != 0)
         goto out;
     d.queue = queue_open(d.conf->data_dir, &err);
     if (d.queue == NULL)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -49,7 +50,24 @@ static int bind_one(const char *host, const char *port, const char *unix_path, s
             return -1;
         }
         strcpy(sun.sun_path, unix_path);
-        unlink(unix_path);
+        /* Only an old socket is replaced: never a file that happens to be
+         * there (the path may be a mistake, or someone's trap). */
+        struct stat st;
+        if (lstat(unix_path, &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) {
+                buf_printf(err,
+                           "unix:%s: exists and is not a socket; remove it or listen elsewhere\n",
+                           unix_path);
+                close(fd);
+                return -1;
+            }
+            if (unlink(unix_path) != 0) {
+                buf_printf(err, "unix:%s: cannot remove the old socket: %s\n", unix_path,
+                           strerror(errno));
+                close(fd);
+                return -1;
+            }
+        }
         if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 511) != 0) {
             buf_printf(err, "unix:%s: cannot listen: %s\n", unix_path, strerror(errno));
             close(fd);
@@ -80,20 +98,17 @@ static int bind_one(const char *host, const char *port, const char *unix_path, s
     return fd;
 }
 
-struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_r)
+/* Binds the [listen] entries of one kind (unix: paths, or host:port). */
+static bool bind_kind(struct listener_set *set, const struct conf *conf, bool unix_paths,
+                      struct buf *err_r)
 {
-    struct listener_set *set = xcalloc(1, sizeof(*set));
-    set->socks = xcalloc(conf->nlistens, sizeof(*set->socks));
-    set->per_ip = strmap_new();
-    set->hostname = xstrdup(conf->hostname);
-    listener_set_limits(set, conf);
     for (size_t i = 0; i < conf->nlistens; i++) {
         const struct conf_listen *l = &conf->listens[i];
+        if ((l->unix_path != NULL) != unix_paths)
+            continue;
         int fd = bind_one(l->host, l->port, l->unix_path, err_r);
-        if (fd < 0) {
-            listener_set_free(&set);
-            return NULL;
-        }
+        if (fd < 0)
+            return false;
         struct bound *b = &set->socks[set->n++];
         b->service = l->service;
         b->fd = fd;
@@ -101,7 +116,24 @@ struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_
         b->name = l->unix_path ? xasprintf("unix:%s", l->unix_path)
                                : xasprintf("%s:%s", l->host, l->port);
     }
+    return true;
+}
+
+struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_r)
+{
+    struct listener_set *set = xcalloc(1, sizeof(*set));
+    set->socks = xcalloc(conf->nlistens, sizeof(*set->socks));
+    set->per_ip = strmap_new();
+    set->hostname = xstrdup(conf->hostname);
+    listener_set_limits(set, conf);
+    if (!bind_kind(set, conf, false, err_r))
+        listener_set_free(&set);
     return set;
+}
+
+int listener_set_bind_unix(struct listener_set *set, const struct conf *conf, struct buf *err_r)
+{
+    return bind_kind(set, conf, true, err_r) ? 0 : -1;
 }
 
 void listener_set_limits(struct listener_set *set, const struct conf *conf)

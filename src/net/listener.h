@@ -27,7 +27,12 @@ typedef void (*listener_accept_fn)(void *arg, enum service svc, int fd, const st
  * (listener_release) at once; false when there is none. */
 typedef bool (*listener_evict_fn)(void *arg);
 
+/* Binds the host:port listeners (as root, for ports below 1024). */
 struct listener_set *listener_set_bind(const struct conf *conf, struct buf *err_r);
+/* Then, once the daemon is the service user, the unix: ones: their old
+ * socket is unlinked and a new one made by path, which root must never do
+ * in a directory another user may write (such as data_dir/run/). */
+int listener_set_bind_unix(struct listener_set *set, const struct conf *conf, struct buf *err_r);
 void listener_set_start(struct listener_set *set, struct event_base *base, listener_accept_fn fn,
                         void *arg);
 /* Applies new limits (reload). */
