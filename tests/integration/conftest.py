@@ -20,6 +20,29 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = os.environ.get("POSTERN_BIN", str(ROOT / "build" / "postern"))
 
 
+def _runnable_by_anyone(path):
+    """True when any local user may execute path (every directory above it
+    searchable by others, the file executable by others)."""
+    p = pathlib.Path(path).resolve()
+    if not os.stat(p).st_mode & 0o001:
+        return False
+    return all(os.stat(d).st_mode & 0o001 for d in p.parents)
+
+
+# The tests run sendmail, mailq and queue commands as ordinary local users.
+# A checkout in a private home (/root is 0700 on a new machine) keeps them
+# from executing the binary there: they get a copy in a world-readable
+# directory instead, removed at the end.
+if os.path.exists(BIN) and not _runnable_by_anyone(BIN):
+    import atexit
+
+    _bin_dir = tempfile.mkdtemp(prefix="postern-bin-", dir="/tmp")
+    os.chmod(_bin_dir, 0o755)
+    BIN = shutil.copy2(BIN, os.path.join(_bin_dir, "postern"))
+    os.chmod(BIN, 0o755)
+    atexit.register(shutil.rmtree, _bin_dir, True)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """No test may be skipped: a skip here is a missing tool or permission,
     which scripts/deps test and running as root provide. Fail the run."""
