@@ -99,13 +99,23 @@ int privileges_prepare(const struct privileges *p, const char *data_dir, struct 
 {
     if (!p->root)
         return 0;
+    /* In this order: queue/ before what lies in it. */
     static const struct {
+        bool in_queue; /* under queue/, else under data_dir */
         const char *name;
         mode_t mode;
         bool force_mode;
-    } queue_dirs[] = {
-        {"tmp", 0700, false},     {"msg", 0700, false},   {"env", 0700, false},
-        {"corrupt", 0700, false}, {"spare", 0700, false}, {"drop", 01733, true},
+    } dirs[] = {
+        {false, "queue", 0711, true},
+        {true, "tmp", 0700, false},
+        {true, "msg", 0700, false},
+        {true, "env", 0700, false},
+        {true, "corrupt", 0700, false},
+        {true, "spare", 0700, false},
+        {true, "drop", 01733, true},
+        /* run/ is traversable: anyone may reach run/query (listing the queue). */
+        {false, "run", 0711, true},
+        {false, "mail", 0700, false},
     };
     int rc = -1, queue = -1, top = -1;
     if (mkdir(data_dir, 0711) != 0 && errno != EEXIST) {
@@ -138,33 +148,18 @@ int privileges_prepare(const struct privileges *p, const char *data_dir, struct 
         buf_printf(err_r, "postern: data_dir %s changed during the start\n", data_dir);
         goto out;
     }
-    char *shown = xasprintf("%s/queue", data_dir);
-    queue = own_dir(p, top, "queue", shown, 0711, true, err_r);
-    free(shown);
-    if (queue < 0)
-        goto out;
-    for (size_t i = 0; i < sizeof(queue_dirs) / sizeof(queue_dirs[0]); i++) {
-        shown = xasprintf("%s/queue/%s", data_dir, queue_dirs[i].name);
-        fd = own_dir(p, queue, queue_dirs[i].name, shown, queue_dirs[i].mode,
-                     queue_dirs[i].force_mode, err_r);
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        char *shown = xasprintf(dirs[i].in_queue ? "%s/queue/%s" : "%s/%s", data_dir, dirs[i].name);
+        fd = own_dir(p, dirs[i].in_queue ? queue : top, dirs[i].name, shown, dirs[i].mode,
+                     dirs[i].force_mode, err_r);
         free(shown);
         if (fd < 0)
             goto out;
-        close(fd);
+        if (!dirs[i].in_queue && strcmp(dirs[i].name, "queue") == 0)
+            queue = fd;
+        else
+            close(fd);
     }
-    /* run/ is traversable: anyone may reach run/control (listing the queue). */
-    shown = xasprintf("%s/run", data_dir);
-    fd = own_dir(p, top, "run", shown, 0711, true, err_r);
-    free(shown);
-    if (fd < 0)
-        goto out;
-    close(fd);
-    shown = xasprintf("%s/mail", data_dir);
-    fd = own_dir(p, top, "mail", shown, 0700, false, err_r);
-    free(shown);
-    if (fd < 0)
-        goto out;
-    close(fd);
     rc = 0;
 out:
     if (queue >= 0)
