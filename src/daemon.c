@@ -20,6 +20,7 @@
 #include "dns/resolver.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "snapshot.h"
 #include "pop3d/pop3d.h"
 #include "control/control.h"
 #include "lifecycle.h"
@@ -27,6 +28,7 @@
 #include "pickup/pickup.h"
 #include "privileges.h"
 #include "queue/queue.h"
+#include "session/session.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 #include "util/worker.h"
@@ -93,6 +95,17 @@ static void recovered(void *arg, const char *id)
     scheduler_add_id(d->scheduler, id);
 }
 
+void daemon_install_snapshot(struct daemon *d, struct snapshot *snap)
+{
+    struct snapshot *old = d->snap;
+    d->snap = snap;
+    d->conf = snap->conf;
+    d->users = snap->users;
+    d->dkim = snap->dkim;
+    d->tls = snap->tls;
+    snapshot_unref(&old);
+}
+
 int daemon_serve(const char *conf_path)
 {
     struct buf err;
@@ -101,21 +114,28 @@ int daemon_serve(const char *conf_path)
     struct privileges priv = {0};
     int status = 1;
     int pid_fd = -1;
-    d.conf = conf_load(conf_path, &err);
-    if (d.conf == NULL)
+    struct conf *conf = conf_load(conf_path, &err);
+    if (conf == NULL)
         goto out;
-    if (d.conf->tls_cert) {
-        d.tls = tls_server_new(d.conf->tls_cert, d.conf->tls_key, &err);
-        if (d.tls == NULL)
+    SSL_CTX *tls = NULL;
+    if (conf->tls_cert) {
+        tls = tls_server_new(conf->tls_cert, conf->tls_key, &err);
+        if (tls == NULL) {
+            conf_free(&conf);
             goto out;
+        }
     }
     /* DKIM keys are read before the privilege drop (they may be root's). */
-    d.dkim = dkim_keyring_load(d.conf, &err);
-    if (d.dkim == NULL)
+    struct dkim_keyring *dkim = dkim_keyring_load(conf, &err);
+    struct user_table *users =
+        dkim ? user_table_load_files(conf->users_file, conf->aliases_file, &err) : NULL;
+    if (users == NULL) {
+        dkim_keyring_free(&dkim);
+        tls_ctx_free(&tls);
+        conf_free(&conf);
         goto out;
-    d.users = user_table_load_files(d.conf->users_file, d.conf->aliases_file, &err);
-    if (d.users == NULL)
-        goto out;
+    }
+    daemon_install_snapshot(&d, snapshot_new(conf, users, dkim, tls));
     /* As root only what needs root: Postern's own directories (never what
      * lies in them), the ports. Everything under data_dir is opened as the
      * service user. */
@@ -166,8 +186,7 @@ int daemon_serve(const char *conf_path)
              log_q(d.conf->data_dir), scheduler_count(d.scheduler));
     event_base_dispatch(d.base);
 
-    smtpd_close_all(&d);
-    pop3d_close_all(&d);
+    session_close_all(&d);
     /* Before the workers: a commit's done() hands the message to the
      * scheduler, which submits to the workers. */
     worker_pool_free(&d.committers);
@@ -191,10 +210,7 @@ out_quiet:
         close(pid_fd);
     listener_set_free(&d.listeners);
     queue_close(&d.queue);
-    user_table_free(&d.users);
-    tls_ctx_free(&d.tls);
-    dkim_keyring_free(&d.dkim);
-    conf_free(&d.conf);
+    snapshot_unref(&d.snap);
     privileges_clear(&priv);
     buf_free(&err);
     return status;

@@ -20,14 +20,21 @@ struct user_table;
 struct auth_limiter;
 struct dns_resolver;
 struct dkim_keyring;
-struct smtpd_session;
-struct pop3d_session;
+struct session;
 struct lifecycle;
 typedef struct ssl_ctx_st SSL_CTX;
 
+struct snapshot;
+
 struct daemon {
-    struct conf *conf;
-    struct user_table *users;
+    /* The current configuration and tables (see snapshot.h). A session or
+     * a job takes its own reference to d->snap when it starts and reads
+     * through that; conf, users, dkim and tls below are the current
+     * snapshot's, for what always wants the newest (listeners, the
+     * scheduler's timers, new sessions). Only lifecycle.c changes them. */
+    struct snapshot *snap;
+    const struct conf *conf;
+    const struct user_table *users;
     struct event_base *base;
     struct worker_pool *workers;
     /* Commits of received messages only: they wait on fsync, and on their
@@ -37,17 +44,21 @@ struct daemon {
     struct queue *queue;
     struct scheduler *scheduler;
     struct listener_set *listeners;
-    SSL_CTX *tls; /* NULL when no certificate is configured */
+    SSL_CTX *tls; /* NULL when no certificate is configured; d->snap's */
     struct auth_limiter *auth_limiter;
     struct dns_resolver *resolver; /* asynchronous DNS for the relay (and checks) */
-    struct dkim_keyring *dkim;     /* signing keys per domain ([dkim]); never NULL */
+    struct dkim_keyring *dkim;     /* signing keys per domain ([dkim]); never NULL; d->snap's */
+    /* Live server sessions, every protocol (session/session.h keeps them): shutdown, the
+     * POP3 mailbox locks, eviction. */
     unsigned sessions;
-    struct smtpd_session *smtpd_sessions; /* live SMTP sessions, for shutdown */
-    struct pop3d_session *pop3_sessions;  /* live POP3 sessions: shutdown, mailbox locks */
+    struct session *session_list;
     bool stopping;
     struct lifecycle *lifecycle;
 };
 
 int daemon_serve(const char *conf_path);
+/* Makes snap the current snapshot (the daemon's reference is taken over)
+ * and drops the daemon's reference to the one it replaces. */
+void daemon_install_snapshot(struct daemon *d, struct snapshot *snap);
 
 #endif

@@ -1,3 +1,5 @@
+/* The daemon's life cycle: signals, graceful shutdown, and reloads that
+ * install a new configuration snapshot. */
 #include "lifecycle.h"
 
 #include <signal.h>
@@ -11,8 +13,8 @@
 #include "mailauth/dkim_keyring.h"
 #include "net/listener.h"
 #include "net/tls.h"
-#include "pop3d/pop3d.h"
-#include "smtpd/smtpd.h"
+#include "session/session.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
@@ -21,14 +23,6 @@ struct lifecycle {
     struct daemon *d;
     struct event *sigterm, *sigint, *sighup;
     struct event *grace;
-    /* Replaced configurations and tables: worker jobs may still point into
-     * them, so they live until the daemon exits (reloads are rare). */
-    struct conf **old_confs;
-    size_t nold_confs;
-    struct user_table **old_users;
-    size_t nold_users;
-    struct dkim_keyring **old_keys;
-    size_t nold_keys;
 };
 
 static void end_loop(evutil_socket_t fd, short what, void *arg)
@@ -51,8 +45,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
              d->conf->shutdown_grace_ms);
     d->stopping = true;
     listener_set_stop(d->listeners);
-    smtpd_shutdown_begin(d);
-    pop3d_shutdown_begin(d);
+    session_shutdown_begin(d);
     if (d->sessions == 0) {
         event_base_loopbreak(d->base);
         return;
@@ -83,23 +76,8 @@ static bool same_listens(const struct conf *a, const struct conf *b)
     return true;
 }
 
-/* Keeps a replaced user table while work submitted before the swap may
- * still run; once both pools are idle, none can reach the old tables. */
-static void retire_users(struct lifecycle *l, struct user_table *old)
-{
-    struct daemon *d = l->d;
-    l->old_users = xrealloc(l->old_users, (l->nold_users + 1) * sizeof(*l->old_users));
-    l->old_users[l->nold_users++] = old;
-    if (worker_pool_pending(d->workers) == 0 && worker_pool_pending(d->committers) == 0) {
-        for (size_t i = 0; i < l->nold_users; i++)
-            user_table_free(&l->old_users[i]);
-        l->nold_users = 0;
-    }
-}
-
 int lifecycle_reload(struct daemon *d)
 {
-    struct lifecycle *l = d->lifecycle;
     struct buf err;
     buf_init(&err);
     struct conf *conf = conf_load(d->conf->path, &err);
@@ -130,17 +108,9 @@ int lifecycle_reload(struct daemon *d)
     if (strcmp(d->conf->data_dir, conf->data_dir) != 0)
         log_warn("event=reload_notice reason=\"[server] data_dir changes take effect after a "
                  "restart\"");
-    l->old_confs = xrealloc(l->old_confs, (l->nold_confs + 1) * sizeof(*l->old_confs));
-    l->old_confs[l->nold_confs++] = d->conf;
-    retire_users(l, d->users);
-    l->old_keys = xrealloc(l->old_keys, (l->nold_keys + 1) * sizeof(*l->old_keys));
-    l->old_keys[l->nold_keys++] = d->dkim;
-    d->conf = conf;
-    d->users = users;
-    d->dkim = keys;
-    /* SSL_CTX is reference-counted: sessions keep the one they started with. */
-    tls_ctx_free(&d->tls);
-    d->tls = tls;
+    /* Sessions and jobs that started before keep their snapshot: the old
+     * one is freed when the last of them ends. */
+    daemon_install_snapshot(d, snapshot_new(conf, users, keys, tls));
     listener_set_limits(d->listeners, conf);
     log_info("event=reloaded config=%s local_domains=%zu tls=%s", log_q(conf->path),
              conf->nlocal_domains, tls ? "yes" : "no");
@@ -178,8 +148,7 @@ static void users_done(void *arg)
                    job->err.data ? job->err.data : "?");
         job->done(job->arg, -1, text.data);
     } else {
-        retire_users(d->lifecycle, d->users);
-        d->users = job->users;
+        daemon_install_snapshot(d, snapshot_with_users(d->snap, job->users));
         log_info("event=users_reloaded users_file=%s", log_q(job->users_file));
         job->done(job->arg, 0, "the running daemon has the new users and aliases");
     }
@@ -232,15 +201,6 @@ void lifecycle_free(struct lifecycle **lp)
     event_free(l->sighup);
     if (l->grace)
         event_free(l->grace);
-    for (size_t i = 0; i < l->nold_confs; i++)
-        conf_free(&l->old_confs[i]);
-    free(l->old_confs);
-    for (size_t i = 0; i < l->nold_users; i++)
-        user_table_free(&l->old_users[i]);
-    free(l->old_users);
-    for (size_t i = 0; i < l->nold_keys; i++)
-        dkim_keyring_free(&l->old_keys[i]);
-    free(l->old_keys);
     l->d->lifecycle = NULL;
     free(l);
     *lp = NULL;

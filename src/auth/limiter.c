@@ -1,3 +1,5 @@
+/* Failed logins per client address: growing delays, then a lockout, in a
+ * capped table whose entries expire. Event-loop only. */
 #include "auth/limiter.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* crypt(3) password hashing and verification through libxcrypt's crypt_r.
+ * Slow on purpose: workers only. */
 #include "auth/password.h"
 
 #include <crypt.h>

@@ -1,3 +1,5 @@
+/* The user table's generic part: mailbox and password lookups through the
+ * backend, and alias resolution to final mailboxes. */
 #include "auth/users.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* The configuration file: parsing each [section] key into struct conf,
+ * with defaults, validation and "FILE:LINE: [section] key: reason" errors. */
 #include "conf/conf.h"
 #include "conf/conf_value.h"
 

@@ -10,51 +10,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/listener.h>
 
 #include "control/listing.h"
 #include "daemon.h"
 #include "deliver/scheduler.h"
 #include "lifecycle.h"
+#include "net/conn.h"
+#include "net/unix_listener.h"
 #include "queue/queue.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
 
-#define CONTROL_LINE_MAX 256
+#define CONTROL_LINE_MAX   256
+#define CONTROL_TIMEOUT_MS 10000 /* to send the command line */
 
 struct control_conn {
     struct control *c;
-    struct bufferevent *bev; /* NULL once the peer went away during a job */
+    struct conn *conn; /* NULL once the peer went away during a reload */
     struct ucred peer;
-    bool public; /* came in on run/query: list only */
-    bool busy;   /* a worker job holds this connection */
+    bool public;                /* came in on run/query: list only */
+    struct worker_job *listing; /* a list command's job in flight */
+    bool reloading;             /* reload-users answers later; it is not withdrawn */
     struct control_conn *prev, *next;
-};
-
-struct control_sock {
-    struct control *c;
-    struct evconnlistener *listener;
-    char *path;
-    bool public;
 };
 
 struct control {
     struct daemon *d;
-    struct control_sock socks[2]; /* run/control, run/query */
+    struct unix_listener *socks[2]; /* run/control, run/query */
     struct control_conn *conns;
 };
 
-static void conn_free(struct control_conn *cc)
+static void cc_free(struct control_conn *cc)
 {
-    if (cc->bev)
-        bufferevent_free(cc->bev);
+    conn_free(&cc->conn);
     if (cc->prev)
         cc->prev->next = cc->next;
     else
@@ -69,79 +60,69 @@ static void answer(struct control_conn *cc, const char *fmt, ...)
 
 static void answer(struct control_conn *cc, const char *fmt, ...)
 {
+    /* Texts may quote a whole users-file error: no fixed bound. */
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    evbuffer_add_vprintf(bufferevent_get_output(cc->bev), fmt, ap);
+    int n = vasprintf(&text, fmt, ap);
     va_end(ap);
-    evbuffer_add(bufferevent_get_output(cc->bev), "\n", 1);
+    if (n < 0)
+        abort(); /* out of memory, as xmalloc does */
+    conn_write(cc->conn, text, (size_t)n);
+    conn_write(cc->conn, "\n", 1);
+    free(text);
 }
 
-static void on_written(struct bufferevent *bev, void *arg)
-{
-    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        conn_free(arg);
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct control_conn *cc = arg;
-    if (cc->busy) {
-        /* The job's done() frees the rest. */
-        bufferevent_free(cc->bev);
-        cc->bev = NULL;
-        return;
-    }
-    conn_free(cc);
-}
-
-/* Sends what was answered, then closes. */
+/* Sends what was answered, then closes (on_close frees the rest). */
 static void finish(struct control_conn *cc)
 {
-    bufferevent_setcb(cc->bev, NULL, on_written, on_event, cc);
-    bufferevent_enable(cc->bev, EV_WRITE);
-    if (evbuffer_get_length(bufferevent_get_output(cc->bev)) == 0)
-        conn_free(cc);
+    conn_close_after_write(cc->conn);
 }
 
+/* The job owns itself: it never points at the connection from a worker,
+ * so a cancelled one (the peer left) may still be running safely. */
 struct list_job {
-    struct control_conn *cc;
+    struct control_conn *cc; /* read on the loop only, in list_done */
+    struct queue *queue;
     bool json;
     struct buf out;
     int rc;
 };
 
+static void list_job_free(void *arg)
+{
+    struct list_job *job = arg;
+    buf_free(&job->out);
+    free(job);
+}
+
 static void list_work(void *arg)
 {
     struct list_job *job = arg;
-    job->rc = control_listing(job->cc->c->d->queue, job->json, &job->out);
+    job->rc = control_listing(job->queue, job->json, &job->out);
 }
 
 static void list_done(void *arg)
 {
     struct list_job *job = arg;
     struct control_conn *cc = job->cc;
-    cc->busy = false;
-    if (cc->bev == NULL) {
-        conn_free(cc);
+    cc->listing = NULL;
+    if (job->rc != 0) {
+        answer(cc, "error cannot read the queue: %s", strerror(job->rc));
     } else {
-        if (job->rc != 0) {
-            answer(cc, "error cannot read the queue: %s", strerror(job->rc));
-        } else {
-            answer(cc, "ok");
-            evbuffer_add(bufferevent_get_output(cc->bev), job->out.data, job->out.len);
-        }
-        finish(cc);
+        answer(cc, "ok");
+        conn_write(cc->conn, job->out.data, job->out.len);
     }
-    buf_free(&job->out);
-    free(job);
+    finish(cc);
+    list_job_free(job);
 }
 
 static void users_done(void *arg, int rc, const char *text)
 {
     struct control_conn *cc = arg;
-    cc->busy = false;
-    if (cc->bev == NULL) {
-        conn_free(cc);
+    cc->reloading = false;
+    if (cc->conn == NULL) {
+        cc_free(cc); /* the peer left while the tables were read */
         return;
     }
     answer(cc, "%s %s", rc == 0 ? "ok" : "error", text);
@@ -217,10 +198,10 @@ static bool run(struct control_conn *cc, char *line)
         }
         struct list_job *job = xcalloc(1, sizeof(*job));
         job->cc = cc;
+        job->queue = cc->c->d->queue;
         job->json = arg != NULL;
         buf_init(&job->out);
-        cc->busy = true;
-        worker_pool_submit(cc->c->d->workers, list_work, list_done, job);
+        cc->listing = worker_pool_submit(cc->c->d->workers, list_work, list_done, job);
         return false;
     }
     bool known = strcmp(verb, "flush") == 0 || strcmp(verb, "delete") == 0 ||
@@ -243,7 +224,7 @@ static bool run(struct control_conn *cc, char *line)
             answer(cc, "error reload-users takes no argument");
             return true;
         }
-        cc->busy = true;
+        cc->reloading = true;
         lifecycle_reload_users(cc->c->d, users_done, cc);
         return false;
     }
@@ -260,18 +241,21 @@ static bool run(struct control_conn *cc, char *line)
     return true;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void on_read(struct conn *conn, void *arg)
 {
     struct control_conn *cc = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = conn_input(conn);
     size_t len;
     char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
     if (line == NULL) {
         if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
-            conn_free(cc);
+            cc_free(cc);
         return;
     }
-    bufferevent_disable(bev, EV_READ);
+    /* One command per connection: what follows (the client's EOF, since
+     * it shuts its side down) is not read; a job's time is not the peer's. */
+    conn_pause(conn);
+    conn_set_deadline(conn, 0);
     bool complete = true;
     if (len > CONTROL_LINE_MAX)
         answer(cc, "error line too long");
@@ -280,69 +264,70 @@ static void on_read(struct bufferevent *bev, void *arg)
     free(line);
     if (complete)
         finish(cc);
-    else
-        bufferevent_setcb(bev, NULL, NULL, on_event, cc);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
-                      void *arg)
+static void on_deadline(struct conn *conn, void *arg)
 {
-    struct control_sock *sock = arg;
-    struct control *c = sock->c;
-    struct control_conn *cc = xcalloc(1, sizeof(*cc));
-    cc->public = sock->public;
-    socklen_t clen = sizeof(cc->peer);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cc->peer, &clen) != 0) {
-        /* Unknown peer: treated as a stranger. */
-        cc->peer.uid = (uid_t)-1;
-        cc->peer.gid = (gid_t)-1;
+    cc_free(arg); /* no command line in time */
+}
+
+static void on_close(struct conn *conn, void *arg, const char *why)
+{
+    struct control_conn *cc = arg;
+    if (cc->reloading) {
+        /* The reload goes on (it is not the peer's to stop); users_done
+         * frees the rest. */
+        conn_free(&cc->conn);
+        return;
     }
+    worker_job_cancel(&cc->listing, list_job_free);
+    cc_free(cc);
+}
+
+static const struct conn_callbacks control_callbacks = {
+    .on_read = on_read,
+    .on_deadline = on_deadline,
+    .on_close = on_close,
+};
+
+static void on_accept(void *arg, int fd, const struct ucred *peer, bool public)
+{
+    struct control *c = arg;
+    struct control_conn *cc = xcalloc(1, sizeof(*cc));
+    cc->public = public;
+    cc->peer = *peer;
     cc->c = c;
     cc->next = c->conns;
     if (c->conns)
         c->conns->prev = cc;
     c->conns = cc;
-    cc->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(cc->bev, on_read, NULL, on_event, cc);
-    struct timeval tv = {10, 0};
-    bufferevent_set_timeouts(cc->bev, &tv, &tv);
-    bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
+    cc->conn = conn_new(c->d->base, fd, NULL, 0, &control_callbacks, cc);
+    conn_set_deadline(cc->conn, CONTROL_TIMEOUT_MS);
 }
 
-static int sock_open(struct control *c, struct control_sock *sock, const char *name, bool public,
-                     struct buf *err_r)
+static void on_accept_control(void *arg, int fd, const struct ucred *peer)
 {
-    sock->c = c;
-    sock->public = public;
-    sock->path = xasprintf("%s/run/%s", c->d->conf->data_dir, name);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(sock->path) >= sizeof(sun.sun_path)) {
-        buf_printf(err_r, "%s: path too long for a unix socket\n", sock->path);
-        return -1;
-    }
-    strcpy(sun.sun_path, sock->path);
-    unlink(sock->path);
-    mode_t old = umask(public ? 0111 : 0117);
-    sock->listener = evconnlistener_new_bind(c->d->base, on_accept, sock,
-                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-                                             (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (sock->listener == NULL) {
-        buf_printf(err_r, "%s: cannot listen: %s\n", sock->path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    on_accept(arg, fd, peer, false);
+}
+
+static void on_accept_query(void *arg, int fd, const struct ucred *peer)
+{
+    on_accept(arg, fd, peer, true);
 }
 
 struct control *control_new(struct daemon *d, struct buf *err_r)
 {
     struct control *c = xcalloc(1, sizeof(*c));
     c->d = d;
-    if (sock_open(c, &c->socks[0], "control", false, err_r) != 0 ||
-        sock_open(c, &c->socks[1], "query", true, err_r) != 0) {
+    char *control_path = xasprintf("%s/run/control", d->conf->data_dir);
+    char *query_path = xasprintf("%s/run/query", d->conf->data_dir);
+    c->socks[0] = unix_listener_new(d->base, control_path, 0660, on_accept_control, c, err_r);
+    if (c->socks[0])
+        c->socks[1] = unix_listener_new(d->base, query_path, 0666, on_accept_query, c, err_r);
+    free(control_path);
+    free(query_path);
+    if (c->socks[1] == NULL)
         control_free(&c);
-        return NULL;
-    }
     return c;
 }
 
@@ -351,16 +336,14 @@ void control_free(struct control **cp)
     struct control *c = *cp;
     if (c == NULL)
         return;
-    for (size_t i = 0; i < 2; i++) {
-        if (c->socks[i].listener) {
-            evconnlistener_free(c->socks[i].listener);
-            unlink(c->socks[i].path);
-        }
-        free(c->socks[i].path);
+    for (size_t i = 0; i < 2; i++)
+        unix_listener_free(&c->socks[i]);
+    /* The workers are stopped (a reload's callback has run); a listing
+     * still out would be discarded. */
+    while (c->conns) {
+        worker_job_cancel(&c->conns->listing, list_job_free);
+        cc_free(c->conns);
     }
-    /* The workers are stopped: no job holds a connection any more. */
-    while (c->conns)
-        conn_free(c->conns);
     free(c);
     *cp = NULL;
 }

@@ -1,3 +1,5 @@
+/* Queuing a delivery status notification (bounce, delay warning or success
+ * report) as a new message from the null sender (see bounce.h). */
 #include "deliver/bounce.h"
 
 #include <errno.h>
@@ -76,8 +78,8 @@ int bounce_queue(struct queue *q, const char *hostname, const struct envelope *o
     read_original(q, orig->id, &full, &original);
     static const char *const kinds[] = {
         [DSN_FAILURE] = "bounce", [DSN_DELAY] = "delay", [DSN_SUCCESS] = "success"};
-    char *boundary = xasprintf("%s/%s", in->id, hostname);
-    char *message_id = xasprintf("<%s.%s@%s>", in->id, kinds[rep->kind], hostname);
+    char *boundary = xasprintf("%s/%s", queue_incoming_id(in), hostname);
+    char *message_id = xasprintf("<%s.%s@%s>", queue_incoming_id(in), kinds[rep->kind], hostname);
     struct dsn_info info = {
         .reporting_mta = hostname,
         .queue_id = orig->id,
@@ -101,7 +103,7 @@ int bounce_queue(struct queue *q, const char *hostname, const struct envelope *o
     buf_free(&original);
 
     struct envelope *env = envelope_new(); /* the null sender */
-    memcpy(env->id, in->id, sizeof(env->id));
+    memcpy(env->id, queue_incoming_id(in), sizeof(env->id));
     env->arrival = rep->now;
     env->helo = xstrdup(hostname);
     env->client = xstrdup("local");

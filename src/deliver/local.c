@@ -1,3 +1,6 @@
+/* One local delivery attempt, in a worker: each due local recipient's
+ * Maildir copy, loop detection by Delivered-To:, and the envelope updated
+ * with the outcome (see local.h). */
 #include "deliver/local.h"
 
 #include <errno.h>
@@ -7,21 +10,13 @@
 
 #include "conf/conf.h"
 #include "deliver/maildir.h"
+#include "deliver/retry.h"
 #include "proto/headers.h"
 #include "proto/smtp_parse.h"
 #include "queue/queue.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
-
-int64_t local_retry_delay(const struct conf *conf, unsigned attempts)
-{
-    size_t i = attempts == 0 ? 0 : attempts - 1;
-    if (i >= conf->nretry)
-        i = conf->nretry - 1;
-    int64_t s = conf->retry_ms[i] / 1000;
-    return s > 0 ? s : 1;
-}
 
 static bool is_local(const struct conf *conf, const char *addr)
 {
@@ -34,7 +29,7 @@ static void defer(struct local_attempt *a, const struct envelope *env, struct en
 {
     free(r->last_error);
     r->last_error = xasprintf("4.2.0 local delivery failed: %s", strerror(rc));
-    r->next_attempt = a->now + local_retry_delay(a->conf, r->attempts);
+    r->next_attempt = retry_next(a->conf, r->attempts, env->arrival, a->now);
     log_warn("event=deferred id=%s to=%s relay=local status=4.2.0 error=%s next_attempt_in=%llds",
              env->id, log_q(r->addr), log_q(strerror(rc)), (long long)(r->next_attempt - a->now));
 }

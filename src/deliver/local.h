@@ -41,8 +41,4 @@ struct local_attempt {
 
 void local_attempt_run(struct local_attempt *a);
 
-/* Seconds to wait after the n-th failed attempt (n >= 1): the configured
- * schedule, whose last interval then repeats. */
-int64_t local_retry_delay(const struct conf *conf, unsigned attempts);
-
 #endif

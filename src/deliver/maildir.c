@@ -1,3 +1,5 @@
+/* Writing one message into a Maildir by the Maildir rules: prepare in
+ * tmp/, commit into new/, or discard (see maildir.h). */
 #include "deliver/maildir.h"
 
 #include <dirent.h>
@@ -255,23 +257,4 @@ void maildir_discard(const char *data_dir, const char *addr, const char *new_nam
     unlink(tmp);
     free(tmp);
     free(box);
-}
-
-int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, int content_fd,
-                    char **file_r)
-{
-    char *name = NULL;
-    int rc = maildir_prepare(data_dir, addr, prefix, content_fd, &name);
-    if (rc == 0) {
-        rc = maildir_commit(data_dir, addr, name);
-        if (rc != 0)
-            maildir_discard(data_dir, addr, name);
-    }
-    if (rc == 0 && file_r) {
-        char *box = maildir_path(data_dir, addr);
-        *file_r = xasprintf("%s/new/%s", box, name);
-        free(box);
-    }
-    free(name);
-    return rc;
 }

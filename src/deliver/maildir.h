@@ -11,16 +11,11 @@
 
 #include <stddef.h>
 
-/* Delivers prefix (header lines with CRLF endings, may be NULL) followed by
- * the queue content read from content_fd (CRLF lines) into the mailbox of
- * addr, which must satisfy address_mailbox_safe(). Returns 0 or an errno
- * value; on success *file_r (if not NULL) is the new file's path (caller
- * frees). Nothing partial is ever left in new/. */
-int maildir_deliver(const char *data_dir, const char *addr, const char *prefix, int content_fd,
-                    char **file_r);
-
-/* The two halves of maildir_deliver, for a caller that records the file
- * between them (so that a crash can be finished, not repeated):
+/* Delivering prefix (header lines with CRLF endings, may be NULL) followed
+ * by the queue content read from content_fd (CRLF lines) into the mailbox
+ * of addr, which must satisfy address_mailbox_safe(), in two halves, for a
+ * caller that records the file between them (so that a crash can be
+ * finished, not repeated); nothing partial is ever left in new/:
  * maildir_prepare writes and fsyncs tmp/NAME and returns the name the file
  * will have in new/ in *new_name_r (caller frees); maildir_commit renames
  * it into new/ and fsyncs new/. maildir_commit of a file already in new/

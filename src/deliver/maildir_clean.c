@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -15,6 +16,12 @@
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
+
+struct maildir_clean_stats {
+    unsigned dirs;    /* tmp/ directories looked at */
+    unsigned removed; /* files removed */
+    unsigned failed;  /* files or directories that could not be handled */
+};
 
 /* Opens name under dirfd as a directory, never through a symbolic link. */
 static DIR *open_sub(int dirfd, const char *name)
@@ -84,7 +91,10 @@ static void clean_box(DIR *box, const char *where, time_t cutoff, struct maildir
     }
 }
 
-void maildir_clean_tmp(const char *data_dir, time_t cutoff, struct maildir_clean_stats *st)
+/* (blocks) Removes the regular files in every tmp/ under data_dir/mail whose
+ * modification time is before cutoff. Symbolic links and directories in the
+ * way are never followed. */
+static void maildir_clean_tmp(const char *data_dir, time_t cutoff, struct maildir_clean_stats *st)
 {
     memset(st, 0, sizeof(*st));
     char *mail = xasprintf("%s/mail", data_dir);

@@ -9,25 +9,12 @@
 #ifndef POSTERN_DELIVER_MAILDIR_CLEAN_H
 #define POSTERN_DELIVER_MAILDIR_CLEAN_H
 
-#include <time.h>
-
 struct event_base;
 struct worker_pool;
 struct maildir_cleaner;
 
 #define MAILDIR_CLEAN_AGE      (36 * 3600) /* seconds since the last change */
 #define MAILDIR_CLEAN_INTERVAL (24 * 3600) /* between two scans */
-
-struct maildir_clean_stats {
-    unsigned dirs;    /* tmp/ directories looked at */
-    unsigned removed; /* files removed */
-    unsigned failed;  /* files or directories that could not be handled */
-};
-
-/* (blocks) Removes the regular files in every tmp/ under data_dir/mail whose
- * modification time is before cutoff. Symbolic links and directories in the
- * way are never followed. */
-void maildir_clean_tmp(const char *data_dir, time_t cutoff, struct maildir_clean_stats *st);
 
 /* Scans now, then every MAILDIR_CLEAN_INTERVAL, in pool. Free it after the
  * pool (whose last done() callbacks may still name it). */

@@ -75,15 +75,10 @@ void mta_free(struct mta **mp)
     mta_session_free_all(m);
     while (m->dests)
         dest_free(m->dests);
-    SSL_CTX_free(m->tls);
-    SSL_CTX_free(m->tls_verify);
+    tls_ctx_free(&m->tls);
+    tls_ctx_free(&m->tls_verify);
     free(m);
     *mp = NULL;
-}
-
-unsigned mta_sessions(const struct mta *m)
-{
-    return m->sessions;
 }
 
 struct mta_job *mta_job_new(const struct envelope *env, const char *dest)

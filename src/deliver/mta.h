@@ -81,7 +81,4 @@ void mta_job_free(struct mta_job **job);
 
 void mta_submit(struct mta *m, struct mta_job *job);
 
-/* Sessions open now, for tests and `queue` output. */
-unsigned mta_sessions(const struct mta *m);
-
 #endif

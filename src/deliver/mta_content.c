@@ -1,3 +1,5 @@
+/* Reading and encoding a queued message's content for DATA, one chunk at
+ * a time in the worker pool (see mta_content.h). */
 #include "deliver/mta_content.h"
 
 #include <errno.h>

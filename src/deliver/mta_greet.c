@@ -10,22 +10,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/mta_session_int.h"
-#include "net/tls.h"
+#include "net/conn_client.h"
 #include "util/log.h"
 
-void mta_greet_send_ehlo(struct mta_session *s)
+static void mta_greet_send_ehlo(struct mta_session *s)
 {
     s->state = S_EHLO;
     mta_session_send_line(s, "EHLO %s", mta_session_conf(s)->hostname);
@@ -64,7 +58,7 @@ static void greet_auth(struct mta_session *s)
                          s->peer);
         return;
     }
-    const char *unverified = tls_verify_error(bufferevent_openssl_get_ssl(s->bev));
+    const char *unverified = conn_tls_verify_error(s->conn);
     if (!s->verified && s->dest->tls_mode != CONF_TLS_ENCRYPT) {
         /* Unverified TLS may be a man in the middle: it would get the
          * password. Only "encrypt" says the administrator accepts that. */
@@ -124,52 +118,44 @@ static void greet_ready(struct mta_session *s)
 static void greet_start_tls(struct mta_session *s)
 {
     /* Plaintext that arrived after the 220 is an injection attempt
-     * (CVE-2011-0411 in reverse): it is never read as a reply. */
-    struct evbuffer *in = bufferevent_get_input(s->bev);
-    if (evbuffer_get_length(in) > 0) {
-        log_warn("event=relay_starttls_injection relay=%s octets=%zu", log_q(s->peer),
-                 evbuffer_get_length(in));
-        evbuffer_drain(in, evbuffer_get_length(in));
-    }
-    SSL *ssl = SSL_new(s->dest->tls_ctx);
+     * (CVE-2011-0411 in reverse): it is never read as a reply (the conn
+     * drops it when TLS starts). */
+    size_t early = conn_input_length(s->conn);
+    if (early > 0)
+        log_warn("event=relay_starttls_injection relay=%s octets=%zu", log_q(s->peer), early);
     /* A smarthost is verified under the name it was configured by; an MX
      * host's name is only logged against (opportunistic). */
     const char *host = s->dest->use_mx ? mta_session_addr(s)->host : s->dest->name;
-    if (ssl && !tls_client_set_peer(ssl, host))
+    struct conn_tls_client params = {.sni = host, .verify_name = host};
+    char err[256];
+    if (!conn_tls_client_check(&params, err, sizeof(err))) {
         log_warn("event=relay_tls_name_refused relay=%s name=%s", log_q(s->peer), log_q(host));
-    struct bufferevent *tb =
-        bufferevent_openssl_filter_new(s->mta->d->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (tb == NULL) {
-        if (ssl)
-            SSL_free(ssl);
-        mta_session_fail(s, "cannot start TLS");
+        if (s->dest->tls_mode == CONF_TLS_VERIFY) {
+            /* Without the name, verification would mean any CA's customer. */
+            mta_session_fail(s, "cannot start TLS: %s", err);
+            return;
+        }
+        params.sni = params.verify_name = NULL;
+    }
+    if (!conn_starttls_client(s->conn, s->dest->tls_ctx, &params, err, sizeof(err))) {
+        mta_session_fail(s, "cannot start TLS: %s", err);
         return;
     }
-    s->bev = tb;
     s->gen++;
-    bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
-    bufferevent_setcb(tb, mta_session_on_read, mta_session_on_write, mta_greet_on_tls_event, s);
-    bufferevent_setwatermark(tb, EV_READ, 0, MTA_READ_MAX);
-    bufferevent_enable(tb, EV_READ | EV_WRITE);
     s->state = S_HANDSHAKE;
     mta_session_arm(s, mta_session_conf(s)->relay_command_timeout_ms);
 }
 
 static void greet_log_tls(struct mta_session *s)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-    const char *verify_error = tls_verify_error(ssl);
+    const char *verify_error = conn_tls_verify_error(s->conn);
     s->verified = verify_error == NULL;
-    char subject[256] = "none";
-    X509 *cert = SSL_get1_peer_certificate(ssl);
-    if (cert) {
-        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-        X509_free(cert);
-    }
+    char subject[256];
+    conn_tls_peer_subject(s->conn, subject, sizeof(subject));
     log_info("event=relay_tls relay=%s version=%s cipher=%s peer_subject=%s verified=%s policy=%s",
-             log_q(s->peer), SSL_get_version(ssl), log_q(SSL_get_cipher_name(ssl)), log_q(subject),
-             verify_error ? log_q(verify_error) : "yes", tls_mode_name(s->dest->tls_mode));
+             log_q(s->peer), conn_tls_version(s->conn), log_q(conn_tls_cipher(s->conn)),
+             log_q(subject), verify_error ? log_q(verify_error) : "yes",
+             tls_mode_name(s->dest->tls_mode));
 }
 
 void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r)
@@ -232,37 +218,30 @@ void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r)
     buf_free(&b);
 }
 
-void mta_greet_on_tls_event(struct bufferevent *bev, short what, void *arg)
+void mta_greet_tls_done(struct mta_session *s)
 {
-    struct mta_session *s = arg;
-    if ((what & BEV_EVENT_CONNECTED) && s->state == S_HANDSHAKE) {
-        s->tls = true;
-        greet_log_tls(s);
-        smtp_reply_parser_init(&s->parser);
-        mta_greet_send_ehlo(s); /* RFC 3207 4.2: forget what was learnt before TLS */
+    if (s->state != S_HANDSHAKE)
+        return;
+    s->tls = true;
+    greet_log_tls(s);
+    smtp_reply_parser_init(&s->parser);
+    mta_greet_send_ehlo(s); /* RFC 3207 4.2: forget what was learnt before TLS */
+}
+
+void mta_greet_tls_failed(struct mta_session *s, const char *why)
+{
+    if (s->dest->tls_mode != CONF_TLS_MAY) {
+        if (s->dest->tls_mode == CONF_TLS_VERIFY && conn_tls_verify_failed(s->conn))
+            mta_session_fail(s, "TLS certificate verification failed for smarthost %s: %s", s->peer,
+                             conn_tls_verify_error(s->conn));
+        else
+            mta_session_fail(s, "TLS handshake with smarthost %s failed: %s", s->peer, why);
         return;
     }
-    if (s->state == S_HANDSHAKE) {
-        char buf[256];
-        const char *why = mta_session_event_reason(bev, what, buf, sizeof(buf));
-        if (s->dest->tls_mode != CONF_TLS_MAY) {
-            SSL *ssl = bufferevent_openssl_get_ssl(bev);
-            const char *verify_error = ssl ? tls_verify_error(ssl) : NULL;
-            if (s->dest->tls_mode == CONF_TLS_VERIFY && verify_error &&
-                SSL_get_verify_result(ssl) != X509_V_OK)
-                mta_session_fail(s, "TLS certificate verification failed for smarthost %s: %s",
-                                 s->peer, verify_error);
-            else
-                mta_session_fail(s, "TLS handshake with smarthost %s failed: %s", s->peer, why);
-            return;
-        }
-        log_warn("event=relay_tls_failed relay=%s error=%s; retrying without TLS", log_q(s->peer),
-                 log_q(why));
-        /* Opportunistic: the same address again, in plaintext. */
-        mta_session_close_bev(s);
-        s->no_tls = true;
-        mta_session_connect(s);
-        return;
-    }
-    mta_session_on_event(bev, what, arg);
+    log_warn("event=relay_tls_failed relay=%s error=%s; retrying without TLS", log_q(s->peer),
+             log_q(why));
+    /* Opportunistic: the same address again, in plaintext. */
+    mta_session_close_conn(s);
+    s->no_tls = true;
+    mta_session_connect(s);
 }

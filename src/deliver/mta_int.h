@@ -5,13 +5,12 @@
 #ifndef POSTERN_DELIVER_MTA_INT_H
 #define POSTERN_DELIVER_MTA_INT_H
 
-#include <openssl/ssl.h>
-
 #include "conf/conf.h"
 #include "deliver/mta.h"
 #include "deliver/route.h"
 
 struct mta_session;
+typedef struct ssl_ctx_st SSL_CTX;
 
 struct mta_dest {
     struct mta *mta;

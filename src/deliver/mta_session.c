@@ -10,30 +10,25 @@
  * is deferred. Failures inside a transaction defer the recipients without
  * a final answer. Per-command time-outs follow RFC 5321 4.5.3.2.
  */
-#include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
 
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/mta_content.h"
 #include "deliver/mta_session_int.h"
-#include "net/tls.h"
+#include "net/conn.h"
+#include "net/conn_client.h"
 #include "proto/smtp_cmd.h"
 #include "proto/smtp_parse.h"
 #include "proto/smtp_reply.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -49,7 +44,7 @@ static const char *state_what[] = {
 
 const struct conf *mta_session_conf(const struct mta_session *s)
 {
-    return s->mta->d->conf;
+    return s->snap->conf;
 }
 
 const struct route_addr *mta_session_addr(const struct mta_session *s)
@@ -57,10 +52,11 @@ const struct route_addr *mta_session_addr(const struct mta_session *s)
     return &s->dest->addrs[s->addr_idx];
 }
 
+/* The time-out of what the session waits for now (RFC 5321 4.5.3.2). */
 void mta_session_arm(struct mta_session *s, unsigned ms)
 {
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (long)(ms % 1000) * 1000};
-    evtimer_add(s->timer, &tv);
+    if (s->conn)
+        conn_set_deadline(s->conn, ms);
 }
 
 void mta_session_send_line(struct mta_session *s, const char *fmt, ...)
@@ -73,17 +69,15 @@ void mta_session_send_line(struct mta_session *s, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof(line) - 2)
         n = (int)strlen(line);
     memcpy(line + n, "\r\n", 2);
-    bufferevent_write(s->bev, line, (size_t)n + 2);
+    conn_write(s->conn, line, (size_t)n + 2);
 }
 
-void mta_session_close_bev(struct mta_session *s)
+void mta_session_close_conn(struct mta_session *s)
 {
-    if (s->bev) {
-        bufferevent_free(s->bev);
-        s->bev = NULL;
+    if (s->conn) {
+        conn_free(&s->conn);
         s->gen++;
     }
-    evtimer_del(s->timer);
 }
 
 static void txn_clear(struct mta_session *s)
@@ -99,19 +93,19 @@ static void txn_clear(struct mta_session *s)
 }
 
 /* The session is over: its job (if any) has results and is finished. The
- * memory goes from the loop (on_timer), as callers may still look at s. */
+ * memory goes from the loop (on_reap), as callers may still look at s. */
 static void session_end(struct mta_session *s, const char *why_dead)
 {
     if (s->state == S_DEAD)
         return;
-    mta_session_close_bev(s);
+    mta_session_close_conn(s);
     txn_clear(s);
     s->state = S_DEAD;
     if (s->job) {
         mta_job_finish(s->mta, s->job);
         s->job = NULL;
     }
-    mta_session_arm(s, 0);
+    event_active(s->reaper, EV_TIMEOUT, 0);
     mta_session_ended(s->dest, why_dead);
 }
 
@@ -124,10 +118,11 @@ static void session_free(struct mta_session *s)
         m->session_list = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    mta_session_close_bev(s);
+    mta_session_close_conn(s);
     txn_clear(s);
     mta_job_free(&s->job);
-    event_free(s->timer);
+    event_free(s->reaper);
+    snapshot_unref(&s->snap);
     free(s);
 }
 
@@ -171,7 +166,7 @@ static void next_job(struct mta_session *s);
 
 static void send_buf(struct mta_session *s, struct buf *b)
 {
-    bufferevent_write(s->bev, b->data, b->len);
+    conn_write(s->conn, b->data, b->len);
     buf_free(b);
 }
 
@@ -277,27 +272,6 @@ static void note_relay(struct mta_session *s, bool connected)
              s->dest->port);
 }
 
-/* After the reply to our QUIT: close_notify, so the server sees a TLS
- * session that ended, not one that was cut. The alert is written to the
- * socket at once (a few octets into an idle, non-blocking socket). */
-static void send_close_notify(struct mta_session *s)
-{
-    if (!s->tls || s->bev == NULL)
-        return;
-    tls_send_close_notify(bufferevent_openssl_get_ssl(s->bev));
-    struct bufferevent *under = bufferevent_get_underlying(s->bev);
-    if (under == NULL)
-        return;
-    /* The layer's output is frozen for outside readers (evbuffer_write and
-     * copyout refuse): look at the alert and send it, without waiting. */
-    struct evbuffer_iovec v[4];
-    int nv = evbuffer_peek(bufferevent_get_output(under), -1, NULL, v, 4);
-    struct msghdr msg = {.msg_iov = (struct iovec *)v, .msg_iovlen = (size_t)(nv > 4 ? 4 : nv)};
-    if (nv > 0 && sendmsg(bufferevent_getfd(under), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        log_debug("event=relay_close_notify_lost relay=%s error=%s", log_q(s->peer),
-                  log_q(strerror(errno)));
-}
-
 void mta_session_txn_start(struct mta_session *s)
 {
     txn_clear(s);
@@ -346,11 +320,17 @@ static void next_job(struct mta_session *s)
 
 static void content_ready(void *arg);
 
+/* The next chunk is read while less than MTA_OUTPUT_AHEAD waits for the
+ * server; above that, on_drained brings us back once it took the output
+ * down to MTA_OUTPUT_LOW. */
 static void content_pull(struct mta_session *s)
 {
-    if (s->content && !mta_content_busy(s->content) && !mta_content_eof(s->content) &&
-        evbuffer_get_length(bufferevent_get_output(s->bev)) < MTA_OUTPUT_AHEAD)
+    if (s->content == NULL || mta_content_busy(s->content) || mta_content_eof(s->content))
+        return;
+    if (conn_output_pending(s->conn) < MTA_OUTPUT_AHEAD)
         mta_content_read(s->content, s->mta->d->workers, content_ready, s);
+    else
+        conn_notify_drained(s->conn, MTA_OUTPUT_LOW);
 }
 
 static void content_ready(void *arg)
@@ -366,7 +346,7 @@ static void content_ready(void *arg)
         session_end(s, NULL);
         return;
     }
-    bufferevent_write(s->bev, chunk->data, chunk->len);
+    conn_write(s->conn, chunk->data, chunk->len);
     buf_reset(chunk);
     mta_session_arm(s, mta_session_conf(s)->relay_data_block_timeout_ms);
     if (mta_content_eof(s->content)) {
@@ -431,11 +411,11 @@ static void txn_reply(struct mta_session *s, const struct smtp_reply *r)
 
 /* ---- connection set-up ------------------------------------------------ */
 
-/* Returns false when the session ended or its buffers changed: the caller
- * must not read from its bufferevent any more. */
+/* Returns false when the session ended or its connection changed: the
+ * caller must not read from it any more. */
 static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
 {
-    evtimer_del(s->timer);
+    mta_session_arm(s, 0);
     unsigned gen = s->gen;
     switch (s->state) {
     case S_GREETING:
@@ -465,8 +445,10 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
         mta_session_txn_start(s);
         break;
     case S_QUIT:
-        send_close_notify(s);
-        session_end(s, NULL);
+        /* The goodbye is flushed (with a TLS close_notify, so the server
+         * sees a session that ended, not one that was cut); on_close
+         * ends the session then. */
+        conn_close_after_write(s->conn);
         return false;
     default: {
         struct buf b;
@@ -481,16 +463,15 @@ static bool handle_reply(struct mta_session *s, const struct smtp_reply *r)
     return s->state != S_DEAD && s->gen == gen && s->state != S_HANDSHAKE;
 }
 
-void mta_session_on_read(struct bufferevent *bev, void *arg)
+static void on_read(struct conn *c, void *arg)
 {
     struct mta_session *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    while (evbuffer_get_length(in) > 0) {
-        size_t n = evbuffer_get_contiguous_space(in);
-        const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+    size_t n;
+    const char *p;
+    while ((p = conn_input_peek(c, &n)) != NULL) {
         size_t used;
         int rc = smtp_reply_parse(&s->parser, p, n, &used);
-        evbuffer_drain(in, used);
+        conn_input_drain(c, used);
         if (rc < 0) {
             mta_session_fail(s, "malformed reply from %s %s: %s", s->peer, state_what[s->state],
                              s->parser.error);
@@ -505,7 +486,8 @@ void mta_session_on_read(struct bufferevent *bev, void *arg)
     }
 }
 
-void mta_session_on_write(struct bufferevent *bev, void *arg)
+/* The server took the output down to MTA_OUTPUT_LOW: more content. */
+static void on_drained(struct conn *c, void *arg)
 {
     struct mta_session *s = arg;
     if (s->state == S_CONTENT) {
@@ -514,57 +496,63 @@ void mta_session_on_write(struct bufferevent *bev, void *arg)
     }
 }
 
-const char *mta_session_event_reason(struct bufferevent *bev, short what, char *buf, size_t len)
-{
-    unsigned long e = bufferevent_get_openssl_error(bev);
-    if (e) {
-        ERR_error_string_n(e, buf, len);
-        return buf;
-    }
-    if (what & BEV_EVENT_EOF)
-        return "connection closed by the server";
-    int err = EVUTIL_SOCKET_ERROR();
-    return err ? strerror(err) : "connection error";
-}
-
-void mta_session_on_event(struct bufferevent *bev, short what, void *arg)
+static void on_connected(struct conn *c, void *arg)
 {
     struct mta_session *s = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        note_relay(s, true);
-        s->state = S_GREETING;
-        mta_session_arm(s, mta_session_conf(s)->relay_greeting_timeout_ms);
-        return;
-    }
-    char buf[256];
-    const char *why = mta_session_event_reason(bev, what, buf, sizeof(buf));
-    if (s->state == S_QUIT) {
+    note_relay(s, true);
+    s->state = S_GREETING;
+    mta_session_arm(s, mta_session_conf(s)->relay_greeting_timeout_ms);
+}
+
+static void on_tls_done(struct conn *c, void *arg)
+{
+    mta_greet_tls_done(arg);
+}
+
+static void on_close(struct conn *c, void *arg, const char *why)
+{
+    struct mta_session *s = arg;
+    switch (s->state) {
+    case S_QUIT:
         session_end(s, NULL);
-        return;
-    }
-    if (s->state == S_CONNECT)
+        break;
+    case S_HANDSHAKE:
+        mta_greet_tls_failed(s, why);
+        break;
+    case S_CONNECT:
         mta_session_fail(s, "connect to %s: %s", s->peer, why);
-    else
+        break;
+    default:
         mta_session_fail(s, "lost connection with %s %s: %s", s->peer, state_what[s->state], why);
+        break;
+    }
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_deadline(struct conn *c, void *arg)
 {
     struct mta_session *s = arg;
-    if (s->state == S_DEAD) {
-        session_free(s);
-        return;
-    }
-    if (s->state == S_CONNECT && s->last_error[0] && s->connect_failed) {
-        mta_session_fail(s, "%s", s->last_error);
-        return;
-    }
     if (s->state == S_QUIT) {
         session_end(s, NULL);
         return;
     }
     mta_session_fail(s, "timeout %s with %s", state_what[s->state], s->peer);
 }
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct mta_session *s = arg;
+    if (s->state == S_DEAD)
+        session_free(s);
+}
+
+static const struct conn_callbacks session_callbacks = {
+    .on_read = on_read,
+    .on_deadline = on_deadline,
+    .on_close = on_close,
+    .on_drained = on_drained,
+    .on_tls_done = on_tls_done,
+    .on_connected = on_connected,
+};
 
 void mta_session_connect(struct mta_session *s)
 {
@@ -578,29 +566,13 @@ void mta_session_connect(struct mta_session *s)
     s->esmtp = false;
     memset(&s->ehlo, 0, sizeof(s->ehlo));
     smtp_reply_parser_init(&s->parser);
-    s->connect_failed = false;
-    /* Deferred callbacks: none runs inside a call we make (connect errors
-     * included), so no handler ever sees a half-updated session. */
-    s->bev = bufferevent_socket_new(s->mta->d->base, -1,
-                                    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    bufferevent_setcb(s->bev, mta_session_on_read, mta_session_on_write, mta_session_on_event, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, MTA_READ_MAX);
-    bufferevent_setwatermark(s->bev, EV_WRITE, MTA_OUTPUT_LOW, 0);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    /* Every outcome, an immediate refusal included, comes from the loop:
+     * no handler ever sees a half-updated session. */
+    s->conn = conn_connect(s->mta->d->base, (const struct sockaddr *)&a->sa, a->salen,
+                           &session_callbacks, s);
+    conn_set_eof_text(s->conn, "connection closed by the server");
+    conn_set_input_max(s->conn, MTA_READ_MAX);
     mta_session_arm(s, mta_session_conf(s)->relay_connect_timeout_ms);
-    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&a->sa, (int)a->salen) == 0) {
-        /* The content and the final dot leave in separate writes: Nagle
-         * would hold the dot for the server's delayed ACK (~40 ms). */
-        int one = 1;
-        setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    } else {
-        /* The deferred error event normally reports it; the timer is the
-         * backstop. */
-        snprintf(s->last_error, sizeof(s->last_error), "connect to %s: %s", s->peer,
-                 strerror(errno));
-        s->connect_failed = true;
-        mta_session_arm(s, 0);
-    }
 }
 
 /* Before a transaction: next address. Inside one: the job is deferred. */
@@ -613,7 +585,7 @@ void mta_session_fail(struct mta_session *s, const char *fmt, ...)
     va_end(ap);
     if (s->state == S_DEAD)
         return;
-    mta_session_close_bev(s);
+    mta_session_close_conn(s);
     if (s->state >= S_TXN && s->state != S_RSET) {
         log_warn("event=relay_session_failed relay=%s error=%s", log_q(s->peer), log_q(why));
         if (s->job)
@@ -645,8 +617,11 @@ void mta_session_start(struct mta_dest *dest, struct mta_job *job)
     s->mta = m;
     s->dest = dest;
     s->job = job;
+    /* Timeouts and our name stay as they were when the session started,
+     * whatever a reload does meanwhile. */
+    s->snap = snapshot_ref(m->d->snap);
     s->addr_idx = dest->next_addr < dest->naddrs ? dest->next_addr : 0;
-    s->timer = evtimer_new(m->d->base, on_timer, s);
+    s->reaper = event_new(m->d->base, -1, 0, on_reap, s);
     s->next = m->session_list;
     if (m->session_list)
         m->session_list->prev = s;

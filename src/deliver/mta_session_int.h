@@ -10,13 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <event2/bufferevent.h>
-
 #include "deliver/mta_int.h"
 #include "proto/smtp_reply.h"
 
 struct conf;
+struct conn;
+struct event;
 struct mta_content;
+struct snapshot;
 
 #define MTA_ADDR_TRIES   5            /* addresses tried by one session */
 #define MTA_READ_MAX     (64 * 1024)  /* input buffered before we stop reading */
@@ -43,15 +44,15 @@ enum mta_state {
 struct mta_session {
     struct mta *mta;
     struct mta_dest *dest;
-    struct bufferevent *bev;
-    unsigned gen; /* bumped whenever bev is closed: handlers compare it */
-    struct event *timer;
+    struct snapshot *snap; /* the configuration this session started with */
+    struct conn *conn;
+    unsigned gen;         /* bumped whenever conn is closed or starts TLS: handlers compare it */
+    struct event *reaper; /* frees an ended session from the loop */
     enum mta_state state;
     struct smtp_reply_parser parser;
     size_t addr_idx; /* current address in dest->addrs */
     unsigned tries;  /* addresses tried */
     bool no_tls;     /* the TLS handshake with this address failed once */
-    bool connect_failed;
     bool tls;
     bool verified; /* the TLS peer's certificate passed verification */
     bool authed;
@@ -78,21 +79,18 @@ const struct route_addr *mta_session_addr(const struct mta_session *s);
 void mta_session_arm(struct mta_session *s, unsigned ms);
 void mta_session_send_line(struct mta_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void mta_session_close_bev(struct mta_session *s);
+void mta_session_close_conn(struct mta_session *s);
 void mta_session_connect(struct mta_session *s);
 /* Before a transaction: the next address; inside one: the job is deferred. */
 void mta_session_fail(struct mta_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mta_session_txn_start(struct mta_session *s);
-void mta_session_on_read(struct bufferevent *bev, void *arg);
-void mta_session_on_write(struct bufferevent *bev, void *arg);
-void mta_session_on_event(struct bufferevent *bev, short what, void *arg);
-const char *mta_session_event_reason(struct bufferevent *bev, short what, char *buf, size_t len);
 
 /* mta_greet.c */
-void mta_greet_send_ehlo(struct mta_session *s);
 /* A reply in S_GREETING, S_EHLO, S_HELO, S_STARTTLS or S_AUTH. */
 void mta_greet_reply(struct mta_session *s, const struct smtp_reply *r);
-void mta_greet_on_tls_event(struct bufferevent *bev, short what, void *arg);
+/* The TLS handshake in S_HANDSHAKE finished, or failed (why). */
+void mta_greet_tls_done(struct mta_session *s);
+void mta_greet_tls_failed(struct mta_session *s, const char *why);
 
 #endif

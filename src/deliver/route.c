@@ -1,3 +1,5 @@
+/* DNS routing of a destination on the event loop: MX hosts, then their
+ * addresses, or a smarthost's addresses (see route.h). */
 #include "deliver/route.h"
 
 #include <arpa/inet.h>

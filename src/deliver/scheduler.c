@@ -15,12 +15,14 @@
 #include "deliver/local.h"
 #include "deliver/maildir_clean.h"
 #include "deliver/mta.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
 
 struct attempt_job {
     struct sched_msg *msg;
+    struct snapshot *snap; /* a.conf is its configuration */
     struct local_attempt a;
 };
 
@@ -40,11 +42,6 @@ static void msg_unlink_free(struct sched_msg *m)
     sched_fails_free(&m->delays);
     sched_fails_free(&m->successes);
     free(m);
-}
-
-int64_t sched_expiry(const struct scheduler *s, const struct envelope *env)
-{
-    return env->arrival + (int64_t)(s->d->conf->queue_lifetime_ms / 1000);
 }
 
 static void arm(struct sched_msg *m, int64_t when)
@@ -91,6 +88,7 @@ static void attempt_done(void *arg)
 {
     struct attempt_job *job = arg;
     struct sched_msg *m = job->msg;
+    snapshot_unref(&job->snap);
     m->local_busy = false;
     m->env = job->a.env;
     bool gone = job->a.removed || job->a.load_failed;
@@ -149,7 +147,10 @@ void sched_attempt_start(struct sched_msg *m)
     struct attempt_job *job = xcalloc(1, sizeof(*job));
     job->msg = m;
     job->a.queue = m->sched->d->queue;
-    job->a.conf = m->sched->d->conf;
+    /* The worker reads the configuration: a reload meanwhile must not
+     * free it under the job. */
+    job->snap = snapshot_ref(m->sched->d->snap);
+    job->a.conf = job->snap->conf;
     memcpy(job->a.id, m->id, sizeof(job->a.id));
     job->a.env = m->env; /* the job owns it while it runs */
     m->env = NULL;

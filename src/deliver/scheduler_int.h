@@ -70,7 +70,6 @@ struct scheduler {
 void sched_cycle_end(struct sched_msg *m);
 /* Starts an attempt cycle unless one runs, the message is held or gone. */
 void sched_attempt_start(struct sched_msg *m);
-int64_t sched_expiry(const struct scheduler *s, const struct envelope *env);
 
 /* scheduler_ctl.c: carries out m->ctl (the message is idle). */
 void sched_ctl_apply(struct sched_msg *m);
@@ -91,11 +90,5 @@ void sched_fails_free(struct sched_fail **list);
  * runs, so that one warning names every late recipient) the delay warning
  * of m->delays. */
 void sched_store(struct sched_msg *m);
-struct envelope *sched_envelope_copy(const struct envelope *env);
-
-/* Whether a recipient deferred now belongs in the message's delay warning:
- * [relay] delay_warning passed since arrival, no warning queued yet (the
- * envelope keeps that), a sender to tell, and NOTIFY allows it. */
-bool sched_warn_due(const struct sched_msg *m, const struct envelope_rcpt *r, int64_t now);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "conf/conf.h"
 #include "daemon.h"
-#include "deliver/local.h"
+#include "deliver/retry.h"
 #include "deliver/mta.h"
 #include "deliver/srs.h"
 #include "proto/smtp_cmd.h"
@@ -34,7 +34,10 @@ static char *result_text(const struct mta_job *job, const struct mta_rcpt *r)
                      r->reply ? r->reply : "", r->after ? r->after : "a command");
 }
 
-bool sched_warn_due(const struct sched_msg *m, const struct envelope_rcpt *r, int64_t now)
+/* Whether a recipient deferred now belongs in the message's delay warning:
+ * [relay] delay_warning passed since arrival, no warning queued yet (the
+ * envelope keeps that), a sender to tell, and NOTIFY allows it. */
+static bool sched_warn_due(const struct sched_msg *m, const struct envelope_rcpt *r, int64_t now)
 {
     const struct conf *conf = m->sched->d->conf;
     int64_t at = m->env->arrival + (int64_t)(conf->relay_delay_warning_ms / 1000);
@@ -48,7 +51,6 @@ static void job_done(struct mta_job *job, void *arg)
     struct scheduler *s = m->sched;
     struct envelope *env = m->env;
     int64_t now = time(NULL);
-    int64_t expiry = sched_expiry(s, env);
     m->remote_jobs--;
     for (size_t i = 0; i < job->nrcpts; i++) {
         const struct mta_rcpt *r = &job->rcpts[i];
@@ -72,7 +74,7 @@ static void job_done(struct mta_job *job, void *arg)
             break;
         case MTA_DEFER:
         case MTA_PENDING:
-            if (now >= expiry) {
+            if (retry_expired(s->d->conf, env->arrival, now)) {
                 /* RFC 3463 X.4.7: delivery time expired; the last reply
                  * says why. */
                 log_warn("event=expired id=%s to=%s lifetime=%llus", env->id, log_q(er->addr),
@@ -83,9 +85,7 @@ static void job_done(struct mta_job *job, void *arg)
                 if (sched_warn_due(m, er, now))
                     sched_report_push(&m->delays, r->index, r->dsn, remote,
                                       r->remote_reply ? r->reply : text, r->remote_reply);
-                int64_t next = now + local_retry_delay(s->d->conf, er->attempts);
-                /* The last try happens at the end of the lifetime, not after. */
-                er->next_attempt = next < expiry ? next : expiry;
+                er->next_attempt = retry_next(s->d->conf, er->attempts, env->arrival, now);
             }
             break;
         }
@@ -140,7 +140,6 @@ void sched_remote_start(struct sched_msg *m, int64_t now)
     struct scheduler *s = m->sched;
     struct envelope *env = m->env;
     const struct conf *conf = s->d->conf;
-    int64_t expiry = sched_expiry(s, env);
     struct group *groups = NULL;
     size_t ngroups = 0;
     for (size_t i = 0; i < env->nrcpts; i++) {
@@ -149,7 +148,7 @@ void sched_remote_start(struct sched_msg *m, int64_t now)
             continue;
         if (sched_is_local(s, r->addr)) {
             /* Local recipients that kept failing also expire. */
-            if (r->attempts > 0 && now >= expiry) {
+            if (r->attempts > 0 && retry_expired(conf, env->arrival, now)) {
                 sched_fail_add(m, i, "5.4.7", NULL,
                                r->last_error ? r->last_error : "delivery time expired", false);
             }

@@ -13,9 +13,10 @@
 #include "conf/conf.h"
 #include "daemon.h"
 #include "deliver/bounce.h"
-#include "deliver/local.h"
+#include "deliver/retry.h"
 #include "proto/smtp_parse.h"
 #include "queue/queue.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
@@ -35,6 +36,7 @@ enum { REPORT_FAILURE, REPORT_DELAY, REPORT_SUCCESS, NREPORTS };
 struct store_job {
     struct sched_msg *m;
     struct queue *q;
+    struct snapshot *snap; /* hostname points into its configuration */
     const char *hostname;
     int64_t now;
     int64_t retry_at; /* for the failed recipients when their bounce cannot be queued */
@@ -79,7 +81,7 @@ void sched_fails_free(struct sched_fail **list)
     }
 }
 
-struct envelope *sched_envelope_copy(const struct envelope *env)
+static struct envelope *sched_envelope_copy(const struct envelope *env)
 {
     struct buf b;
     buf_init(&b);
@@ -226,6 +228,7 @@ static void store_done(void *arg)
     for (size_t i = 0; i < job->ntargets; i++)
         free(job->targets[i]);
     free(job->targets);
+    snapshot_unref(&job->snap);
     free(job);
     if (m->store_again && !m->gone) {
         m->store_again = false;
@@ -247,9 +250,10 @@ void sched_store(struct sched_msg *m)
     struct store_job *job = xcalloc(1, sizeof(*job));
     job->m = m;
     job->q = s->d->queue;
-    job->hostname = s->d->conf->hostname;
+    job->snap = snapshot_ref(s->d->snap);
+    job->hostname = job->snap->conf->hostname;
     job->now = time(NULL);
-    job->retry_until = sched_expiry(s, m->env);
+    job->retry_until = retry_expiry(s->d->conf, m->env->arrival);
     struct store_report *fail = &job->reports[REPORT_FAILURE];
     struct store_report *delay = &job->reports[REPORT_DELAY];
     struct store_report *success = &job->reports[REPORT_SUCCESS];
@@ -287,7 +291,9 @@ void sched_store(struct sched_msg *m)
         for (struct sched_fail *f = fail->list; f; f = f->next)
             if (m->env->rcpts[f->index].attempts > attempts)
                 attempts = m->env->rcpts[f->index].attempts;
-        job->retry_at = job->now + local_retry_delay(s->d->conf, attempts);
+        /* Not clamped to the expiry: these recipients have failed, and
+         * only their bounce is still to be queued. */
+        job->retry_at = job->now + retry_delay(s->d->conf, attempts);
     }
     job->copy = sched_envelope_copy(m->env);
     m->storing = true;

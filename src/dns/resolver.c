@@ -1,3 +1,5 @@
+/* Asynchronous DNS with libunbound on the event loop: queries, their
+ * callbacks on the loop thread, and cancellation. */
 #include "dns/resolver.h"
 
 #include <arpa/inet.h>
@@ -28,21 +30,6 @@ struct dns_query {
     struct event *timer;
     struct dns_query *prev, *next;
 };
-
-const char *dns_status_name(enum dns_status s)
-{
-    switch (s) {
-    case DNS_OK:
-        return "ok";
-    case DNS_NODATA:
-        return "nodata";
-    case DNS_NXDOMAIN:
-        return "nxdomain";
-    case DNS_TEMPFAIL:
-        return "tempfail";
-    }
-    return "?";
-}
 
 static void query_unlink_free(struct dns_query *q)
 {

@@ -55,7 +55,6 @@ struct dns_query *dns_resolver_query(struct dns_resolver *r, const char *name, i
                                      dns_resolver_fn fn, void *arg);
 void dns_query_cancel(struct dns_query **q);
 
-const char *dns_status_name(enum dns_status s);
 /* Whether a [relay] resolver value is usable (for configuration checks). */
 bool dns_resolver_server_valid(const char *server);
 

@@ -1,3 +1,5 @@
+/* Decoders of DNS record data (names, MX, TXT, addresses) as libunbound
+ * returns it, and the RFC 5321 MX ordering. Pure. */
 #include "dns/rr.h"
 
 #include <ctype.h>

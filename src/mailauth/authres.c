@@ -1,3 +1,5 @@
+/* The Authentication-Results header field (RFC 8601): building ours and
+ * removing incoming ones that claim our host name. */
 #include "mailauth/authres.h"
 
 #include <stdint.h>

@@ -1,3 +1,5 @@
+/* DKIM canonicalisation (RFC 6376 3.4, simple and relaxed) of header
+ * fields and the streamed body, and the body hash. */
 #include "mailauth/dkim_canon.h"
 
 #include <ctype.h>

@@ -1,3 +1,5 @@
+/* DKIM keys with OpenSSL (rsa-sha256, ed25519-sha256): loading, generating,
+ * the record to publish, parsing published keys, signing and verifying. */
 #include "mailauth/dkim_key.h"
 
 #include <ctype.h>

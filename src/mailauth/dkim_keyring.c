@@ -1,3 +1,5 @@
+/* The signing keys of the [dkim] section, loaded once per configuration,
+ * and the choice of key by a message's From domain. */
 #include "mailauth/dkim_keyring.h"
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* Making the DKIM-Signature field of a streamed message (relaxed/relaxed). */
 #include "mailauth/dkim_sign.h"
 
 #include <inttypes.h>
@@ -50,9 +51,13 @@ static void header_list(const char *h, size_t hlen, struct buf *names)
     buf_append_str(names, "from");
 }
 
-bool dkim_sign_headers(const struct dkim_key *key, const char *h, size_t hlen,
-                       const unsigned char bh[DKIM_HASH_LEN], time_t now, struct buf *field_r,
-                       struct buf *err_r)
+/* The core: h[0..hlen) is the header section (CRLF lines, no empty line),
+ * bh the relaxed body hash (dkim_canon.h). Appends "DKIM-Signature: ...
+ * CRLF", folded, to field_r. False (with a reason in err_r) only if
+ * OpenSSL fails. */
+static bool dkim_sign_headers(const struct dkim_key *key, const char *h, size_t hlen,
+                              const unsigned char bh[DKIM_HASH_LEN], time_t now,
+                              struct buf *field_r, struct buf *err_r)
 {
     struct buf field, names, data, sig, tok;
     buf_init(&field);

@@ -34,13 +34,6 @@
     "from:to:cc:subject:date:message-id:reply-to:in-reply-to:references:mime-version:"             \
     "content-type:content-transfer-encoding"
 
-/* The core: h[0..hlen) is the header section (CRLF lines, no empty line),
- * bh the relaxed body hash (dkim_canon.h). Appends "DKIM-Signature: ...
- * CRLF", folded, to field_r. False (with a reason in err_r) only if
- * OpenSSL fails. */
-bool dkim_sign_headers(const struct dkim_key *key, const char *h, size_t hlen,
-                       const unsigned char bh[DKIM_HASH_LEN], time_t now, struct buf *field_r,
-                       struct buf *err_r);
 /* The whole message at once. */
 bool dkim_sign_message(const struct dkim_key *key, const char *msg, size_t len, time_t now,
                        struct buf *field_r, struct buf *err_r);

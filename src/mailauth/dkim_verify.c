@@ -1,3 +1,5 @@
+/* Verifying every DKIM-Signature of a streamed message with keys the
+ * caller fetches (RFC 6376, 8463, 8301). No I/O. */
 #include "mailauth/dkim_verify.h"
 
 #include <inttypes.h>

@@ -1,3 +1,5 @@
+/* DMARC (RFC 7489) for one message: the From domain, the _dmarc record
+ * lookup driven by the caller's DNS answers, alignment and the policy. */
 #include "mailauth/dmarc.h"
 
 #include <stdio.h>

@@ -1,3 +1,5 @@
+/* Domain-name rules shared by SPF, DKIM and DMARC: syntax, subdomains,
+ * the organizational domain and identifier alignment. Pure. */
 #include "mailauth/domain.h"
 
 #include <ctype.h>

@@ -1,3 +1,5 @@
+/* The inbound SPF, DKIM and DMARC checks of one SMTP transaction, driven
+ * on the event loop with the asynchronous resolver. */
 #include "mailauth/mailauth.h"
 
 #include <stdint.h>
@@ -250,19 +252,9 @@ void mailauth_end(struct mailauth *m, mailauth_fn fn, void *arg)
     check_done(m);
 }
 
-bool mailauth_spf_started(const struct mailauth *m)
-{
-    return m->spf != NULL;
-}
-
 enum spf_result mailauth_spf_result(const struct mailauth *m)
 {
     return m->spf ? spf_result(m->spf) : SPF_NONE;
-}
-
-const char *mailauth_spf_why(const struct mailauth *m)
-{
-    return m->spf ? spf_why(m->spf) : "not checked";
 }
 
 size_t mailauth_dkim_count(const struct mailauth *m)

@@ -48,9 +48,7 @@ void mailauth_data(struct mailauth *m, const void *data, size_t len);
 void mailauth_end(struct mailauth *m, mailauth_fn fn, void *arg);
 
 /* Results (after the callbacks). */
-bool mailauth_spf_started(const struct mailauth *m);
 enum spf_result mailauth_spf_result(const struct mailauth *m);
-const char *mailauth_spf_why(const struct mailauth *m);
 size_t mailauth_dkim_count(const struct mailauth *m);
 const struct dkim_sig_result *mailauth_dkim(const struct mailauth *m, size_t i);
 const struct dmarc_outcome *mailauth_dmarc(const struct mailauth *m);

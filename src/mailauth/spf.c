@@ -1,3 +1,5 @@
+/* The SPF check_host() evaluator (RFC 7208) as a state machine fed with
+ * DNS answers by its caller. Pure. */
 #include "mailauth/spf.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPF record parsing into terms and macro expansion (RFC 7208 7). Pure. */
 #include "mailauth/spf_record.h"
 
 #include <arpa/inet.h>

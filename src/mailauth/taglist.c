@@ -1,3 +1,5 @@
+/* Strict parsing of RFC 6376 3.2 tag=value lists (DKIM signatures and key
+ * records, DMARC records), pointing into the caller's text. */
 #include "mailauth/taglist.h"
 
 #include <string.h>

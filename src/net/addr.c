@@ -1,3 +1,4 @@
+/* Printing socket addresses. */
 #include "net/addr.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,6 @@
+/* The connection layer (see conn.h): a bufferevent (socket, or TLS over
+ * one) behind the session's callbacks, with back-pressure, the output
+ * drained event, the deadline, and the flush-then-close. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -7,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -17,46 +19,95 @@
 #include <openssl/ssl.h>
 
 #include "net/addr.h"
+#include "net/conn_int.h"
 #include "net/tls.h"
 #include "util/xmalloc.h"
 
-struct conn {
-    struct event_base *base;
-    struct bufferevent *bev;
-    SSL *ssl; /* owned by bev once set */
-    struct event *deadline;
-    const struct conn_callbacks *cb;
-    void *arg;
-    char peer_ip[INET6_ADDRSTRLEN];
-    int peer_port;
-    int fd;
-    bool paused;   /* by the session */
-    bool closing;  /* conn_close_after_write() called */
-    bool reported; /* on_close already delivered */
-    bool notified; /* TLS close_notify sent */
-    time_t close_by;
-};
+#define CONN_CLOSE_GRACE_S 10 /* a peer that does not read our last words */
+/* Deferred: libevent runs our callbacks from the loop, never inside a
+ * bufferevent call (a TLS filter writes, and may fail, inside
+ * bufferevent_write), so no event reaches a session inside its own call. */
+#define CONN_BEV_OPTIONS (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
 
-static void report_close(struct conn *c, const char *why)
+void conn_report_close(struct conn *c, const char *why)
 {
     if (c->reported)
         return;
     c->reported = true;
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    c->want_drained = false;
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     event_del(c->deadline);
+    event_del(c->drained);
     c->cb->on_close(c, c->arg, why);
+}
+
+size_t conn_output_pending(struct conn *c)
+{
+    if (c->bev == NULL)
+        return 0;
+    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+    /* After STARTTLS the TLS records wait in the socket layer below. */
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    if (under)
+        n += evbuffer_get_length(bufferevent_get_output(under));
+    return n;
 }
 
 static void update_reading(struct conn *c)
 {
-    if (c->closing || c->reported)
+    if (c->closing || c->reported || c->bev == NULL)
         return;
-    bool want =
-        !c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) <= CONN_OUTPUT_MAX;
-    if (want)
+    c->reading_held = conn_output_pending(c) > CONN_OUTPUT_MAX;
+    if (!c->paused && !c->reading_held)
         bufferevent_enable(c->bev, EV_READ);
     else
         bufferevent_disable(c->bev, EV_READ);
+}
+
+/* Output left a buffer (for the kernel, or for the TLS layer below): if
+ * someone waits for that, look again from the loop. evbuffer callbacks run
+ * inside libevent's write path, where the session must not be called. */
+static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+    if (info->n_deleted > 0 && (c->want_drained || c->closing || c->reading_held))
+        event_active(c->drained, EV_WRITE, 0);
+}
+
+static void close_when_flushed(struct conn *c)
+{
+    if (conn_output_pending(c) != 0)
+        return; /* the next drain looks again; the deadline bounds the wait */
+    if (c->ssl && !c->notified) {
+        /* The last reply is out: say goodbye in TLS too, or the peer cannot
+         * tell our close from a truncation (Exim logs "non-properly
+         * terminated"). After STARTTLS the alert still has to leave the
+         * plain layer below: its drain brings us back here. */
+        c->notified = true;
+        tls_send_close_notify(c->ssl);
+        if (conn_output_pending(c) != 0)
+            return;
+    }
+    conn_report_close(c, "done");
+}
+
+static void on_drained_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (c->reported)
+        return;
+    if (c->closing) {
+        close_when_flushed(c);
+        return;
+    }
+    if (c->reading_held)
+        update_reading(c);
+    if (c->want_drained && conn_output_pending(c) <= c->drain_low) {
+        c->want_drained = false;
+        if (c->cb->on_drained)
+            c->cb->on_drained(c, c->arg);
+    }
 }
 
 static void on_bev_read(struct bufferevent *bev, void *arg)
@@ -66,50 +117,31 @@ static void on_bev_read(struct bufferevent *bev, void *arg)
         c->cb->on_read(c, c->arg);
 }
 
-/* All written data has left for the socket: with TLS, the filter's output
- * must also have drained from the layer below it. */
-static bool flushed(struct conn *c)
-{
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
-        return false;
-    struct bufferevent *under = bufferevent_get_underlying(c->bev);
-    return under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0;
-}
-
-static void close_when_flushed(struct conn *c)
-{
-    if (flushed(c) && c->ssl && !c->notified) {
-        /* The last reply is out: say goodbye in TLS too, or the peer cannot
-         * tell our close from a truncation (Exim logs "non-properly
-         * terminated"). After STARTTLS the alert still has to leave the
-         * plain layer below: the poll below waits for it. */
-        c->notified = true;
-        tls_send_close_notify(c->ssl);
-    }
-    if (flushed(c) || time(NULL) >= c->close_by) {
-        report_close(c, "done");
-        return;
-    }
-    struct timeval tv = {.tv_sec = 0, .tv_usec = 5000};
-    event_add(c->deadline, &tv);
-}
-
 static void on_bev_write(struct bufferevent *bev, void *arg)
 {
+    /* The top layer's output is empty: the same path as any drain, from the
+     * loop (a TLS filter writes, and calls this, inside bufferevent_write). */
     struct conn *c = arg;
-    if (c->closing) {
-        close_when_flushed(c);
-        return;
-    }
-    update_reading(c);
+    if (c->want_drained || c->closing || c->reading_held)
+        event_active(c->drained, EV_WRITE, 0);
 }
 
 static void on_bev_event(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
-    if (what & BEV_EVENT_EOF)
-        report_close(c, c->closing ? "done" : "peer closed");
-    else if (what & BEV_EVENT_ERROR) {
+    if (what & BEV_EVENT_CONNECTED) {
+        if (c->ssl && !c->tls_reported && SSL_is_init_finished(c->ssl)) {
+            c->tls_reported = true;
+            if (c->cb->on_tls_done && !c->closing && !c->reported)
+                c->cb->on_tls_done(c, c->arg);
+        } else if (c->ssl == NULL && c->cb->on_connected && !c->reported) {
+            c->cb->on_connected(c, c->arg);
+        }
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        conn_report_close(c, c->closing ? "done" : c->eof_why ? c->eof_why : "peer closed");
+    } else if (what & BEV_EVENT_ERROR) {
         const char *why = "I/O error";
         char tls_why[160];
         unsigned long e = c->ssl ? bufferevent_get_openssl_error(bev) : 0;
@@ -118,8 +150,11 @@ static void on_bev_event(struct bufferevent *bev, short what, void *arg)
             why = tls_why;
         } else if (c->ssl && !SSL_is_init_finished(c->ssl)) {
             why = "TLS handshake failed";
+        } else if (EVUTIL_SOCKET_ERROR()) {
+            snprintf(tls_why, sizeof(tls_why), "%s", strerror(EVUTIL_SOCKET_ERROR()));
+            why = tls_why;
         }
-        report_close(c, c->closing ? "done" : why);
+        conn_report_close(c, c->closing ? "done" : why);
     }
 }
 
@@ -127,35 +162,32 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     if (c->closing) {
-        /* Flushed, or the peer did not take our last reply in time. */
-        close_when_flushed(c);
+        /* The peer did not take our last reply in time. */
+        conn_report_close(c, "done");
         return;
     }
     c->cb->on_deadline(c, c->arg);
 }
 
-static void attach_bev(struct conn *c, struct bufferevent *bev)
+void conn_attach_bev(struct conn *c, struct bufferevent *bev)
 {
     c->bev = bev;
+    c->tls_reported = false;
     if (c->ssl)
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     bufferevent_setcb(bev, on_bev_read, on_bev_write, on_bev_event, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, CONN_INPUT_MAX);
+    bufferevent_setwatermark(bev, EV_READ, 0, c->input_max ? c->input_max : CONN_INPUT_MAX);
     /* libevent reads 4 KiB at a time by default: a message would cost a
      * read (and an ioctl) per 4 KiB. */
     bufferevent_set_max_single_read(bev, 64 * 1024);
+    /* Every layer's output is watched: after STARTTLS the socket's buffer
+     * (now the layer below) keeps the watch it got first. */
+    evbuffer_add_cb(bufferevent_get_output(bev), on_output_drained, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
-                      socklen_t peer_len, const struct conn_callbacks *cb, void *arg)
-{
-    return conn_new_tls(base, fd, peer, peer_len, NULL, cb, arg);
-}
-
-struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr *peer,
-                          socklen_t peer_len, SSL_CTX *implicit_tls,
-                          const struct conn_callbacks *cb, void *arg)
+struct conn *conn_alloc(struct event_base *base, int fd, const struct sockaddr *peer,
+                        socklen_t peer_len, const struct conn_callbacks *cb, void *arg)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->cb = cb;
@@ -168,6 +200,21 @@ struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr
         c->peer_port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
     c->base = base;
     c->deadline = evtimer_new(base, on_deadline, c);
+    c->drained = event_new(base, -1, 0, on_drained_event, c);
+    return c;
+}
+
+struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
+                      socklen_t peer_len, const struct conn_callbacks *cb, void *arg)
+{
+    return conn_new_tls(base, fd, peer, peer_len, NULL, cb, arg);
+}
+
+struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr *peer,
+                          socklen_t peer_len, SSL_CTX *implicit_tls,
+                          const struct conn_callbacks *cb, void *arg)
+{
+    struct conn *c = conn_alloc(base, fd, peer, peer_len, cb, arg);
     /* Replies are whole lines written at once: waiting for the peer's
      * delayed ACK (Nagle) would only add ~40 ms to TLS handshakes and
      * pipelined replies. */
@@ -177,10 +224,10 @@ struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr
     }
     if (implicit_tls) {
         c->ssl = SSL_new(implicit_tls);
-        attach_bev(c, bufferevent_openssl_socket_new(base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                     BEV_OPT_CLOSE_ON_FREE));
+        conn_attach_bev(c, bufferevent_openssl_socket_new(
+                               base, fd, c->ssl, BUFFEREVENT_SSL_ACCEPTING, CONN_BEV_OPTIONS));
     } else {
-        attach_bev(c, bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+        conn_attach_bev(c, bufferevent_socket_new(base, fd, CONN_BEV_OPTIONS));
     }
     return c;
 }
@@ -195,13 +242,13 @@ bool conn_starttls(struct conn *c, SSL_CTX *ctx)
     evbuffer_drain(in, evbuffer_get_length(in));
     c->ssl = SSL_new(ctx);
     struct bufferevent *tls = bufferevent_openssl_filter_new(
-        c->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+        c->base, c->bev, c->ssl, BUFFEREVENT_SSL_ACCEPTING, CONN_BEV_OPTIONS);
     if (tls == NULL) {
         SSL_free(c->ssl);
         c->ssl = NULL;
         return false;
     }
-    attach_bev(c, tls);
+    conn_attach_bev(c, tls);
     return true;
 }
 
@@ -221,7 +268,15 @@ void conn_free(struct conn **cp)
     if (c == NULL)
         return;
     event_free(c->deadline);
-    bufferevent_free(c->bev);
+    event_free(c->drained);
+    if (c->bev) {
+        /* libevent finalises the buffers later: no drain may reach c then. */
+        struct bufferevent *under = bufferevent_get_underlying(c->bev);
+        if (under)
+            evbuffer_remove_cb(bufferevent_get_output(under), on_output_drained, c);
+        evbuffer_remove_cb(bufferevent_get_output(c->bev), on_output_drained, c);
+        bufferevent_free(c->bev);
+    }
     free(c);
     *cp = NULL;
 }
@@ -233,7 +288,7 @@ struct evbuffer *conn_input(struct conn *c)
 
 void conn_write(struct conn *c, const void *data, size_t len)
 {
-    if (c->reported)
+    if (c->reported || c->bev == NULL)
         return;
     bufferevent_write(c->bev, data, len);
     update_reading(c);
@@ -241,7 +296,7 @@ void conn_write(struct conn *c, const void *data, size_t len)
 
 void conn_printf(struct conn *c, const char *fmt, ...)
 {
-    if (c->reported)
+    if (c->reported || c->bev == NULL)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -250,13 +305,20 @@ void conn_printf(struct conn *c, const char *fmt, ...)
     update_reading(c);
 }
 
-size_t conn_output_pending(struct conn *c)
+void conn_notify_drained(struct conn *c, size_t low)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (c->reported)
+        return;
+    c->want_drained = true;
+    c->drain_low = low;
+    if (conn_output_pending(c) <= low)
+        event_active(c->drained, EV_WRITE, 0);
 }
 
 void conn_set_deadline(struct conn *c, unsigned ms)
 {
+    if (c->closing)
+        return; /* the close grace is running */
     if (ms == 0) {
         event_del(c->deadline);
         return;
@@ -282,14 +344,13 @@ void conn_close_after_write(struct conn *c)
     if (c->closing || c->reported)
         return;
     c->closing = true;
-    bufferevent_disable(c->bev, EV_READ);
-    /* Give a peer that does not read our last words a bounded time. */
-    c->close_by = time(NULL) + 10;
-    struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+    c->want_drained = false;
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ);
+    struct timeval tv = {.tv_sec = CONN_CLOSE_GRACE_S, .tv_usec = 0};
     event_add(c->deadline, &tv);
     /* Reported from the loop, never from inside the caller's stack. */
-    if (flushed(c))
-        event_active(c->deadline, EV_TIMEOUT, 0);
+    event_active(c->drained, EV_WRITE, 0);
 }
 
 const char *conn_peer_ip(const struct conn *c)

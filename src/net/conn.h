@@ -1,8 +1,16 @@
 /*
  * conn: a network connection as sessions see it. It owns the socket, the
- * (later) TLS layer, the deadline timer and the buffers, and hands the
- * session events: input ready, deadline passed, closed. Sessions never call
- * read(), write() or OpenSSL themselves.
+ * TLS layer, the deadline timer and the buffers, and hands the session
+ * events: input ready, output drained, deadline passed, TLS done, closed.
+ * Sessions never call read(), write(), libevent's bufferevents or OpenSSL
+ * themselves. Every event is delivered from the event loop, never from
+ * inside a conn_* call the session made.
+ *
+ * Output drained: "pending" counts every octet written and not yet handed
+ * to the kernel, in the TLS layer and below it. A session that produces
+ * output in steps (a POP3 RETR, a relayed message) asks with
+ * conn_notify_drained(c, low) to hear once pending falls to low; nothing
+ * polls.
  *
  * Back-pressure: reading stops while the session leaves more than
  * CONN_INPUT_MAX octets unconsumed or while the peer is not reading our
@@ -30,6 +38,13 @@ struct conn_callbacks {
     /* The peer closed, an I/O error happened, or conn_close_after_write()
      * finished flushing. The session frees itself (and calls conn_free). */
     void (*on_close)(struct conn *c, void *arg, const char *why);
+    /* Optional: pending output fell to the mark of conn_notify_drained(). */
+    void (*on_drained)(struct conn *c, void *arg);
+    /* Optional: a TLS handshake (implicit, STARTTLS, or client) finished;
+     * conn_tls() is set now. A failed one is reported by on_close. */
+    void (*on_tls_done)(struct conn *c, void *arg);
+    /* Optional, outbound connections: the TCP connection is established. */
+    void (*on_connected)(struct conn *c, void *arg);
 };
 
 struct conn *conn_new(struct event_base *base, int fd, const struct sockaddr *peer,
@@ -52,13 +67,18 @@ bool conn_tls_started(const struct conn *c);
 struct evbuffer *conn_input(struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Octets written and not yet handed to the kernel, TLS layer included. */
 size_t conn_output_pending(struct conn *c);
+/* One-shot: on_drained runs (from the loop) once conn_output_pending() is
+ * at most low, at once if it already is. A later call replaces the mark. */
+void conn_notify_drained(struct conn *c, size_t low);
 
 /* Arms a one-shot deadline (ms from now); 0 disarms. */
 void conn_set_deadline(struct conn *c, unsigned ms);
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
-/* Stops reading, flushes what was written, then reports on_close("done"). */
+/* Stops reading, flushes what was written (and a TLS close_notify), then
+ * reports on_close("done"); a peer that does not take it gets 10 s. */
 void conn_close_after_write(struct conn *c);
 
 const char *conn_peer_ip(const struct conn *c);

@@ -1,3 +1,5 @@
+/* Binding the configured addresses and accepting connections, with the
+ * connection limits enforced (421) before any session exists. */
 #include "net/listener.h"
 
 #include <arpa/inet.h>

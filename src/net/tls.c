@@ -1,3 +1,5 @@
+/* TLS contexts (OpenSSL): the server's, checked at load, and the outbound
+ * clients', plus error, description and verification helpers. */
 #include "net/tls.h"
 
 #include <arpa/inet.h>
@@ -94,17 +96,13 @@ SSL_CTX *tls_client_new(bool verify, const char *ca_file, struct buf *err_r)
      * peer is one we chose, and must speak a current version. */
     SSL_CTX_set_min_proto_version(ctx, verify ? TLS1_2_VERSION : TLS1_VERSION);
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    /* Sessions may bring TLSA records (tls_client_setup()). */
+    if (SSL_CTX_dane_enable(ctx) <= 0) {
+        buf_printf(err_r, "TLS: DANE unavailable: %s\n", tls_last_error(why, sizeof(why)));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     return ctx;
-}
-
-bool tls_client_set_peer(SSL *ssl, const char *name)
-{
-    unsigned char bin[16];
-    bool literal = inet_pton(AF_INET, name, bin) == 1 || inet_pton(AF_INET6, name, bin) == 1;
-    if (literal) /* RFC 6066 3: no SNI for an address */
-        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1;
-    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
 }
 
 const char *tls_verify_error(SSL *ssl)

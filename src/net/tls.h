@@ -10,6 +10,7 @@
 #define POSTERN_NET_TLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/buf.h"
 
@@ -26,12 +27,18 @@ void tls_ctx_free(SSL_CTX **ctx);
  * is accepted (opportunistic TLS, RFC 7435), though the verification
  * result is still computed, for the log. NULL on failure, reason in err_r. */
 SSL_CTX *tls_client_new(bool verify, const char *ca_file, struct buf *err_r);
-/* Per session: SNI, and the name the certificate must carry (an IP
- * literal is checked against the IP addresses of the certificate). */
-bool tls_client_set_peer(SSL *ssl, const char *name);
+/* Per session (tls_client.c): SNI, the names the certificate must carry,
+ * DANE records, as params say (checked with conn_tls_client_check()).
+ * False with the reason in err. */
+struct conn_tls_client;
+bool tls_client_setup(SSL *ssl, const struct conn_tls_client *params, char *err, size_t len);
 /* Why the peer's certificate was refused ("certificate has expired",
  * "Hostname mismatch", ...), or NULL if verification passed. */
 const char *tls_verify_error(SSL *ssl);
+/* The chain, name or DANE check failed (not merely no certificate). */
+bool tls_verify_failed(SSL *ssl);
+/* The peer certificate's subject, or "none". */
+void tls_peer_subject(SSL *ssl, char *out, size_t len);
 /* TLS close_notify (RFC 8446 6.1) before the socket is closed: one
  * non-blocking SSL_shutdown, not waiting for the peer's. */
 void tls_send_close_notify(SSL *ssl);

@@ -1,3 +1,6 @@
+/* Pickup (see pickup.h): watches queue/drop/ with inotify, reads and checks
+ * the files in a worker, decides senders and recipients on the loop, and
+ * commits them to the queue in a worker. */
 #include "pickup/pickup.h"
 
 #include <dirent.h>
@@ -7,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,11 +30,15 @@
 #include "proto/text.h"
 #include "queue/drop.h"
 #include "queue/queue.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
 
 #define PICKUP_BATCH 64
+/* After a failure (the folder unreadable, a commit failed) the files left
+ * are tried again this much later, when nothing else brings a scan first. */
+#define PICKUP_RETRY_S 60
 
 struct pickup_item {
     char *name;
@@ -49,18 +57,25 @@ struct pickup_item {
 
 struct pickup {
     struct daemon *d;
-    struct event *timer;
+    int inotify_fd;      /* -1: inotify failed, the fallback rescans */
+    struct event *watch; /* inotify_fd readable */
+    int dir_fd;          /* drop/, to look at a new name (or -1) */
+    struct event *retry; /* one-shot after a failure; periodic in the fallback */
     char *dir;
     uid_t service_uid;
-    bool busy;
+    bool busy;  /* a scan or commit job is out */
+    bool again; /* something arrived while busy: scan once it is done */
 };
 
 struct pickup_job {
     struct pickup *p;
-    const struct dkim_keyring *keys; /* kept alive by the daemon until exit */
-    uint64_t size_limit;
+    /* The configuration, tables and keys this batch is handled with,
+     * whatever a reload does meanwhile (the workers read through it). */
+    struct snapshot *snap;
     struct pickup_item *items[PICKUP_BATCH];
     size_t n;
+    bool full;   /* the batch filled up: more files may wait */
+    bool failed; /* the folder could not be read, or a commit failed */
 };
 
 static void item_free(struct pickup_item *it)
@@ -148,20 +163,24 @@ static bool read_item(const char *dir, uint64_t limit, struct pickup_item *it)
 static void scan_work(void *arg)
 {
     struct pickup_job *job = arg;
+    uint64_t size_limit = job->snap->conf->message_size;
     DIR *dp = opendir(job->p->dir);
-    if (dp == NULL)
+    if (dp == NULL) {
+        job->failed = true;
         return;
-    struct dirent *e;
+    }
+    struct dirent *e = NULL;
     while (job->n < PICKUP_BATCH && (e = readdir(dp)) != NULL) {
         if (e->d_name[0] == '.')
             continue; /* "." "..", and files still being written */
         struct pickup_item *it = xcalloc(1, sizeof(*it));
         it->name = xstrdup(e->d_name);
-        if (read_item(job->p->dir, job->size_limit, it))
+        if (read_item(job->p->dir, size_limit, it))
             job->items[job->n++] = it;
         else
             item_free(it);
     }
+    job->full = job->n == PICKUP_BATCH;
     closedir(dp);
 }
 
@@ -174,10 +193,10 @@ static bool trusted(const struct pickup *p, uid_t uid)
  * hostname, or the users file's mailbox LOGIN@DOMAIN in a local domain (and
  * the aliases that reach it, catch-alls excepted), as submission allows an
  * authenticated user. */
-static bool address_owned(const struct pickup *p, const char *login, const char *addr)
+static bool address_owned(const struct snapshot *snap, const char *login, const char *addr)
 {
-    const struct conf *conf = p->d->conf;
-    const struct user_table *users = p->d->users;
+    const struct conf *conf = snap->conf;
+    const struct user_table *users = snap->users;
     char *lower = xstrdup(addr);
     address_lower(lower);
     char *own = xasprintf("%s@%s", login, conf->hostname);
@@ -210,10 +229,10 @@ static bool address_owned(const struct pickup *p, const char *login, const char 
 /* (loop) Mail is signed for root and the service user whatever its From:;
  * for anyone else only when each From: address is theirs (a From: added by
  * prepare() is their own address). */
-static bool may_sign(const struct pickup *p, const struct pickup_item *it, const char *login,
+static bool may_sign(const struct pickup_job *job, const struct pickup_item *it, const char *login,
                      const char *h, size_t hlen)
 {
-    if (trusted(p, it->uid))
+    if (trusted(job->p, it->uid))
         return true;
     struct buf from;
     buf_init(&from);
@@ -224,7 +243,7 @@ static bool may_sign(const struct pickup *p, const struct pickup_item *it, const
         size_t n = header_addresses(from.data, &addrs);
         ok = n > 0;
         for (size_t i = 0; i < n; i++) {
-            ok = ok && address_owned(p, login, addrs[i]);
+            ok = ok && address_owned(job->snap, login, addrs[i]);
             free(addrs[i]);
         }
         free(addrs);
@@ -238,9 +257,11 @@ static bool may_sign(const struct pickup *p, const struct pickup_item *it, const
 
 /* (loop) Decides the sender and the recipients' targets, and builds the
  * header fields to prepend. */
-static void prepare(struct pickup *p, struct pickup_item *it)
+static void prepare(struct pickup_job *job, struct pickup_item *it)
 {
-    const struct conf *conf = p->d->conf;
+    const struct pickup *p = job->p;
+    const struct conf *conf = job->snap->conf;
+    const struct user_table *users = job->snap->users;
     struct envelope *env = envelope_new();
     free(env->sender);
     struct passwd *pw = getpwuid(it->uid);
@@ -260,12 +281,12 @@ static void prepare(struct pickup *p, struct pickup_item *it)
             address_lower(addr);
             char **targets = NULL;
             size_t n = 0;
-            user_table_resolve(p->d->users, addr, &targets, &n);
+            user_table_resolve(users, addr, &targets, &n);
             bool any = false;
             for (size_t k = 0; k < n; k++) {
                 const char *at = strrchr(targets[k], '@');
                 if (!(at && conf_is_local_domain(conf, at + 1)) ||
-                    user_table_has_mailbox(p->d->users, targets[k])) {
+                    user_table_has_mailbox(users, targets[k])) {
                     if (envelope_find_rcpt(env, targets[k]) < 0)
                         envelope_add_rcpt(env, targets[k], addr);
                     any = true;
@@ -290,7 +311,7 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     for (size_t i = 0; i < env->nrcpts; i++)
         failed |= env->rcpts[i].state == RCPT_FAILED;
     if (failed && env->sender[0])
-        bounce_targets(conf, p->d->users, env->sender, &it->bounce_to, &it->nbounce_to);
+        bounce_targets(conf, users, env->sender, &it->bounce_to, &it->nbounce_to);
 
     char date[64];
     time_t now = time(NULL);
@@ -302,7 +323,7 @@ static void prepare(struct pickup *p, struct pickup_item *it)
     size_t blen = it->data.len - it->head.body_offset;
     size_t hlen = text_header_length(body, blen);
     /* A uid without a login owns no address ("nobody" is not theirs). */
-    it->may_sign = (pw != NULL || trusted(p, it->uid)) && may_sign(p, it, login, body, hlen);
+    it->may_sign = (pw != NULL || trusted(p, it->uid)) && may_sign(job, it, login, body, hlen);
     if (header_get(body, hlen, "From", NULL) == 0) {
         if (it->head.fullname)
             buf_printf(&it->prefix, "From: \"%s\" <%s>\r\n", it->head.fullname, env->sender);
@@ -326,14 +347,15 @@ static void prepare(struct pickup *p, struct pickup_item *it)
  * the From: domain has a key; the field goes into the envelope. */
 static void sign(struct pickup_job *job, struct pickup_item *it, size_t blen)
 {
-    if (job->keys == NULL || job->keys->n == 0 || !it->may_sign)
+    const struct dkim_keyring *keys = job->snap->dkim;
+    if (keys->n == 0 || !it->may_sign)
         return;
     struct dkim_signer *signer = dkim_signer_new();
     dkim_signer_update(signer, it->prefix.data, it->prefix.len);
     dkim_signer_update(signer, it->data.data + it->head.body_offset, blen);
     size_t hlen;
     const char *h = dkim_signer_header(signer, &hlen);
-    const struct dkim_key *key = dkim_keyring_for_message(job->keys, h, hlen);
+    const struct dkim_key *key = dkim_keyring_for_message(keys, h, hlen);
     struct buf field, err;
     buf_init(&field);
     buf_init(&err);
@@ -349,8 +371,9 @@ static void sign(struct pickup_job *job, struct pickup_item *it, size_t blen)
 
 /* (worker) The recipients that named no local mailbox are reported to the
  * sender now (the message is committed, so the DSN can quote it). */
-static void bounce_unknown(struct pickup *p, struct pickup_item *it)
+static void bounce_unknown(const struct pickup_job *job, struct pickup_item *it)
 {
+    struct queue *queue = job->p->d->queue;
     struct envelope *env = it->env;
     struct dsn_rcpt *dr = xcalloc(env->nrcpts, sizeof(*dr));
     size_t n = 0;
@@ -374,14 +397,16 @@ static void bounce_unknown(struct pickup *p, struct pickup_item *it)
             .ntargets = it->nbounce_to,
             .now = env->arrival,
         };
-        int rc = bounce_queue(p->d->queue, p->d->conf->hostname, env, &rep, &it->bounce);
+        int rc = bounce_queue(queue, job->snap->conf->hostname, env, &rep, &it->bounce);
         if (rc != 0)
             log_error("event=bounce_failed id=%s error=%s", env->id, log_q(strerror(rc)));
     }
     free(dr);
-    if (envelope_pending(env) == 0 && queue_remove(p->d->queue, env->id) == 0)
+    if (envelope_pending(env) == 0 && queue_remove(queue, env->id) == 0)
         it->removed = true;
 }
+
+static void job_finished(struct pickup_job *job);
 
 /* (worker) Commits each prepared item to the queue, then removes its file. */
 static void commit_work(void *arg)
@@ -392,9 +417,10 @@ static void commit_work(void *arg)
         struct queue_incoming *in = queue_incoming_new(job->p->d->queue);
         if (in == NULL) {
             it->rc = errno;
+            job->failed = true;
             continue;
         }
-        memcpy(it->env->id, in->id, sizeof(it->env->id));
+        memcpy(it->env->id, queue_incoming_id(in), sizeof(it->env->id));
         it->env->arrival = time(NULL);
         size_t blen = it->data.len - it->head.body_offset;
         it->env->size = blen;
@@ -402,11 +428,12 @@ static void commit_work(void *arg)
         queue_incoming_write(in, it->data.data + it->head.body_offset, blen);
         sign(job, it, blen);
         it->rc = queue_incoming_commit(in, it->env);
+        job->failed |= it->rc != 0;
         if (it->rc == 0) {
             char *path = xasprintf("%s/%s", job->p->dir, it->name);
             unlink(path);
             free(path);
-            bounce_unknown(job->p, it);
+            bounce_unknown(job, it);
         }
     }
     int dfd = open(job->p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -441,34 +468,125 @@ static void commit_done(void *arg)
         }
         item_free(it);
     }
-    job->p->busy = false;
-    free(job);
+    job_finished(job);
 }
 
 static void scan_done(void *arg)
 {
     struct pickup_job *job = arg;
     if (job->n == 0) {
-        job->p->busy = false;
-        free(job);
+        job_finished(job);
         return;
     }
     for (size_t i = 0; i < job->n; i++)
-        prepare(job->p, job->items[i]);
-    job->keys = job->p->d->dkim;
+        prepare(job, job->items[i]);
     worker_pool_submit(job->p->d->workers, commit_work, commit_done, job);
+}
+
+static void scan(struct pickup *p)
+{
+    if (p->d->stopping)
+        return;
+    if (p->busy) {
+        p->again = true; /* what arrived may be past the running scan's readdir */
+        return;
+    }
+    p->busy = true;
+    p->again = false;
+    struct pickup_job *job = xcalloc(1, sizeof(*job));
+    job->p = p;
+    job->snap = snapshot_ref(p->d->snap);
+    worker_pool_submit(p->d->workers, scan_work, scan_done, job);
+}
+
+static void job_finished(struct pickup_job *job)
+{
+    struct pickup *p = job->p;
+    bool more = job->full && !job->failed;
+    if (job->failed && !event_pending(p->retry, EV_TIMEOUT, NULL)) {
+        struct timeval tv = {PICKUP_RETRY_S, 0};
+        event_add(p->retry, &tv);
+    }
+    snapshot_unref(&job->snap);
+    free(job);
+    p->busy = false;
+    if (more || p->again)
+        scan(p);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
+    scan(arg);
+}
+
+/* Stops watching (the folder went away, or the watch could not be made):
+ * from now on only the fallback's periodic rescan finds new files. */
+static void watch_lost(struct pickup *p, const char *why)
+{
+    log_error("event=pickup_watch_failed dir=%s error=%s fallback=rescan_every_%ds", log_q(p->dir),
+              log_q(why), PICKUP_RETRY_S);
+    if (p->watch) {
+        event_free(p->watch);
+        p->watch = NULL;
+    }
+    if (p->inotify_fd >= 0) {
+        close(p->inotify_fd);
+        p->inotify_fd = -1;
+    }
+    /* The fallback: the only periodic rescan in pickup, for a kernel or a
+     * folder inotify cannot serve. */
+    event_free(p->retry);
+    p->retry = event_new(p->d->base, -1, EV_PERSIST, on_timer, p);
+    struct timeval tv = {PICKUP_RETRY_S, 0};
+    event_add(p->retry, &tv);
+}
+
+/* A new name in drop/: whether it is complete now. A regular file with one
+ * link was made by open() and is being written: its IN_CLOSE_WRITE says
+ * when it is done (read earlier, it would be set aside as cut short).
+ * Anything else made there (a hard link, a symbolic link, a folder) only
+ * ever appears, and is looked at (and set aside) now. The lookup is of a
+ * name just made in our own folder: its inode is in memory, nothing waits
+ * for the disk. */
+static bool created_complete(const struct pickup *p, const struct inotify_event *ev)
+{
+    if ((ev->mask & IN_ISDIR) || p->dir_fd < 0)
+        return true;
+    struct stat st;
+    if (fstatat(p->dir_fd, ev->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return false; /* gone already: its rename or removal tells the rest */
+    return !S_ISREG(st.st_mode) || st.st_nlink != 1;
+}
+
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
     struct pickup *p = arg;
-    if (p->busy || p->d->stopping)
-        return;
-    p->busy = true;
-    struct pickup_job *job = xcalloc(1, sizeof(*job));
-    job->p = p;
-    job->size_limit = p->d->conf->message_size;
-    worker_pool_submit(p->d->workers, scan_work, scan_done, job);
+    /* Aligned as inotify(7) asks: the events are read in place. */
+    char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool now = false, lost = false;
+    ssize_t n;
+    while ((n = read(fd, events, sizeof(events))) > 0) {
+        for (char *at = events; at < events + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)at;
+            at += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW)
+                now = true; /* events were lost: look at everything */
+            else if (ev->mask & IN_IGNORED)
+                lost = true;
+            else if (ev->len == 0 || ev->name[0] == '.')
+                continue; /* a file still being written, by its name */
+            else if (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
+                now = true;
+            else if ((ev->mask & IN_CREATE) && !now)
+                now = created_complete(p, ev);
+        }
+    }
+    if (lost) {
+        watch_lost(p, "the folder was removed or replaced");
+        now = true;
+    }
+    if (now)
+        scan(p);
 }
 
 struct pickup *pickup_new(struct daemon *d)
@@ -478,10 +596,23 @@ struct pickup *pickup_new(struct daemon *d)
     p->dir = xasprintf("%s/queue/drop", d->conf->data_dir);
     /* The daemon's own user: after the drop, the service user. */
     p->service_uid = geteuid();
-    p->timer = event_new(d->base, -1, EV_PERSIST, on_timer, p);
-    struct timeval tv = {1, 0};
-    event_add(p->timer, &tv);
-    event_active(p->timer, EV_TIMEOUT, 0); /* at start too */
+    p->dir_fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    p->retry = evtimer_new(d->base, on_timer, p);
+    /* sendmail writes a hidden name and renames it into place (IN_MOVED_TO);
+     * a file written in place under its final name is complete when closed
+     * (IN_CLOSE_WRITE); links and folders only appear (IN_CREATE). */
+    p->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (p->inotify_fd < 0) {
+        watch_lost(p, strerror(errno));
+    } else if (inotify_add_watch(p->inotify_fd, p->dir,
+                                 IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR |
+                                     IN_DONT_FOLLOW) < 0) {
+        watch_lost(p, strerror(errno));
+    } else {
+        p->watch = event_new(d->base, p->inotify_fd, EV_READ | EV_PERSIST, on_inotify, p);
+        event_add(p->watch, NULL);
+    }
+    scan(p); /* what was left while the daemon was down */
     return p;
 }
 
@@ -490,7 +621,13 @@ void pickup_free(struct pickup **pp)
     struct pickup *p = *pp;
     if (p == NULL)
         return;
-    event_free(p->timer);
+    if (p->watch)
+        event_free(p->watch);
+    if (p->inotify_fd >= 0)
+        close(p->inotify_fd);
+    if (p->dir_fd >= 0)
+        close(p->dir_fd);
+    event_free(p->retry);
     free(p->dir);
     free(p);
     *pp = NULL;

@@ -1,7 +1,9 @@
 /*
  * pickup: takes the files `postern sendmail` leaves in queue/drop/ into the
- * queue. Every second (and at start) a worker reads the folder; each file
- * is validated as if it came from a stranger: the head is parsed strictly,
+ * queue. A worker reads the folder at start and whenever inotify says a
+ * file arrived (renamed in, closed after writing, or linked); nothing
+ * polls, except a slow rescan when inotify cannot be used. Each file is
+ * validated as if it came from a stranger: the head is parsed strictly,
  * the text must be CRLF lines of at most 998 octets without NUL, and the
  * sender is the file owner's login at [server] hostname unless the owner is
  * root or the service user (who may name any sender with -f). Missing

@@ -1,31 +1,32 @@
 /* POP3 login: USER/PASS (RFC 1939 7) and AUTH PLAIN (RFC 5034, with the
  * initial response), verified in a worker, failures delayed and rate
- * limited per client address by the limiter SMTP AUTH shares. */
+ * limited per client address by the limiter SMTP AUTH shares. The AUTH
+ * exchange itself is proto/sasl_step.h, as for SMTP; only PLAIN is offered
+ * (the mechanism list is part of what clients and the tests see). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 
-#include "auth/login.h"
+#include "auth/check.h"
 #include "daemon.h"
 #include "net/conn.h"
 #include "pop3d/session.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-static void login_done(void *arg, enum login_result result, const char *user)
+static void check_done(void *arg, enum auth_check_result result, const char *user)
 {
     struct pop3d_session *s = arg;
     s->check = NULL;
     if (s->state == POP3D_CLOSING)
         return; /* shut down meanwhile */
-    if (result == LOGIN_LOCKED) {
+    if (result == AUTH_CHECK_LOCKED) {
         pop3d_close(s, "[SYS/TEMP] Too many failed logins from your address, try again later");
         return;
     }
-    if (result == LOGIN_FAILED) {
+    if (result == AUTH_CHECK_FAILED) {
         pop3d_reply_err(s, "[AUTH] Authentication failed");
         s->state = POP3D_AUTHORIZATION;
         pop3d_wait_command(s);
@@ -46,7 +47,7 @@ static void login_done(void *arg, enum login_result result, const char *user)
 /* Refuses a locked-out address before any password is checked. */
 static bool locked_out(struct pop3d_session *s)
 {
-    if (login_lockout_left(s->d, s->ip, s->service) == 0)
+    if (auth_check_lockout_left(s->d, s->ip, s->service) == 0)
         return false;
     pop3d_close(s, "[SYS/TEMP] Too many failed logins from your address, try again later");
     return true;
@@ -55,7 +56,7 @@ static bool locked_out(struct pop3d_session *s)
 static void start_verify(struct pop3d_session *s, const char *user, const char *password)
 {
     s->state = POP3D_AUTH_CHECK;
-    s->check = login_start(s->d, s->ip, s->service, user, password, login_done, s);
+    s->check = auth_check_start(s->d, s->ip, s->service, user, password, check_done, s);
 }
 
 bool pop3d_cmd_user(struct pop3d_session *s, const struct pop3_command *cmd)
@@ -96,40 +97,42 @@ bool pop3d_cmd_pass(struct pop3d_session *s, const struct pop3_command *cmd)
     return false;
 }
 
-/* Decodes one PLAIN response and starts the check, or replies why not. */
-static bool plain_response(struct pop3d_session *s, const char *data, size_t len)
+/* Answers one result of the SASL exchange; returns false when input
+ * processing must stop (the password is being checked, or closing). */
+static bool auth_result(struct pop3d_session *s, enum sasl_step_result r)
 {
-    if (len == 1 && data[0] == '*') {
+    switch (r) {
+    case SASL_STEP_CHALLENGE:
+        s->state = POP3D_SASL;
+        conn_printf(s->conn, "+ %s\r\n", s->sasl.challenge);
+        return true;
+    case SASL_STEP_READY:
+        start_verify(s, s->sasl.creds.user, s->sasl.creds.password);
+        sasl_step_reset(&s->sasl);
+        return false;
+    case SASL_STEP_CANCELLED:
         s->state = POP3D_AUTHORIZATION;
         pop3d_reply_err(s, "Authentication cancelled");
         return true;
+    case SASL_STEP_ERROR:
+        break;
     }
-    struct sasl_creds creds;
-    enum sasl_result r = sasl_plain_decode(data, len, &creds);
-    if (r != SASL_OK) {
-        OPENSSL_cleanse(&creds, sizeof(creds));
-        s->state = POP3D_AUTHORIZATION;
-        if (r == SASL_BAD_BASE64)
-            pop3d_reply_err(s, "Invalid base64 in authentication data");
-        else
-            pop3d_reply_err(s, "Malformed authentication data: %s", sasl_result_text(r));
-        pop3d_bad_command(s);
-        return s->state != POP3D_CLOSING;
-    }
-    if (creds.authzid[0] && strcasecmp(creds.authzid, creds.user) != 0) {
-        OPENSSL_cleanse(&creds, sizeof(creds));
-        s->state = POP3D_AUTHORIZATION;
+    s->state = POP3D_AUTHORIZATION;
+    if (s->sasl.error == SASL_AUTHZID) {
         pop3d_reply_err(s, "[AUTH] Acting as another user (authzid) is not allowed");
         return true;
     }
-    start_verify(s, creds.user, creds.password);
-    OPENSSL_cleanse(&creds, sizeof(creds));
-    return false;
+    if (s->sasl.error == SASL_BAD_BASE64)
+        pop3d_reply_err(s, "Invalid base64 in authentication data");
+    else
+        pop3d_reply_err(s, "Malformed authentication data: %s", sasl_result_text(s->sasl.error));
+    pop3d_bad_command(s);
+    return s->state != POP3D_CLOSING;
 }
 
 bool pop3d_auth_response(struct pop3d_session *s, const char *line, size_t len)
 {
-    return plain_response(s, line, len);
+    return auth_result(s, sasl_step_feed(&s->sasl, line, len));
 }
 
 bool pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd)
@@ -139,25 +142,25 @@ bool pop3d_cmd_auth(struct pop3d_session *s, const struct pop3_command *cmd)
         conn_printf(s->conn, "+OK Mechanisms follow\r\nPLAIN\r\n.\r\n");
         return true;
     }
-    if (cmd->arg_len != 5 || strncasecmp(cmd->arg, "PLAIN", 5) != 0) {
+    /* The exchange is pure: started first so that an unknown mechanism is
+     * answered before the lockout is looked at, as before. */
+    enum sasl_step_result r = sasl_step_start(&s->sasl, SASL_MECH_PLAIN, cmd->arg, cmd->arg_len,
+                                              cmd->initial, cmd->initial_len);
+    if (r == SASL_STEP_ERROR && s->sasl.error == SASL_UNKNOWN_MECH) {
         pop3d_reply_err(s, "Unsupported authentication mechanism (use PLAIN)");
         return true;
     }
-    if (locked_out(s))
+    if (locked_out(s)) {
+        sasl_step_reset(&s->sasl);
         return false;
-    s->has_user = false;
-    if (cmd->initial) {
-        /* RFC 5034 4: "=" is an empty initial response. */
-        size_t len = cmd->initial_len == 1 && cmd->initial[0] == '=' ? 0 : cmd->initial_len;
-        return plain_response(s, cmd->initial, len);
     }
-    s->state = POP3D_SASL;
-    conn_write(s->conn, "+ \r\n", 4);
-    return true;
+    s->has_user = false;
+    return auth_result(s, r);
 }
 
 void pop3d_auth_cleanup(struct pop3d_session *s)
 {
-    login_cancel(&s->check);
+    auth_check_cancel(&s->check);
+    sasl_step_reset(&s->sasl);
     OPENSSL_cleanse(s->user, sizeof(s->user));
 }

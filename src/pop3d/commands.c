@@ -11,6 +11,7 @@
 #include "net/conn.h"
 #include "pop3d/mailbox.h"
 #include "pop3d/session.h"
+#include "snapshot.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -102,7 +103,7 @@ static bool cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd)
         pop3d_reply_err(s, "TLS is already active");
         return true;
     }
-    if (s->service != SERVICE_POP3 || s->d->tls == NULL) {
+    if (s->service != SERVICE_POP3 || s->snap->tls == NULL) {
         pop3d_reply_err(s, "STLS is not available ([tls] cert and key are not configured)");
         return true;
     }
@@ -113,7 +114,7 @@ static bool cmd_stls(struct pop3d_session *s, const struct pop3_command *cmd)
     /* Everything learnt before TLS is forgotten (RFC 2595 4); the buffered
      * plaintext input is dropped by conn_starttls (CVE-2011-0411). */
     s->has_user = false;
-    if (!conn_starttls(s->conn, s->d->tls)) {
+    if (!conn_starttls(s->conn, s->snap->tls)) {
         log_warn("event=pop3_stls_failed client=%s", s->ip);
         pop3d_close(s, NULL);
     }
@@ -128,7 +129,7 @@ static bool cmd_capa(struct pop3d_session *s, const struct pop3_command *cmd)
     buf_append_str(&b, "+OK Capability list follows\r\n"
                        "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
     if (s->state == POP3D_AUTHORIZATION) {
-        if (s->service == SERVICE_POP3 && s->d->tls && !conn_tls_started(s->conn))
+        if (s->service == SERVICE_POP3 && s->snap->tls && !conn_tls_started(s->conn))
             buf_append_str(&b, "STLS\r\n");
         /* Passwords only where they may be used: not in plain text, unless
          * the administrator allows it. */

@@ -1,3 +1,5 @@
+/* A POP3 session's view of one Maildir: scanning new/ and cur/, opening a
+ * message, and applying deletions at QUIT. Blocking: workers only. */
 #include "pop3d/mailbox.h"
 
 #include <dirent.h>

@@ -13,16 +13,10 @@
 
 struct daemon;
 
-/* Takes ownership of fd. */
+/* Takes ownership of fd. Shutdown and the close-all at exit go through
+ * the session skeleton (session/session.h): a QUIT whose deletions are
+ * being applied finishes first, even without its client. */
 void pop3d_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen);
-
-/* Shutdown begins: every session gets -ERR [SYS/TEMP] and is closed, but
- * a QUIT whose deletions are being applied finishes first. */
-void pop3d_shutdown_begin(struct daemon *d);
-
-/* Frees every live session (shutdown). Work already in a worker finishes
- * without them: a QUIT's deletions still happen. */
-void pop3d_close_all(struct daemon *d);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * session: the POP3 session, shared by its parts:
- *   session.c   life cycle, input loop, replies, deadlines, mailbox locks
+ *   session.c   the skeleton's hooks (session/session.h: the input loop,
+ *               deadlines, shutdown), replies, the mailbox lock, scan, update
  *   commands.c  the command table and the TRANSACTION commands
  *   auth.c      USER/PASS and AUTH PLAIN, verified in a worker, rate limited
  *   transfer.c  RETR and TOP: the message read in a worker, chunk by chunk
@@ -16,12 +17,14 @@
 #include "conf/conf.h"
 #include "proto/pop3_parse.h"
 #include "proto/sasl.h"
+#include "proto/sasl_step.h"
+#include "session/session.h"
 
 struct conn;
 struct daemon;
-struct event;
+struct worker_job;
 struct pop3d_mailbox;
-struct login;
+struct auth_check;
 struct pop3d_xfer;
 struct pop3d_box_job;
 
@@ -39,29 +42,23 @@ enum pop3d_state {
 #define POP3D_STATE_BIT(s) (1u << (s))
 
 struct pop3d_session {
-    struct daemon *d;
-    struct pop3d_session *prev, *next; /* d->pop3_sessions */
-    struct conn *conn;                 /* NULL once dropped during UPDATE */
-    enum service service;
+    SESSION_EMBED; /* d, conn, snap, service, ip, tls_info, ... (session/session.h) */
     enum pop3d_state state;
-    char ip[64];
-    unsigned bad_commands;
-    struct pop3_line_reader line_reader;
-    char tls_info[128];
 
     /* AUTHORIZATION */
     char user[SASL_USER_MAX + 1]; /* the USER name, waiting for PASS */
     bool has_user;
-    struct login *check; /* a password check in progress */
+    struct sasl_step sasl;    /* the AUTH exchange while in POP3D_SASL */
+    struct auth_check *check; /* a password check in progress */
 
     /* TRANSACTION */
-    char *login;                   /* the authenticated address; its mailbox is ours */
-    bool locked;                   /* holds the mailbox lock (one session per mailbox) */
-    bool dropped;                  /* the connection went away while UPDATE runs */
-    struct pop3d_box_job *box_job; /* a scan or an update in a worker */
+    char *auth_user;              /* the authenticated address; its mailbox is ours */
+    bool locked;                  /* holds the mailbox lock (one session per mailbox) */
+    bool dropped;                 /* the connection went away while UPDATE runs */
+    struct worker_job *scan;      /* the mailbox scan at login, in a worker */
+    struct pop3d_box_job *update; /* QUIT's deletions in a worker: never cancelled */
     struct pop3d_mailbox *box;
     struct pop3d_xfer *xfer;
-    struct event *xfer_timer;
     uint64_t retrieved;
 };
 
@@ -78,10 +75,10 @@ void pop3d_close(struct pop3d_session *s, const char *text);
 void pop3d_wait_command(struct pop3d_session *s);
 /* Continues processing input after an asynchronous step finished. */
 void pop3d_process_input(struct pop3d_session *s);
-/* True if another live session holds login's mailbox. */
-bool pop3d_mailbox_in_use(const struct pop3d_session *s, const char *login);
+/* True if another live session holds user's mailbox. */
+bool pop3d_mailbox_in_use(const struct pop3d_session *s, const char *user);
 /* After a successful login: takes the lock and scans the mailbox. */
-void pop3d_open_mailbox(struct pop3d_session *s, const char *login);
+void pop3d_open_mailbox(struct pop3d_session *s, const char *user);
 /* QUIT in TRANSACTION: applies the deletions (UPDATE), replies, closes. */
 void pop3d_quit_update(struct pop3d_session *s);
 /* True when the connection is protected by TLS. */
@@ -102,6 +99,8 @@ void pop3d_auth_cleanup(struct pop3d_session *s);
 
 /* transfer.c: RETR (top false) or TOP of message index i (0-based). */
 void pop3d_transfer_start(struct pop3d_session *s, size_t i, bool top, uint32_t lines);
+/* The connection took what was sent (conn_notify_drained): read on. */
+void pop3d_transfer_drained(struct pop3d_session *s);
 void pop3d_transfer_cleanup(struct pop3d_session *s);
 
 #endif

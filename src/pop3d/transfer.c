@@ -7,10 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-#include <openssl/bio.h>
-#include <openssl/ssl.h>
-
 #include "daemon.h"
 #include "net/conn.h"
 #include "pop3d/mailbox.h"
@@ -22,22 +18,21 @@
 #include "util/xmalloc.h"
 
 #define XFER_CHUNK     (64 * 1024)  /* octets read from the file per step */
-#define XFER_LOW_WATER (128 * 1024) /* read on while less than this waits to be sent */
-#define XFER_POLL_MS   2            /* how soon to look again when it is more */
+#define XFER_LOW_WATER (128 * 1024) /* read on once no more than this waits to be sent */
 
-/* One RETR or TOP. Owned by the worker pool while in_worker, else by the
- * session; s is cleared if the session goes first. */
+/* One RETR or TOP. Owned by the worker pool while job is set (a session
+ * that goes first cancels it), else by the session. */
 struct pop3d_xfer {
     struct pop3d_session *s;
-    char *path;  /* the Maildir */
-    char *rel;   /* "new/NAME" or "cur/NAME" */
-    char *moved; /* the new relative name, if another reader renamed it */
+    struct worker_job *job; /* a chunk is being read */
+    char *path;             /* the Maildir */
+    char *rel;              /* "new/NAME" or "cur/NAME" */
+    char *moved;            /* the new relative name, if another reader renamed it */
     size_t index;
     bool top;
     int fd; /* -1 until opened */
     int err;
     bool eof;
-    bool in_worker;
     bool started; /* the +OK line has been sent */
     struct pop3_msg_encoder enc;
     struct buf out;
@@ -88,37 +83,15 @@ static void read_done(void *arg);
 
 static void submit(struct pop3d_xfer *x)
 {
-    x->in_worker = true;
-    worker_pool_submit(x->s->d->workers, read_work, read_done, x);
+    x->job = worker_pool_submit(x->s->d->workers, read_work, read_done, x);
 }
 
-/* True when the connection has taken what we gave it. With STLS, TLS is a
- * filter over a socket bufferevent whose buffer conn_output_pending() does
- * not count; its BIO says whether anything still waits there. */
-static bool room(struct pop3d_session *s)
+/* The next chunk is read once the connection has taken the last one down
+ * to the low-water mark (conn_output_pending() counts the TLS layer too). */
+void pop3d_transfer_drained(struct pop3d_session *s)
 {
-    if (conn_output_pending(s->conn) >= XFER_LOW_WATER)
-        return false;
-    SSL *ssl = conn_tls(s->conn);
-    BIO *w = ssl ? SSL_get_wbio(ssl) : NULL;
-    return w == NULL || BIO_wpending(w) <= 0;
-}
-
-static void pump(struct pop3d_session *s)
-{
-    if (room(s)) {
+    if (s->xfer && s->xfer->job == NULL && s->state == POP3D_SENDING)
         submit(s->xfer);
-        return;
-    }
-    struct timeval tv = {.tv_sec = 0, .tv_usec = XFER_POLL_MS * 1000};
-    evtimer_add(s->xfer_timer, &tv);
-}
-
-static void on_xfer_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct pop3d_session *s = arg;
-    if (s->xfer && !s->xfer->in_worker && s->state == POP3D_SENDING)
-        pump(s);
 }
 
 static void finish(struct pop3d_session *s)
@@ -135,11 +108,7 @@ static void read_done(void *arg)
 {
     struct pop3d_xfer *x = arg;
     struct pop3d_session *s = x->s;
-    x->in_worker = false;
-    if (s == NULL) {
-        xfer_free(x);
-        return;
-    }
+    x->job = NULL;
     if (s->state == POP3D_CLOSING) {
         /* Hung up meanwhile (shutdown, deadline): nothing more to send. */
         s->xfer = NULL;
@@ -157,7 +126,7 @@ static void read_done(void *arg)
     }
     if (x->err) {
         log_error("event=pop3_read_failed client=%s user=%s file=%s error=%s", s->ip,
-                  log_q(s->login), log_q(x->rel), log_q(strerror(x->err)));
+                  log_q(s->auth_user), log_q(x->rel), log_q(strerror(x->err)));
         if (x->started) {
             /* Half a message is out: the only honest end is to hang up. */
             pop3d_close(s, NULL);
@@ -180,7 +149,7 @@ static void read_done(void *arg)
     /* Progress: the inactivity deadline counts from here. */
     pop3d_wait_command(s);
     if (!x->eof) {
-        pump(s);
+        conn_notify_drained(s->conn, XFER_LOW_WATER);
         return;
     }
     if (!x->top) {
@@ -201,24 +170,24 @@ void pop3d_transfer_start(struct pop3d_session *s, size_t i, bool top, uint32_t 
     x->fd = -1;
     pop3_msg_encoder_init(&x->enc, top, lines);
     buf_init(&x->out);
-    if (s->xfer_timer == NULL)
-        s->xfer_timer = evtimer_new(s->d->base, on_xfer_timer, s);
     s->xfer = x;
     s->state = POP3D_SENDING;
     submit(x);
 }
 
+static void xfer_discard(void *arg)
+{
+    xfer_free(arg);
+}
+
 void pop3d_transfer_cleanup(struct pop3d_session *s)
 {
-    if (s->xfer) {
-        if (s->xfer->in_worker)
-            s->xfer->s = NULL;
-        else
-            xfer_free(s->xfer);
-        s->xfer = NULL;
-    }
-    if (s->xfer_timer) {
-        event_free(s->xfer_timer);
-        s->xfer_timer = NULL;
-    }
+    struct pop3d_xfer *x = s->xfer;
+    if (x == NULL)
+        return;
+    s->xfer = NULL;
+    if (x->job)
+        worker_job_cancel(&x->job, xfer_discard);
+    else
+        xfer_free(x);
 }

@@ -1,3 +1,5 @@
+/* Building delivery status notifications (RFC 3464 in RFC 6522
+ * multipart/report): failures, delay warnings and successes. Pure. */
 #include "proto/dsn.h"
 
 #include <string.h>

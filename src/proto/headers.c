@@ -1,3 +1,5 @@
+/* The header fields Postern adds (Received, Date), sanitised, and the
+ * scanner of received header sections (field values, address lists). */
 #include "proto/headers.h"
 
 #include <stdbool.h>

@@ -1,3 +1,5 @@
+/* Converting a stored message to what RETR and TOP send (CRLF, dot-stuffed),
+ * and its POP3 size. Pure. */
 #include "proto/pop3_msg.h"
 
 #include <string.h>

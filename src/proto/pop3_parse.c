@@ -1,3 +1,5 @@
+/* POP3 command parsing (see pop3_parse.h): verb and arguments of one line,
+ * checked against what each verb takes. Pure: no I/O, no allocation. */
 #include "proto/pop3_parse.h"
 
 #include <string.h>
@@ -15,33 +17,6 @@ static const char *const verb_names[POP3_VERB_COUNT] = {
 const char *pop3_verb_name(enum pop3_verb verb)
 {
     return verb > POP3_VERB_UNKNOWN && verb < POP3_VERB_COUNT ? verb_names[verb] : "unknown";
-}
-
-enum pop3_line_result pop3_line_next(struct pop3_line_reader *r, const char *buf, size_t len,
-                                     size_t max, size_t *line_len_r, size_t *consumed_r)
-{
-    *line_len_r = 0;
-    *consumed_r = 0;
-    const char *lf = memchr(buf, '\n', len);
-    if (lf == NULL) {
-        /* max octets and still no LF: the line is already too long. */
-        if (r->discarding || len >= max) {
-            r->discarding = true;
-            /* Keep a trailing CR: it may pair with an LF in the next read. */
-            *consumed_r = len > 0 && buf[len - 1] == '\r' ? len - 1 : len;
-        }
-        return POP3_LINE_NEED_MORE;
-    }
-    size_t total = (size_t)(lf - buf) + 1;
-    *consumed_r = total;
-    if (r->discarding || total > max) {
-        r->discarding = false;
-        return POP3_LINE_TOO_LONG;
-    }
-    if (total < 2 || buf[total - 2] != '\r')
-        return POP3_LINE_BARE_LF;
-    *line_len_r = total - 2;
-    return POP3_LINE_OK;
 }
 
 /* A message number or line count: 1 to 10 digits, at most UINT32_MAX. */

@@ -4,9 +4,9 @@
  * bytes and gets back a line or a command struct, or an error with a
  * reason that it sends as "-ERR <reason>".
  *
- *   pop3_line_next()      split the input into lines (CRLF only), with a
- *                         limit: 255 octets with CRLF for a command line
- *                         (RFC 2449 4), more for a SASL response line
+ *   POP3_LINE_MAX         the line limits the session's line reader
+ *                         (proto/line.h) applies: 255 octets with CRLF for a
+ *                         command line (RFC 2449 4), more for a SASL response
  *   pop3_command_parse()  verb and arguments of one command line, checked
  *                         against what that verb takes (numbers, counts)
  *
@@ -42,24 +42,6 @@ enum pop3_verb {
     POP3_VERB_STLS,
     POP3_VERB_COUNT
 };
-
-/* Line splitting. The reader remembers whether it is discarding the rest of
- * an over-long line. In every case the caller drops *consumed_r octets. */
-enum pop3_line_result {
-    POP3_LINE_NEED_MORE = 0, /* no complete line yet (*consumed_r may be > 0
-                                while an over-long line is being discarded) */
-    POP3_LINE_OK = 1,        /* a line of *line_len_r octets (CRLF excluded) */
-    POP3_LINE_TOO_LONG = -1, /* an over-long line ended and was discarded */
-    POP3_LINE_BARE_LF = -2,  /* a line ended with LF alone; it was discarded */
-};
-
-struct pop3_line_reader {
-    bool discarding;
-};
-
-/* max counts the CRLF, as the RFCs do. */
-enum pop3_line_result pop3_line_next(struct pop3_line_reader *r, const char *buf, size_t len,
-                                     size_t max, size_t *line_len_r, size_t *consumed_r);
 
 struct pop3_command {
     enum pop3_verb verb;

@@ -1,3 +1,4 @@
+/* Strict base64 and the SASL PLAIN and LOGIN decoders (see sasl.h). Pure. */
 #include "proto/sasl.h"
 
 #include <stdbool.h>
@@ -117,6 +118,10 @@ const char *sasl_result_text(enum sasl_result r)
         return "credentials too long";
     case SASL_BAD_OCTET:
         return "NUL, CR or LF inside credentials";
+    case SASL_UNKNOWN_MECH:
+        return "unknown mechanism";
+    case SASL_AUTHZID:
+        return "acting as another user (authzid) is not allowed";
     }
     return "?";
 }

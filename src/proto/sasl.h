@@ -18,6 +18,9 @@ enum sasl_result {
     SASL_MALFORMED,  /* wrong structure (PLAIN needs exactly two NULs) */
     SASL_TOO_LONG,   /* a field over its limit */
     SASL_BAD_OCTET,  /* CR, LF or NUL inside a field */
+    /* Only from the exchange (sasl_step.h), never from the decoders: */
+    SASL_UNKNOWN_MECH, /* a mechanism the service does not offer */
+    SASL_AUTHZID,      /* PLAIN asked to act as another user */
 };
 
 struct sasl_creds {

@@ -1,3 +1,5 @@
+/* Building the outbound client's MAIL FROM and RCPT TO commands, with the
+ * checks of what may go on the wire. Pure. */
 #include "proto/smtp_cmd.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* The incremental decoder of DATA (dot-stuffed) and BDAT content, which
+ * flags bare CR and LF so SMTP smuggling cannot end a message early. */
 #include "proto/smtp_data.h"
 
 #include "proto/octet_scan.h"

@@ -1,3 +1,5 @@
+/* The incremental encoder of outbound DATA content: CRLF only, bounded
+ * line length, dot-stuffing. */
 #include "proto/smtp_out.h"
 
 #include "proto/octet_scan.h"

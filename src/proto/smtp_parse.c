@@ -1,3 +1,5 @@
+/* SMTP command parsing (see smtp_parse.h): verbs, paths and the ESMTP
+ * parameters of MAIL and RCPT. Pure: no I/O, no globals, no allocation. */
 #include "proto/smtp_parse.h"
 
 #include <arpa/inet.h>
@@ -45,33 +47,6 @@ static const char *const verb_names[SMTP_VERB_COUNT] = {
 const char *smtp_verb_name(enum smtp_verb verb)
 {
     return verb < SMTP_VERB_COUNT ? verb_names[verb] : "?";
-}
-
-enum smtp_line_result smtp_line_next(struct smtp_line_reader *r, const char *buf, size_t len,
-                                     size_t max, size_t *line_len_r, size_t *consumed_r)
-{
-    *line_len_r = 0;
-    *consumed_r = 0;
-    const char *lf = memchr(buf, '\n', len);
-    if (lf == NULL) {
-        /* max counts CRLF: a line of max-2 octets plus CRLF is the longest. */
-        if (r->discarding || len >= max) {
-            r->discarding = true;
-            /* Keep a trailing CR: it may pair with an LF in the next read. */
-            *consumed_r = len > 0 && buf[len - 1] == '\r' ? len - 1 : len;
-        }
-        return SMTP_LINE_NEED_MORE;
-    }
-    size_t total = (size_t)(lf - buf) + 1;
-    *consumed_r = total;
-    if (r->discarding || total > max) {
-        r->discarding = false;
-        return SMTP_LINE_TOO_LONG;
-    }
-    if (total < 2 || buf[total - 2] != '\r')
-        return SMTP_LINE_BARE_LF;
-    *line_len_r = total - 2;
-    return SMTP_LINE_OK;
 }
 
 const struct smtp_error *smtp_command_parse(const char *line, size_t len,

@@ -4,7 +4,6 @@
  * reads a buffer and fills a caller's struct, or returns an error reply
  * (code, enhanced code, text) that the session sends as is.
  *
- *   smtp_line_next()        split the input into command lines (CRLF only)
  *   smtp_command_parse()    verb and argument of one line
  *   smtp_path_parse()       "FROM:<addr> params" / "TO:<addr> params"
  *   smtp_mail_params_parse(), smtp_rcpt_params_parse()  typed ESMTP params
@@ -48,28 +47,6 @@ enum smtp_verb {
     SMTP_VERB_AUTH,
     SMTP_VERB_COUNT
 };
-
-/* Line splitting. The reader remembers whether it is discarding the rest of
- * an over-long line. Results:
- *   SMTP_LINE_OK        a line of *line_len_r octets (CRLF excluded) at buf
- *   SMTP_LINE_NEED_MORE no complete line yet (*consumed_r may be > 0 while
- *                       an over-long line is being discarded)
- *   SMTP_LINE_TOO_LONG  an over-long line ended and was discarded
- *   SMTP_LINE_BARE_LF   a line ended with LF alone; it was discarded
- * In every case the caller drops *consumed_r octets from its input. */
-enum smtp_line_result {
-    SMTP_LINE_NEED_MORE = 0,
-    SMTP_LINE_OK = 1,
-    SMTP_LINE_TOO_LONG = -1,
-    SMTP_LINE_BARE_LF = -2,
-};
-
-struct smtp_line_reader {
-    bool discarding;
-};
-
-enum smtp_line_result smtp_line_next(struct smtp_line_reader *r, const char *buf, size_t len,
-                                     size_t max, size_t *line_len_r, size_t *consumed_r);
 
 struct smtp_command {
     enum smtp_verb verb;

@@ -1,3 +1,5 @@
+/* The incremental parser of SMTP server replies (with enhanced status
+ * codes) for the outbound client. */
 #include "proto/smtp_reply.h"
 
 #include <ctype.h>
@@ -208,7 +210,10 @@ int smtp_reply_parse(struct smtp_reply_parser *p, const char *in, size_t len, si
     return 0;
 }
 
-bool smtp_reply_line(const struct smtp_reply *r, size_t *pos, const char **line_r, size_t *len_r)
+/* Iterates over a reply's lines: start with *pos = 0; returns false at the
+ * end. The line is not NUL-terminated. */
+static bool smtp_reply_line(const struct smtp_reply *r, size_t *pos, const char **line_r,
+                            size_t *len_r)
 {
     if (r->nlines == 0 || *pos > r->text_len)
         return false;

@@ -54,10 +54,6 @@ struct smtp_reply_parser {
 void smtp_reply_parser_init(struct smtp_reply_parser *p);
 int smtp_reply_parse(struct smtp_reply_parser *p, const char *in, size_t len, size_t *consumed_r);
 
-/* Iterates over a reply's lines: start with *pos = 0; returns false at the
- * end. The line is not NUL-terminated. */
-bool smtp_reply_line(const struct smtp_reply *r, size_t *pos, const char **line_r, size_t *len_r);
-
 /* Appends the reply on one line: "550 5.1.1 first line text second line". */
 void smtp_reply_format(const struct smtp_reply *r, struct buf *out);
 

@@ -1,3 +1,5 @@
+/* Normalising locally submitted message text (LF, CRLF or CR line ends)
+ * to CRLF. Pure. */
 #include "proto/text.h"
 
 #include <string.h>

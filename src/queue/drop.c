@@ -1,3 +1,5 @@
+/* The sendmail drop files' head: parsing it strictly, and its text form
+ * (see drop.h for the format). */
 #include "queue/drop.h"
 
 #include <stdbool.h>

@@ -1,3 +1,5 @@
+/* The envelope in memory and its escaped, line-per-field text form on
+ * disk: serializing and the strict parser (see envelope.h). */
 #include "queue/envelope.h"
 
 #include <errno.h>

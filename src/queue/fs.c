@@ -28,6 +28,26 @@ struct commit_wait {
     struct commit_wait *next;
 };
 
+/* A message being received (queue.h). */
+struct queue_incoming {
+    struct queue *q;
+    char id[QUEUE_ID_LEN + 1];
+    int fd;         /* tmp/ID.msg, or -1 while the content is only in mem */
+    struct buf mem; /* content not yet in a file */
+    uint64_t written;
+    int error; /* first errno of a failed write, 0 if none */
+    /* Write-behind (queue_incoming_async); a worker owns fd, error and
+     * flight while busy. */
+    struct worker_pool *pool;
+    void (*ready)(void *arg);
+    void *ready_arg;
+    struct buf flight; /* being written by the worker */
+    bool busy;
+    bool abandoned;
+    void (*idle_fn)(void *arg);
+    void *idle_arg;
+};
+
 struct queue {
     char *dir;
     int dirfd;
@@ -158,6 +178,16 @@ struct queue_incoming *queue_incoming_new(struct queue *q)
     buf_init(&in->flight);
     make_id(in->id);
     return in;
+}
+
+const char *queue_incoming_id(const struct queue_incoming *in)
+{
+    return in->id;
+}
+
+int queue_incoming_error(const struct queue_incoming *in)
+{
+    return in->error;
 }
 
 /* Creates tmp/ID.msg. The id is already in the Received header, so a

@@ -1,6 +1,11 @@
 /*
- * queue: the durable message store, the single source of truth. Reached
- * through struct queue_ops so another store can replace the file one.
+ * queue: the durable message store, the single source of truth. There is
+ * one store, the file one (queue/fs.c), and callers reach it through these
+ * functions directly: no table of function pointers stands in between.
+ * Its interface is not store-neutral (queue_content_open() hands out a file
+ * descriptor, `postern queue list` reads env/ under queue_dir(), pickup
+ * reads queue/drop/), so a second store would first need those reworked;
+ * a table today would only add a level of indirection with one entry.
  *
  * Layout under data_dir/queue/ (file backend):
  *   tmp/ID.msg, tmp/ID.env  being written; removed at start (a small
@@ -34,26 +39,10 @@ struct worker_pool;
  * receiving a small message never touches the file system on the loop. */
 #define QUEUE_INCOMING_MEM_MAX (64 * 1024)
 
-/* A message being received: content held in memory, then (past
- * QUEUE_INCOMING_MEM_MAX, or at the commit) written to tmp/ID.msg. */
-struct queue_incoming {
-    struct queue *q;
-    char id[QUEUE_ID_LEN + 1];
-    int fd;         /* tmp/ID.msg, or -1 while the content is only in mem */
-    struct buf mem; /* content not yet in a file */
-    uint64_t written;
-    int error; /* first errno of a failed write, 0 if none */
-    /* Write-behind (queue_incoming_async); a worker owns fd, error and
-     * flight while busy. */
-    struct worker_pool *pool;
-    void (*ready)(void *arg);
-    void *ready_arg;
-    struct buf flight; /* being written by the worker */
-    bool busy;
-    bool abandoned;
-    void (*idle_fn)(void *arg);
-    void *idle_arg;
-};
+/* A message being received (opaque, queue/fs.c): content held in memory,
+ * then (past QUEUE_INCOMING_MEM_MAX, or at the commit) written to
+ * tmp/ID.msg. */
+struct queue_incoming;
 
 struct queue *queue_open(const char *data_dir, struct buf *err_r);
 void queue_close(struct queue **q);
@@ -62,7 +51,14 @@ const char *queue_dir(const struct queue *q);
 /* Makes a new unique id; no system call that blocks (the file is created
  * later, see struct queue_incoming). Never NULL. */
 struct queue_incoming *queue_incoming_new(struct queue *q);
-/* Appends content; a failure is remembered in in->error (and returns -1).
+/* The id queue_incoming_new made (QUEUE_ID_LEN characters): the message's
+ * queue id once committed, already usable in its Received header. */
+const char *queue_incoming_id(const struct queue_incoming *in);
+/* The first errno of a failed write, 0 if none. Not known while
+ * queue_incoming_busy(): a write-behind worker may still set it. */
+int queue_incoming_error(const struct queue_incoming *in);
+/* Appends content; a failure is remembered (queue_incoming_error) and -1
+ * returned.
  * Creates and writes tmp/ID.msg (O_EXCL) only past QUEUE_INCOMING_MEM_MAX. */
 int queue_incoming_write(struct queue_incoming *in, const void *data, size_t len);
 
@@ -75,7 +71,7 @@ void queue_incoming_async(struct queue_incoming *in, struct worker_pool *pool,
                           void (*ready)(void *arg), void *arg);
 /* Octets buffered and not yet handed to a write. */
 size_t queue_incoming_backlog(const struct queue_incoming *in);
-/* True while a write runs: in->error is not known yet, and the incoming
+/* True while a write runs: queue_incoming_error() is not known yet, and the incoming
  * may not be committed until fn(arg) (queue_incoming_on_idle) has run. */
 bool queue_incoming_busy(const struct queue_incoming *in);
 void queue_incoming_on_idle(struct queue_incoming *in, void (*fn)(void *arg), void *arg);

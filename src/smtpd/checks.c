@@ -22,6 +22,7 @@
 #include "mailauth/dkim_sign.h"
 #include "mailauth/mailauth.h"
 #include "smtpd/session.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -29,8 +30,8 @@ void smtpd_checks_mail(struct smtpd_session *s, const char *sender)
 {
     struct daemon *d = s->d;
     if (s->service == SERVICE_SMTP && s->auth_user == NULL && d->resolver &&
-        d->conf->mailauth_checks) {
-        s->checks = mailauth_new(d->base, d->resolver, d->conf->hostname);
+        s->snap->conf->mailauth_checks) {
+        s->checks = mailauth_new(d->base, d->resolver, s->snap->conf->hostname);
         mailauth_spf_start(s->checks, s->ip, s->helo ? s->helo : "", sender);
     }
 }
@@ -38,7 +39,7 @@ void smtpd_checks_mail(struct smtpd_session *s, const char *sender)
 void smtpd_checks_content_begin(struct smtpd_session *s)
 {
     dkim_signer_free(&s->signer);
-    if (s->auth_user && s->d->dkim && s->d->dkim->n > 0)
+    if (s->auth_user && s->snap->dkim && s->snap->dkim->n > 0)
         s->signer = dkim_signer_new();
 }
 
@@ -59,7 +60,7 @@ void smtpd_checks_strip_forged(struct smtpd_session *s, size_t *headers_len)
     const char *h = s->pending_out.data + s->content_start;
     struct buf clean;
     buf_init(&clean);
-    size_t dropped = authres_strip(h, *headers_len, s->d->conf->hostname, &clean);
+    size_t dropped = authres_strip(h, *headers_len, s->snap->conf->hostname, &clean);
     if (dropped) {
         log_warn("event=forged_authres_removed client=%s fields=%zu", s->ip, dropped);
         struct buf out;
@@ -117,7 +118,7 @@ static const struct smtp_error *from_refusal(const struct mailauth *m)
 static void checked(void *arg)
 {
     struct smtpd_session *s = arg;
-    const struct conf *conf = s->d->conf;
+    const struct conf *conf = s->snap->conf;
     struct mailauth *m = s->checks;
     const struct dmarc_outcome *dm = mailauth_dmarc(m);
     const struct smtp_error *refuse = from_refusal(m);

@@ -8,6 +8,7 @@
 #include "net/conn.h"
 #include "queue/queue.h"
 #include "smtpd/session.h"
+#include "snapshot.h"
 #include "smtpd/srs_rcpt.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -156,7 +157,7 @@ static bool cmd_helo(struct smtpd_session *s, const struct smtp_command *cmd)
     s->helo = xstrndup(cmd->args, cmd->args_len);
     s->esmtp = ehlo;
     s->state = SMTPD_READY;
-    const struct conf *conf = s->d->conf;
+    const struct conf *conf = s->snap->conf;
     if (!ehlo) {
         smtpd_reply(s, 250, NULL, "%s", conf->hostname);
         return true;
@@ -171,7 +172,7 @@ static bool cmd_helo(struct smtpd_session *s, const struct smtp_command *cmd)
                 "250-CHUNKING\r\n"
                 "250-DSN\r\n",
                 conf->hostname, s->ip, (unsigned long long)conf->message_size);
-    if (s->d->tls && !conn_tls_started(s->conn))
+    if (s->snap->tls && !conn_tls_started(s->conn))
         conn_printf(s->conn, "250-STARTTLS\r\n");
     /* Passwords only inside TLS: before it, AUTH is not even advertised. */
     if (smtpd_auth_offered(s) && conn_tls(s->conn) && !s->auth_user)
@@ -197,7 +198,7 @@ static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
         err = &err_params_need_ehlo;
     struct smtp_mail_params mp;
     if (err == NULL)
-        err = smtp_mail_params_parse(params, nparams, s->d->conf->message_size, &mp);
+        err = smtp_mail_params_parse(params, nparams, s->snap->conf->message_size, &mp);
     if (err) {
         log_info("event=mail_rejected client=%s code=%d reason=%s", s->ip, err->code,
                  log_q(err->text));
@@ -246,7 +247,9 @@ static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
 }
 
 /* Fills the envelope with the final targets of a local recipient. Returns
- * false when the address reaches no mailbox. */
+ * false when the address reaches no mailbox. The user table is the
+ * current one (d->users), not the session's snapshot: a user added by a
+ * reload receives mail from sessions already open. */
 static bool add_local_rcpt(struct smtpd_session *s, const char *addr,
                            const struct smtp_rcpt_params *rp)
 {
@@ -256,7 +259,7 @@ static bool add_local_rcpt(struct smtpd_session *s, const char *addr,
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         const char *at = strrchr(targets[i], '@');
-        bool local = at && conf_is_local_domain(s->d->conf, at + 1);
+        bool local = at && conf_is_local_domain(s->snap->conf, at + 1);
         if (local && !user_table_has_mailbox(s->d->users, targets[i])) {
             log_warn("event=alias_target_unknown rcpt=%s target=%s", log_q(addr),
                      log_q(targets[i]));
@@ -278,7 +281,7 @@ static bool add_local_rcpt(struct smtpd_session *s, const char *addr,
 
 static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
 {
-    const struct conf *conf = s->d->conf;
+    const struct conf *conf = s->snap->conf;
     struct smtp_path path;
     struct esmtp_param params[SMTP_PARAMS_MAX];
     size_t nparams;
@@ -447,7 +450,7 @@ static bool cmd_starttls(struct smtpd_session *s, const struct smtp_command *cmd
         smtpd_bad_command(s);
         return s->state != SMTPD_CLOSING;
     }
-    if (s->d->tls == NULL) {
+    if (s->snap->tls == NULL) {
         smtpd_reply(s, 454, "4.7.0", "TLS not available: no certificate is configured");
         return true;
     }
@@ -458,7 +461,7 @@ static bool cmd_starttls(struct smtpd_session *s, const struct smtp_command *cmd
     s->helo = NULL;
     s->esmtp = false;
     s->state = SMTPD_CONNECTED;
-    if (!conn_starttls(s->conn, s->d->tls)) {
+    if (!conn_starttls(s->conn, s->snap->tls)) {
         smtpd_close(s, 421, "4.7.0", "TLS could not be started");
         return false;
     }

@@ -13,6 +13,7 @@
 #include "proto/headers.h"
 #include "queue/queue.h"
 #include "smtpd/session.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
 #include "util/xmalloc.h"
@@ -29,19 +30,24 @@ static const struct smtp_error err_local = {451, "4.3.0",
 static const struct smtp_error err_hops = {554, "5.4.6",
                                            "Too many hops (Received: fields), mail loop?"};
 
-/* Owned by the worker pool while it runs; s is cleared if the session ends
- * first, and the message (if committed) is still handed to the scheduler. */
+/* Owned by the committers' pool until done() runs; a session that ends
+ * first cancels it (s->commit): a commit that had not started is dropped
+ * (no 250 was sent), one that ran still hands its message to the
+ * scheduler. */
 struct commit_job {
     struct smtpd_session *s;
     struct daemon *d;
-    struct queue_incoming *incoming;
+    struct snapshot *snap;           /* the session's, for the keys: a reference of our own */
+    struct queue_incoming *incoming; /* NULL once commit_work() ran */
     struct envelope *env;
     struct dkim_signer *signer;      /* the authenticated user's message, or NULL */
-    const struct dkim_keyring *keys; /* kept alive by the daemon until exit */
+    const struct dkim_keyring *keys; /* snap's */
     int rc;
 };
 
 #define HEADER_SECTION_MAX (256 * 1024)
+
+static void commit_discard(void *arg);
 
 /* Until the header section is complete it stays in memory, so that the
  * submission policy can add fields and refuse on From:. */
@@ -71,8 +77,9 @@ static void scan_headers(struct smtpd_session *s, bool at_end)
      * field; past [limits] max_hops the message has gone round too often. */
     unsigned hops =
         (unsigned)header_get(s->pending_out.data + s->content_start, hlen, "Received", NULL);
-    if (hops >= s->d->conf->max_hops) {
-        log_warn("event=mail_loop client=%s hops=%u limit=%u", s->ip, hops, s->d->conf->max_hops);
+    if (hops >= s->snap->conf->max_hops) {
+        log_warn("event=mail_loop client=%s hops=%u limit=%u", s->ip, hops,
+                 s->snap->conf->max_hops);
         s->content_error = &err_hops;
     }
     smtpd_headers_complete(s, hlen);
@@ -121,7 +128,7 @@ static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
     }
     /* The file system is the committers' business, never the loop's. */
     queue_incoming_async(s->incoming, s->d->committers, content_written, s);
-    smtp_data_decoder_init(&s->decoder, mode, s->d->conf->message_size);
+    smtp_data_decoder_init(&s->decoder, mode, s->snap->conf->message_size);
     buf_reset(&s->pending_out);
     smtpd_checks_content_begin(s);
     char proto[16];
@@ -129,10 +136,10 @@ static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
     struct received_info ri = {
         .helo = s->helo,
         .client_ip = s->ip,
-        .by_host = s->d->conf->hostname,
+        .by_host = s->snap->conf->hostname,
         .protocol = proto,
         .tls = s->tls_info[0] ? s->tls_info : NULL,
-        .queue_id = s->incoming->id,
+        .queue_id = queue_incoming_id(s->incoming),
         .for_rcpt = s->single_rcpt,
         .when = time(NULL),
     };
@@ -140,7 +147,7 @@ static int content_begin(struct smtpd_session *s, enum smtp_data_mode mode)
     s->content_start = s->pending_out.len;
     s->headers_done = false;
     s->content_error = NULL;
-    conn_set_deadline(s->conn, s->d->conf->data_timeout_ms);
+    conn_set_deadline(s->conn, s->snap->conf->data_timeout_ms);
     return 0;
 }
 
@@ -159,10 +166,7 @@ void smtpd_data_abort(struct smtpd_session *s)
 {
     queue_incoming_abort(&s->incoming);
     buf_reset(&s->pending_out);
-    if (s->commit) {
-        s->commit->s = NULL; /* the job finishes on its own */
-        s->commit = NULL;
-    }
+    worker_job_cancel(&s->commit, commit_discard);
     smtpd_checks_reset(s);
 }
 
@@ -194,44 +198,68 @@ static void sign(struct commit_job *job)
 static void commit_work(void *arg)
 {
     struct commit_job *job = arg;
-    if (job->signer && job->incoming->error == 0)
+    if (job->signer && queue_incoming_error(job->incoming) == 0)
         sign(job);
     dkim_signer_free(&job->signer);
     job->rc = queue_incoming_commit(job->incoming, job->env);
     job->incoming = NULL;
 }
 
+static void commit_log(const struct commit_job *job)
+{
+    const struct envelope *env = job->env;
+    if (job->rc == 0)
+        log_info("event=queued id=%s from=%s nrcpt=%zu size=%llu client=%s", env->id,
+                 log_q(env->sender), env->nrcpts, (unsigned long long)env->size, env->client);
+    else
+        log_error("event=queue_commit_failed id=%s error=%s", env->id, log_q(strerror(job->rc)));
+}
+
+/* What the commit leaves to the daemon, with or without the session: the
+ * message for the scheduler. Frees the job. */
+static void commit_hand_over(struct commit_job *job)
+{
+    if (job->rc == 0)
+        scheduler_add_envelope(job->d->scheduler, job->env);
+    else
+        envelope_free(&job->env);
+    snapshot_unref(&job->snap);
+    free(job);
+}
+
 static void commit_done(void *arg)
 {
     struct commit_job *job = arg;
     struct smtpd_session *s = job->s;
-    struct envelope *env = job->env;
+    s->commit = NULL;
+    commit_log(job);
     if (job->rc == 0) {
-        log_info("event=queued id=%s from=%s nrcpt=%zu size=%llu client=%s", env->id,
-                 log_q(env->sender), env->nrcpts, (unsigned long long)env->size, env->client);
+        s->messages++;
+        smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", job->env->id);
     } else {
-        log_error("event=queue_commit_failed id=%s error=%s", env->id, log_q(strerror(job->rc)));
+        smtpd_reply_error(s, job->rc == ENOSPC || job->rc == EDQUOT ? &err_storage : &err_local);
     }
-    if (s) {
-        s->commit = NULL;
-        if (job->rc == 0) {
-            s->messages++;
-            smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", env->id);
-        } else {
-            smtpd_reply_error(s,
-                              job->rc == ENOSPC || job->rc == EDQUOT ? &err_storage : &err_local);
-        }
-        s->state = SMTPD_READY;
-        smtpd_transaction_reset(s);
-        smtpd_wait_command(s);
+    s->state = SMTPD_READY;
+    smtpd_transaction_reset(s);
+    smtpd_wait_command(s);
+    commit_hand_over(job);
+    smtpd_process_input(s);
+}
+
+static void commit_discard(void *arg)
+{
+    struct commit_job *job = arg;
+    if (job->incoming == NULL) {
+        /* commit_work() ran: the message is queued (or failed) after all. */
+        commit_log(job);
+        commit_hand_over(job);
+        return;
     }
-    if (job->rc == 0)
-        scheduler_add_envelope(job->d->scheduler, env);
-    else
-        envelope_free(&env);
+    queue_incoming_abort(&job->incoming);
+    dkim_signer_free(&job->signer);
+    envelope_free(&job->env);
+    snapshot_unref(&job->snap);
     free(job);
-    if (s)
-        smtpd_process_input(s);
 }
 
 /* Hands the message to a worker: sign (if a signer runs), then commit. */
@@ -244,7 +272,7 @@ static void commit_start(struct smtpd_session *s, const char *prepend)
     s->incoming = NULL;
     job->env = s->env;
     s->env = NULL;
-    memcpy(job->env->id, job->incoming->id, sizeof(job->env->id));
+    memcpy(job->env->id, queue_incoming_id(job->incoming), sizeof(job->env->id));
     job->env->arrival = time(NULL);
     job->env->size = s->decoder.size;
     if (prepend)
@@ -253,10 +281,10 @@ static void commit_start(struct smtpd_session *s, const char *prepend)
         job->env->body_8bit = true;
     job->signer = s->signer;
     s->signer = NULL;
-    job->keys = s->d->dkim;
-    s->commit = job;
+    job->snap = snapshot_ref(s->snap);
+    job->keys = job->snap->dkim;
     s->state = SMTPD_COMMIT;
-    worker_pool_submit(s->d->committers, commit_work, commit_done, job);
+    s->commit = worker_pool_submit(s->d->committers, commit_work, commit_done, job);
 }
 
 static void data_finish_written(struct smtpd_session *s);
@@ -295,7 +323,7 @@ static void data_finish_written(struct smtpd_session *s)
     const struct smtp_error *err = smtp_data_error(&s->decoder);
     if (err == NULL)
         err = s->content_error;
-    int werr = s->incoming ? s->incoming->error : EIO;
+    int werr = s->incoming ? queue_incoming_error(s->incoming) : EIO;
     if (err == NULL && werr != 0) {
         log_error("event=queue_write_failed client=%s error=%s", s->ip, log_q(strerror(werr)));
         err = werr == ENOSPC || werr == EDQUOT ? &err_storage : &err_local;
@@ -381,7 +409,7 @@ void smtpd_bdat_start(struct smtpd_session *s, uint64_t size, bool last, bool re
             s->bdat_failed = true;
     }
     s->state = SMTPD_BDAT;
-    conn_set_deadline(s->conn, s->d->conf->data_timeout_ms);
+    conn_set_deadline(s->conn, s->snap->conf->data_timeout_ms);
     if (size == 0)
         bdat_chunk_end(s);
 }

@@ -1,6 +1,7 @@
 /*
  * session: the inbound SMTP session, shared by its three parts:
- *   session.c   life cycle, input loop, replies, deadlines, limits
+ *   session.c   the skeleton's hooks (session/session.h: the input loop,
+ *               deadlines, shutdown), replies, the error pause, eviction
  *   commands.c  the command table and one handler per command
  *   data.c      message content (DATA and BDAT) and the durable commit
  * Handlers never do I/O themselves: they reply through smtpd_reply() and
@@ -14,18 +15,19 @@
 
 #include "conf/conf.h"
 #include "proto/smtp_data.h"
+#include "proto/sasl_step.h"
 #include "proto/smtp_parse.h"
 #include "queue/envelope.h"
+#include "session/session.h"
 #include "util/buf.h"
 
 struct conn;
 struct daemon;
 struct queue_incoming;
-struct commit_job;
-struct login;
+struct worker_job;
+struct auth_check;
 struct mailauth;
 struct dkim_signer;
-struct event;
 
 enum smtpd_state {
     SMTPD_GREETING,   /* waiting out the greeting delay */
@@ -45,29 +47,19 @@ enum smtpd_state {
 #define SMTPD_STATE_BIT(s) (1u << (s))
 
 struct smtpd_session {
-    struct daemon *d;
-    struct smtpd_session *prev, *next; /* d->smtpd_sessions */
-    struct conn *conn;
-    enum service service;
+    SESSION_EMBED; /* d, conn, snap, service, ip, tls_info, ... (session/session.h) */
     enum smtpd_state state;
-    char ip[64];
     char *helo;
     bool esmtp;
-    unsigned bad_commands;
-    bool evicted;              /* closed to make room: its connection slot is released */
-    unsigned unknown_rcpts;    /* 550 5.1.1 replies, held to [limits] bad_commands too */
-    struct event *error_timer; /* ends SMTPD_ERROR_WAIT */
-    enum smtpd_state error_return_state;
-    struct smtp_line_reader line_reader;
+    unsigned unknown_rcpts;              /* 550 5.1.1 replies, held to [limits] bad_commands too */
+    enum smtpd_state error_return_state; /* where SMTPD_ERROR_WAIT goes back to */
     uint64_t messages;
 
     /* TLS and AUTH */
-    char tls_info[128]; /* "TLSv1.3 CIPHER" once TLS is up, else "" */
-    char *auth_user;    /* the authenticated login, or NULL */
-    int auth_mech;      /* AUTH_MECH_* while in SMTPD_AUTH */
-    char auth_login_user[256];
+    char *auth_user;       /* the authenticated address, or NULL */
+    struct sasl_step sasl; /* the AUTH exchange while in SMTPD_AUTH */
     enum smtpd_state auth_return_state;
-    struct login *login; /* a password check in progress */
+    struct auth_check *check; /* a password check in progress */
 
     /* the transaction */
     struct envelope *env;
@@ -81,12 +73,12 @@ struct smtpd_session {
     struct buf pending_out; /* decoded content not yet written */
     uint64_t bdat_remaining;
     bool bdat_last;
-    bool bdat_failed; /* a chunk was refused: the rest are consumed and 503'd */
-    bool bdat_used;   /* this transaction uses BDAT */
-    int bdat_errno;   /* the queue could not take the BDAT content */
-    struct commit_job *commit;
-    size_t content_start;                   /* where the message begins in pending_out */
-    bool headers_done;                      /* the header section was seen (and fixed up) */
+    bool bdat_failed;          /* a chunk was refused: the rest are consumed and 503'd */
+    bool bdat_used;            /* this transaction uses BDAT */
+    int bdat_errno;            /* the queue could not take the BDAT content */
+    struct worker_job *commit; /* the durable commit, in a committer */
+    size_t content_start;      /* where the message begins in pending_out */
+    bool headers_done;         /* the header section was seen (and fixed up) */
     const struct smtp_error *content_error; /* refusal decided from the headers */
 
     /* mail authentication (checks.c) */

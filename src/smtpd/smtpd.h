@@ -12,7 +12,9 @@
 
 struct daemon;
 
-/* Takes ownership of fd. */
+/* Takes ownership of fd. Shutdown (sessions in the middle of a message
+ * may finish it, the others get 421) and the close-all at exit go through
+ * the session skeleton (session/session.h). */
 void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen);
 
@@ -20,11 +22,5 @@ void smtpd_session_start(struct daemon *d, enum service svc, int fd, const struc
  * the oldest idle, unauthenticated smtp session (no transaction, no login)
  * with 421 4.7.0 and frees its connection slot now. False if none. */
 bool smtpd_evict_idle(void *arg);
-
-/* Shutdown begins: sessions in the middle of a message may finish it, the
- * others get 421 now. */
-void smtpd_shutdown_begin(struct daemon *d);
-/* Closes every live session (shutdown): each gets 421 and is freed. */
-void smtpd_close_all(struct daemon *d);
 
 #endif

@@ -13,13 +13,14 @@
 #include "deliver/srs_secret.h"
 #include "proto/smtp_cmd.h"
 #include "smtpd/session.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
 enum smtpd_srs smtpd_srs_rcpt(struct smtpd_session *s, const char *local, const char *domain,
                               const struct smtp_rcpt_params *rp)
 {
-    const struct conf *conf = s->d->conf;
+    const struct conf *conf = s->snap->conf;
     if (!conf->srs || conf->srs_domain == NULL || strcasecmp(domain, conf->srs_domain) != 0 ||
         !srs_is_srs(local))
         return SMTPD_SRS_NO;

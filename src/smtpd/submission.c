@@ -10,6 +10,7 @@
 #include "proto/headers.h"
 #include "queue/queue.h"
 #include "smtpd/session.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -108,10 +109,10 @@ void smtpd_headers_complete(struct smtpd_session *s, size_t headers_len)
         unsigned char rnd[9];
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
             memset(rnd, 0, sizeof(rnd));
-        buf_printf(&add, "Message-ID: <%s.", s->incoming ? s->incoming->id : "0");
+        buf_printf(&add, "Message-ID: <%s.", s->incoming ? queue_incoming_id(s->incoming) : "0");
         for (size_t i = 0; i < sizeof(rnd); i++)
             buf_printf(&add, "%02x", rnd[i]);
-        buf_printf(&add, "@%s>\r\n", s->d->conf->hostname);
+        buf_printf(&add, "@%s>\r\n", s->snap->conf->hostname);
     }
     if (add.len)
         insert_at(&s->pending_out, s->content_start, add.data);

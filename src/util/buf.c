@@ -1,3 +1,4 @@
+/* A growable, always NUL-terminated byte buffer. */
 #include "util/buf.h"
 
 #include <stdarg.h>

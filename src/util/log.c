@@ -1,3 +1,5 @@
+/* Logging: one key=value line per event on stderr, and log_q() quoting
+ * of untrusted values. */
 #include "util/log.h"
 
 #include <stdarg.h>
@@ -39,7 +41,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     fflush(stderr);
 }
 
-const char *log_qn(const char *s, size_t len)
+static const char *log_qn(const char *s, size_t len)
 {
     static _Thread_local char ring[8][600];
     static _Thread_local unsigned next;

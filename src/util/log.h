@@ -16,7 +16,6 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* Quoted, escaped, length-capped copy of s in a thread-local ring of
  * buffers: valid until 8 further calls on the same thread. */
 const char *log_q(const char *s);
-const char *log_qn(const char *s, size_t len);
 
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

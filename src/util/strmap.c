@@ -1,3 +1,4 @@
+/* A string-keyed hash map with chaining, grown by doubling. */
 #include "util/strmap.h"
 
 #include <stdint.h>

@@ -1,3 +1,6 @@
+/* The worker pool: threads that run blocking work and hand each job back
+ * to the event loop through a pipe, where done() (or discard()) runs; or,
+ * for tests, no threads and each job run from an event on the loop. */
 #include "util/worker.h"
 
 #include <errno.h>
@@ -13,15 +16,21 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-struct job {
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED };
+
+struct worker_job {
+    struct worker_pool *pool;
     worker_work_fn work;
     worker_done_fn done;
+    worker_discard_fn discard; /* set by a cancel: runs instead of done */
+    bool cancelled;
+    enum job_state state; /* under pool->lock */
     void *arg;
-    struct job *next;
+    struct worker_job *next, *prev; /* prev only while in todo */
 };
 
 struct job_list {
-    struct job *head, *tail;
+    struct worker_job *head, *tail;
 };
 
 struct worker_pool {
@@ -34,12 +43,14 @@ struct worker_pool {
     pthread_t *threads;
     int notify[2];
     struct event *notify_ev;
+    struct event *inline_ev; /* inline pools: runs the next queued job */
     unsigned pending;
 };
 
-static void list_push(struct job_list *l, struct job *j)
+static void list_push(struct job_list *l, struct worker_job *j)
 {
     j->next = NULL;
+    j->prev = l->tail;
     if (l->tail)
         l->tail->next = j;
     else
@@ -47,15 +58,43 @@ static void list_push(struct job_list *l, struct job *j)
     l->tail = j;
 }
 
-static struct job *list_pop(struct job_list *l)
+static struct worker_job *list_pop(struct job_list *l)
 {
-    struct job *j = l->head;
+    struct worker_job *j = l->head;
     if (j) {
         l->head = j->next;
         if (l->head == NULL)
             l->tail = NULL;
+        else
+            l->head->prev = NULL;
     }
     return j;
+}
+
+static void list_unlink(struct job_list *l, struct worker_job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        l->tail = j->prev;
+    j->next = j->prev = NULL;
+}
+
+/* The job is back on the loop thread: its owner gets it, or (cancelled)
+ * its arg is discarded. */
+static void job_complete(struct worker_job *j)
+{
+    if (j->cancelled) {
+        if (j->discard)
+            j->discard(j->arg);
+    } else if (j->done) {
+        j->done(j->arg);
+    }
+    free(j);
 }
 
 static void *worker_main(void *p)
@@ -63,16 +102,18 @@ static void *worker_main(void *p)
     struct worker_pool *pool = p;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        struct job *j = list_pop(&pool->todo);
+        struct worker_job *j = list_pop(&pool->todo);
         if (j == NULL) {
             if (pool->stopping)
                 break;
             pthread_cond_wait(&pool->wake, &pool->lock);
             continue;
         }
+        j->state = JOB_RUNNING;
         pthread_mutex_unlock(&pool->lock);
         j->work(j->arg);
         pthread_mutex_lock(&pool->lock);
+        j->state = JOB_FINISHED;
         bool was_empty = pool->finished.head == NULL;
         list_push(&pool->finished, j);
         if (was_empty) {
@@ -92,12 +133,10 @@ static void run_finished(struct worker_pool *pool)
     struct job_list done = pool->finished;
     pool->finished.head = pool->finished.tail = NULL;
     pthread_mutex_unlock(&pool->lock);
-    struct job *j;
+    struct worker_job *j;
     while ((j = list_pop(&done)) != NULL) {
         pool->pending--;
-        if (j->done)
-            j->done(j->arg);
-        free(j);
+        job_complete(j);
     }
 }
 
@@ -127,10 +166,36 @@ struct worker_pool *worker_pool_new(struct event_base *base, int threads)
     return pool;
 }
 
-void worker_pool_submit(struct worker_pool *pool, worker_work_fn work, worker_done_fn done,
-                        void *arg)
+/* An inline pool's turn: the oldest queued job runs here, on the loop
+ * thread; the event is activated again while jobs remain. */
+static void on_inline(evutil_socket_t fd, short what, void *arg)
 {
-    struct job *j = xcalloc(1, sizeof(*j));
+    struct worker_pool *pool = arg;
+    struct worker_job *j = list_pop(&pool->todo);
+    if (j == NULL)
+        return;
+    j->state = JOB_RUNNING;
+    j->work(j->arg);
+    j->state = JOB_FINISHED;
+    pool->pending--;
+    job_complete(j); /* done() may submit: that activates the event again */
+    if (pool->todo.head != NULL)
+        event_active(pool->inline_ev, EV_TIMEOUT, 0);
+}
+
+struct worker_pool *worker_pool_new_inline(struct event_base *base)
+{
+    struct worker_pool *pool = worker_pool_new(base, 0);
+    pool->inline_ev = event_new(base, -1, 0, on_inline, pool);
+    return pool;
+}
+
+struct worker_job *worker_pool_submit(struct worker_pool *pool, worker_work_fn work,
+                                      worker_done_fn done, void *arg)
+{
+    struct worker_job *j = xcalloc(1, sizeof(*j));
+    j->pool = pool;
+    j->state = JOB_QUEUED;
     j->work = work;
     j->done = done;
     j->arg = arg;
@@ -139,6 +204,30 @@ void worker_pool_submit(struct worker_pool *pool, worker_work_fn work, worker_do
     list_push(&pool->todo, j);
     pthread_cond_signal(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
+    if (pool->inline_ev)
+        event_active(pool->inline_ev, EV_TIMEOUT, 0);
+    return j;
+}
+
+void worker_job_cancel(struct worker_job **jp, worker_discard_fn discard)
+{
+    struct worker_job *j = *jp;
+    if (j == NULL)
+        return;
+    *jp = NULL;
+    struct worker_pool *pool = j->pool;
+    pthread_mutex_lock(&pool->lock);
+    bool queued = j->state == JOB_QUEUED;
+    if (queued)
+        list_unlink(&pool->todo, j);
+    j->cancelled = true;
+    j->discard = discard;
+    pthread_mutex_unlock(&pool->lock);
+    if (queued) {
+        /* No thread has it or ever will: discard it now. */
+        pool->pending--;
+        job_complete(j);
+    }
 }
 
 unsigned worker_pool_pending(const struct worker_pool *pool)
@@ -160,12 +249,16 @@ void worker_pool_free(struct worker_pool **pp)
     /* done() callbacks may submit more work: run it here until none is left. */
     for (;;) {
         run_finished(pool);
-        struct job *j = list_pop(&pool->todo);
+        struct worker_job *j = list_pop(&pool->todo);
         if (j == NULL)
             break;
+        j->state = JOB_RUNNING;
         j->work(j->arg);
+        j->state = JOB_FINISHED;
         list_push(&pool->finished, j);
     }
+    if (pool->inline_ev)
+        event_free(pool->inline_ev);
     event_free(pool->notify_ev);
     close(pool->notify[0]);
     close(pool->notify[1]);

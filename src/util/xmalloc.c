@@ -1,3 +1,4 @@
+/* Allocation wrappers that abort instead of returning NULL. */
 #include "util/xmalloc.h"
 
 #include <stdarg.h>

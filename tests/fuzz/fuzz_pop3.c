@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proto/line.h"
 #include "proto/pop3_msg.h"
 #include "proto/pop3_parse.h"
 
@@ -37,19 +38,19 @@ static void check_command(const char *line, size_t len)
 
 static void check_lines(const char *in, size_t size)
 {
-    struct pop3_line_reader r = {0};
+    struct line_reader r = {0};
     size_t max = size > 0 && (in[0] & 1) ? POP3_SASL_LINE_MAX : POP3_LINE_MAX;
     while (size > 0) {
         size_t len, used;
-        enum pop3_line_result res = pop3_line_next(&r, in, size, max, &len, &used);
-        if (used > size || (res == POP3_LINE_OK && len + 2 != used))
+        enum line_result res = line_next(&r, in, size, max, &len, &used);
+        if (used > size || (res == LINE_OK && len + 2 != used))
             __builtin_trap();
-        if (res == POP3_LINE_OK) {
+        if (res == LINE_OK) {
             if (used > max || in[len] != '\r' || memchr(in, '\n', len))
                 __builtin_trap();
             check_command(in, len);
         }
-        if (res == POP3_LINE_NEED_MORE && used == 0)
+        if (res == LINE_NEED_MORE && used == 0)
             break;
         in += used;
         size -= used;

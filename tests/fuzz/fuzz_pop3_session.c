@@ -34,8 +34,10 @@
 #include "auth/users.h"
 #include "conf/conf.h"
 #include "daemon.h"
+#include "mailauth/dkim_keyring.h"
 #include "net/listener.h"
 #include "pop3d/pop3d.h"
+#include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
 
@@ -91,12 +93,19 @@ static void setup(void)
     snprintf(path, sizeof(path), "%s/postern.conf", dir);
     struct buf err;
     buf_init(&err);
-    d.conf = conf_load_string(path, conf_text, strlen(conf_text), &err);
-    if (d.conf == NULL)
+    struct conf *conf = conf_load_string(path, conf_text, strlen(conf_text), &err);
+    if (conf == NULL)
         abort();
-    d.users = user_table_load_files(d.conf->users_file, NULL, &err);
+    struct user_table *users = user_table_load_files(conf->users_file, NULL, &err);
+    struct dkim_keyring *keys = dkim_keyring_load(conf, &err);
+    if (users == NULL || keys == NULL) {
+        fputs(err.data, stderr);
+        abort();
+    }
+    /* Sessions take their configuration from the daemon's snapshot. */
+    daemon_install_snapshot(&d, snapshot_new(conf, users, keys, NULL));
     d.listeners = listener_set_bind(d.conf, &err); /* bound, never started */
-    if (d.users == NULL || d.listeners == NULL) {
+    if (d.listeners == NULL) {
         fputs(err.data, stderr);
         abort();
     }
@@ -201,7 +210,7 @@ static void run_until_idle(int server_fd, int client_fd, char *last, int *bad,
             event_base_loop(d.base, EVLOOP_NONBLOCK);
         size_t got = drain_client(client_fd, last, bad);
         if (got == 0 && worker_pool_pending(d.workers) == 0 &&
-            (d.pop3_sessions == NULL || server_unread(server_fd) == 0))
+            (d.session_list == NULL || server_unread(server_fd) == 0))
             quiet++;
         else
             quiet = 0;
@@ -238,7 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i <= size; i++) {
         if (i < size && data[i] != 0xff)
             continue;
-        if (i > start && d.pop3_sessions != NULL) {
+        if (i > start && d.session_list != NULL) {
             ssize_t w = write(sv[1], data + start, i - start);
             (void)w; /* the session may have closed: EPIPE is an answer too */
             run_until_idle(sv[0], sv[1], &last, &bad, &deadline);
@@ -247,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* The client hangs up: the session ends and frees itself. */
     shutdown(sv[1], SHUT_WR);
-    while (d.pop3_sessions != NULL || worker_pool_pending(d.workers) > 0)
+    while (d.session_list != NULL || worker_pool_pending(d.workers) > 0)
         run_until_idle(sv[0], sv[1], &last, &bad, &deadline);
     drain_client(sv[1], &last, &bad);
     if (bad || last != '\n' || d.sessions != 0)

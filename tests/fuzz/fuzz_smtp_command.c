@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/line.h"
 #include "proto/smtp_parse.h"
 
 #define SIZE_LIMIT 1000000
@@ -113,7 +114,7 @@ static void command(const char *p, size_t line_len)
  * for each line, and returns a digest of the results. */
 static uint64_t run(const char *data, size_t size, size_t chunk, bool parse)
 {
-    struct smtp_line_reader r = {0};
+    struct line_reader r = {0};
     char *pending = malloc(size + 1);
     size_t plen = 0, pos = 0;
     uint64_t digest = 1469598103934665603ull;
@@ -124,20 +125,20 @@ static uint64_t run(const char *data, size_t size, size_t chunk, bool parse)
         pos += take;
         for (;;) {
             size_t line_len, used;
-            enum smtp_line_result res =
-                smtp_line_next(&r, pending, plen, SMTP_COMMAND_LINE_MAX, &line_len, &used);
-            if (used > plen || (res == SMTP_LINE_OK && line_len + 2 != used))
+            enum line_result res =
+                line_next(&r, pending, plen, SMTP_COMMAND_LINE_MAX, &line_len, &used);
+            if (used > plen || (res == LINE_OK && line_len + 2 != used))
                 __builtin_trap();
-            if (res == SMTP_LINE_OK && parse)
+            if (res == LINE_OK && parse)
                 command(pending, line_len);
-            if (res != SMTP_LINE_NEED_MORE) {
+            if (res != LINE_NEED_MORE) {
                 digest = (digest ^ (uint64_t)(res + 3)) * 1099511628211ull;
-                for (size_t i = 0; res == SMTP_LINE_OK && i < line_len; i++)
+                for (size_t i = 0; res == LINE_OK && i < line_len; i++)
                     digest = (digest ^ (unsigned char)pending[i]) * 1099511628211ull;
             }
             memmove(pending, pending + used, plen - used);
             plen -= used;
-            if (res == SMTP_LINE_NEED_MORE)
+            if (res == LINE_NEED_MORE)
                 break;
         }
         /* The reader never makes its caller buffer more than one line. */

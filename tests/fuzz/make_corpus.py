@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes the seed corpora of the issue 11 fuzz targets (sasl, drop, dns_rr,
-dsn, conf, pop3_session) into corpus/NAME/. Run from anywhere with Debian's
+dsn, conf, pop3_session) and the issue 12 ones (line, sasl_step) into
+corpus/NAME/. Run from anywhere with Debian's
 python3 (python3-dnslib); the output is committed, so this only needs to
 run again when a seed should change."""
 import base64
@@ -250,3 +251,32 @@ put("pop3_session", "transaction_errors", b"USER alice@example.test\r\nPASS alic
             b"STLS\r\n", b"QUIT extra\r\n", b"QUIT\r\n"]))
 put("pop3_session", "drop_without_quit", b"USER alice@example.test\r\nPASS alice-pw\r\n" + S +
     b"DELE 1\r\nRETR 2\r\n")
+
+# Lines: the first octet picks the limit (under 200: 1 + n % 40; else 255,
+# 512, 1000, 4096, 12288 by n % 5), the second the read size (1 + n % 64;
+# 250 and up: one read).
+put("line", "smtp_session", bytes([201, 255]) + b"EHLO client.example.test\r\nMAIL FROM:<a@b>\r\n"
+    b"RCPT TO:<c@d>\r\nDATA\r\n")
+put("line", "bare_lf", bytes([201, 3]) + b"NOOP\nQUIT\r\n\n\r\nA\rB\r\n")
+put("line", "too_long", bytes([200, 7]) + b"x" * 300 + b"\r\nSTAT\r\n" + b"y" * 254 + b"\r\n")
+put("line", "cr_at_limit", bytes([9, 10]) + b"123456789\r\n12345678\r\n1234567\r\n")
+put("line", "nul", bytes([204, 1]) + b"NO\0OP\r\n\0\n\0\r\n")
+put("line", "long_discard_cr", bytes([0, 2]) + b"ab\r\r\n\r\n")
+
+# SASL exchanges: the first octet is offered mechanisms (1 PLAIN, 2 LOGIN)
+# plus 4 when an initial response follows; then LF-separated: mechanism,
+# initial response, the client's lines.
+def step(flags, *parts):
+    return bytes([flags]) + b"\n".join(parts)
+
+
+put("sasl_step", "plain_challenge", step(3, b"PLAIN", b64(b"\0alice@example.test\0pw")))
+put("sasl_step", "plain_initial", step(7, b"plain", b64(b"alice\0alice\0pw")))
+put("sasl_step", "plain_authzid", step(7, b"PLAIN", b64(b"bob\0alice\0pw")))
+put("sasl_step", "plain_empty", step(5, b"PLAIN", b"="))
+put("sasl_step", "login", step(3, b"LOGIN", b64(b"alice@example.test"), b64(b"pw")))
+put("sasl_step", "login_initial", step(6, b"LOGIN", b64(b"bob"), b64(b"secret")))
+put("sasl_step", "login_cancel", step(2, b"LOGIN", b64(b"bob"), b"*", b64(b"pw")))
+put("sasl_step", "unknown", step(1, b"LOGIN", b64(b"bob")))
+put("sasl_step", "bad_base64", step(3, b"PLAIN", b"not base64!", b"*"))
+put("sasl_step", "too_long", step(7, b"PLAIN", b64(b"\0" + b"u" * 300 + b"\0pw")))

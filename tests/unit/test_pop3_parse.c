@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "proto/line.h"
 #include "proto/pop3_parse.h"
 
 static const char *parse(const char *line, struct pop3_command *cmd)
@@ -16,71 +17,31 @@ static const char *parse(const char *line, struct pop3_command *cmd)
     return pop3_command_parse(line, strlen(line), cmd);
 }
 
-static void test_line_next_crlf_only(void **state)
-{
-    struct pop3_line_reader r = {0};
-    size_t len, used;
-    const char *in = "STAT\r\nLIST\r\n";
-    assert_int_equal(pop3_line_next(&r, in, strlen(in), POP3_LINE_MAX, &len, &used), POP3_LINE_OK);
-    assert_int_equal(len, 4);
-    assert_int_equal(used, 6);
-    assert_int_equal(pop3_line_next(&r, "STAT\n", 5, POP3_LINE_MAX, &len, &used),
-                     POP3_LINE_BARE_LF);
-    assert_int_equal(used, 5);
-    assert_int_equal(pop3_line_next(&r, "\n", 1, POP3_LINE_MAX, &len, &used), POP3_LINE_BARE_LF);
-    assert_int_equal(pop3_line_next(&r, "STA", 3, POP3_LINE_MAX, &len, &used), POP3_LINE_NEED_MORE);
-    assert_int_equal(used, 0);
-    assert_int_equal(pop3_line_next(&r, "\r\n", 2, POP3_LINE_MAX, &len, &used), POP3_LINE_OK);
-    assert_int_equal(len, 0);
-}
-
 static void test_line_limit_is_255_with_crlf(void **state)
 {
-    struct pop3_line_reader r = {0};
+    struct line_reader r = {0};
     size_t len, used;
     char buf[600];
     memset(buf, 'a', sizeof(buf));
     memcpy(buf + 253, "\r\n", 2); /* 255 octets in all: the longest line */
-    assert_int_equal(pop3_line_next(&r, buf, 255, POP3_LINE_MAX, &len, &used), POP3_LINE_OK);
+    assert_int_equal(line_next(&r, buf, 255, POP3_LINE_MAX, &len, &used), LINE_OK);
     assert_int_equal(len, 253);
     memset(buf, 'a', sizeof(buf));
     memcpy(buf + 254, "\r\n", 2); /* 256 */
-    assert_int_equal(pop3_line_next(&r, buf, 256, POP3_LINE_MAX, &len, &used), POP3_LINE_TOO_LONG);
+    assert_int_equal(line_next(&r, buf, 256, POP3_LINE_MAX, &len, &used), LINE_TOO_LONG);
     assert_int_equal(used, 256);
     assert_false(r.discarding);
 }
 
-static void test_long_line_discarded_across_reads(void **state)
-{
-    struct pop3_line_reader r = {0};
-    size_t len, used;
-    char buf[300];
-    memset(buf, 'x', sizeof(buf));
-    buf[299] = '\r';
-    /* 300 octets without LF: discarded, but the trailing CR is kept. */
-    assert_int_equal(pop3_line_next(&r, buf, 300, POP3_LINE_MAX, &len, &used), POP3_LINE_NEED_MORE);
-    assert_int_equal(used, 299);
-    assert_true(r.discarding);
-    assert_int_equal(pop3_line_next(&r, "more", 4, POP3_LINE_MAX, &len, &used),
-                     POP3_LINE_NEED_MORE);
-    assert_int_equal(used, 4);
-    assert_int_equal(pop3_line_next(&r, "\r\nNOOP\r\n", 8, POP3_LINE_MAX, &len, &used),
-                     POP3_LINE_TOO_LONG);
-    assert_int_equal(used, 2);
-    assert_int_equal(pop3_line_next(&r, "NOOP\r\n", 6, POP3_LINE_MAX, &len, &used), POP3_LINE_OK);
-}
-
 static void test_sasl_lines_may_be_longer(void **state)
 {
-    struct pop3_line_reader r = {0};
+    struct line_reader r = {0};
     size_t len, used;
     char buf[POP3_SASL_LINE_MAX];
     memset(buf, 'Q', sizeof(buf));
     memcpy(buf + sizeof(buf) - 2, "\r\n", 2);
-    assert_int_equal(pop3_line_next(&r, buf, sizeof(buf), POP3_SASL_LINE_MAX, &len, &used),
-                     POP3_LINE_OK);
-    assert_int_equal(pop3_line_next(&r, buf, sizeof(buf), POP3_LINE_MAX, &len, &used),
-                     POP3_LINE_TOO_LONG);
+    assert_int_equal(line_next(&r, buf, sizeof(buf), POP3_SASL_LINE_MAX, &len, &used), LINE_OK);
+    assert_int_equal(line_next(&r, buf, sizeof(buf), POP3_LINE_MAX, &len, &used), LINE_TOO_LONG);
     assert_int_equal(used, sizeof(buf));
 }
 
@@ -211,9 +172,7 @@ static void test_apop_is_recognised(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_line_next_crlf_only),
         cmocka_unit_test(test_line_limit_is_255_with_crlf),
-        cmocka_unit_test(test_long_line_discarded_across_reads),
         cmocka_unit_test(test_sasl_lines_may_be_longer),
         cmocka_unit_test(test_verbs_case_insensitive_and_unknown),
         cmocka_unit_test(test_empty_and_control_characters),

@@ -1,4 +1,6 @@
-#include "auth/login.h"
+/* One password check (see check.h): the hash is verified in the worker
+ * pool, a failure is reported after the limiter's delay. */
+#include "auth/check.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@
 #include "util/worker.h"
 #include "util/xmalloc.h"
 
-struct login {
+struct auth_check {
     struct daemon *d;
     char ip[64];
     enum service service;
@@ -25,10 +27,9 @@ struct login {
     char password[SASL_PASSWORD_MAX + 1];
     char *hash;
     bool ok;
-    bool in_worker;
-    bool cancelled;
+    struct worker_job *verifying; /* the hash check in the worker pool */
     struct event *delay;
-    login_done_fn done;
+    auth_check_done_fn done;
     void *arg;
 };
 
@@ -39,8 +40,10 @@ static uint64_t now_ms(void)
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
-static void login_free(struct login *l)
+/* Also the discard of a cancelled check: the password is wiped. */
+static void auth_check_free(void *arg)
 {
+    struct auth_check *l = arg;
     OPENSSL_cleanse(l->password, sizeof(l->password));
     free(l->hash);
     if (l->delay)
@@ -48,38 +51,34 @@ static void login_free(struct login *l)
     free(l);
 }
 
-static void finish(struct login *l, enum login_result r)
+static void finish(struct auth_check *l, enum auth_check_result r)
 {
     l->done(l->arg, r, l->user);
-    login_free(l);
+    auth_check_free(l);
 }
 
 static void on_delay(evutil_socket_t fd, short what, void *arg)
 {
-    finish(arg, LOGIN_FAILED);
+    finish(arg, AUTH_CHECK_FAILED);
 }
 
 static void verify_work(void *arg)
 {
-    struct login *l = arg;
+    struct auth_check *l = arg;
     l->ok = password_verify(l->password, l->hash);
 }
 
 static void verify_done(void *arg)
 {
-    struct login *l = arg;
-    l->in_worker = false;
+    struct auth_check *l = arg;
+    l->verifying = NULL;
     OPENSSL_cleanse(l->password, sizeof(l->password));
-    if (l->cancelled) {
-        login_free(l);
-        return;
-    }
     struct daemon *d = l->d;
     if (l->ok) {
         auth_limiter_success(d->auth_limiter, l->ip);
         log_info("event=auth_ok client=%s user=%s service=%s", l->ip, log_q(l->user),
                  service_name(l->service));
-        finish(l, LOGIN_OK);
+        finish(l, AUTH_CHECK_OK);
         return;
     }
     bool locked;
@@ -88,7 +87,7 @@ static void verify_done(void *arg)
              service_name(l->service));
     if (locked) {
         log_warn("event=auth_lockout client=%s seconds=%u", l->ip, d->conf->auth_lockout_ms / 1000);
-        finish(l, LOGIN_LOCKED);
+        finish(l, AUTH_CHECK_LOCKED);
         return;
     }
     l->delay = evtimer_new(d->base, on_delay, l);
@@ -96,10 +95,11 @@ static void verify_done(void *arg)
     evtimer_add(l->delay, &tv);
 }
 
-struct login *login_start(struct daemon *d, const char *ip, enum service service, const char *user,
-                          const char *password, login_done_fn done, void *arg)
+struct auth_check *auth_check_start(struct daemon *d, const char *ip, enum service service,
+                                    const char *user, const char *password, auth_check_done_fn done,
+                                    void *arg)
 {
-    struct login *l = xcalloc(1, sizeof(*l));
+    struct auth_check *l = xcalloc(1, sizeof(*l));
     l->d = d;
     snprintf(l->ip, sizeof(l->ip), "%s", ip);
     l->service = service;
@@ -113,24 +113,23 @@ struct login *login_start(struct daemon *d, const char *ip, enum service service
     l->hash = hash ? xstrdup(hash) : NULL;
     l->done = done;
     l->arg = arg;
-    l->in_worker = true;
-    worker_pool_submit(d->workers, verify_work, verify_done, l);
+    l->verifying = worker_pool_submit(d->workers, verify_work, verify_done, l);
     return l;
 }
 
-void login_cancel(struct login **lp)
+void auth_check_cancel(struct auth_check **lp)
 {
-    struct login *l = *lp;
+    struct auth_check *l = *lp;
     if (l == NULL)
         return;
-    if (l->in_worker)
-        l->cancelled = true; /* freed when the worker hands it back */
-    else
-        login_free(l);
     *lp = NULL;
+    if (l->verifying)
+        worker_job_cancel(&l->verifying, auth_check_free); /* freed once the worker lets go */
+    else
+        auth_check_free(l);
 }
 
-uint64_t login_lockout_left(struct daemon *d, const char *ip, enum service service)
+uint64_t auth_check_lockout_left(struct daemon *d, const char *ip, enum service service)
 {
     uint64_t left = auth_limiter_locked(d->auth_limiter, ip, now_ms());
     if (left)
