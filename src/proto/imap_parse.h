@@ -46,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAP_TAG_MAX 64     /* longer tags are an error */
+#define IMAP_TAG_MAX     64 /* longer tags are an error */
 #define IMAP_COMMAND_MAX 32 /* the longest command name */
 
 enum imap_arg_type {
@@ -59,11 +59,11 @@ enum imap_arg_type {
 
 struct imap_arg {
     enum imap_arg_type type;
-    const char *str; /* ATOM, STRING, LITERAL: the value, NUL-terminated
-                        (NULL for an external literal) */
-    size_t len;      /* its length (for an external literal: its size) */
-    bool literal8;   /* ~{n} */
-    bool external;   /* the session took the octets (imap_parser_literal_external) */
+    const char *str;             /* ATOM, STRING, LITERAL: the value, NUL-terminated
+                                    (NULL for an external literal) */
+    size_t len;                  /* its length (for an external literal: its size) */
+    bool literal8;               /* ~{n} */
+    bool external;               /* the session took the octets (imap_parser_literal_external) */
     const struct imap_arg *list; /* LIST: its n elements */
     size_t n;
 };
@@ -77,11 +77,11 @@ struct imap_command {
 };
 
 struct imap_parse_limits {
-    size_t line_max;      /* the command's text, literals excluded */
-    size_t literal_max;   /* one literal (APPEND: [limits] message_size) */
-    size_t literals_max;  /* all literals of one command held in memory */
-    unsigned depth_max;   /* nested lists */
-    size_t args_max;      /* arguments in all lists of one command */
+    size_t line_max;     /* the command's text, literals excluded */
+    size_t literal_max;  /* one literal (APPEND: [limits] message_size) */
+    size_t literals_max; /* all literals of one command held in memory */
+    unsigned depth_max;  /* nested lists */
+    size_t args_max;     /* arguments in all lists of one command */
 };
 
 enum imap_parse_result {
@@ -104,6 +104,18 @@ size_t imap_parser_literal_size(const struct imap_parser *p);
 bool imap_parser_literal_nonsync(const struct imap_parser *p);
 /* After IMAP_PARSE_LITERAL: how many of its octets are still expected. */
 size_t imap_parser_literal_left(const struct imap_parser *p);
+/* After IMAP_PARSE_LITERAL: whether its octets fit into memory with the
+ * command's other literals (literals_max). If not, the session takes it
+ * with imap_parser_literal_external() or refuses it (a synchronising one:
+ * NO [TOOBIG] before "+ "); feeding it anyway is a fatal error. */
+bool imap_parser_literal_fits(const struct imap_parser *p);
+/* While a command is read (a literal pending): its upper-cased name (NULL
+ * before it was read), how many top-level arguments it has so far (the
+ * pending literal included) and how many lists are open, so that the
+ * session can tell APPEND's message literal from its mailbox name. */
+const char *imap_parser_name(const struct imap_parser *p);
+size_t imap_parser_arg_count(const struct imap_parser *p);
+unsigned imap_parser_depth(const struct imap_parser *p);
 /* Literal octets (at most imap_parser_literal_left()). Returns
  * IMAP_PARSE_LITERAL while more octets are expected, IMAP_PARSE_DONE once
  * the literal is complete (feed the rest of the command, the next line,
@@ -119,12 +131,17 @@ const struct imap_command *imap_parser_command(const struct imap_parser *p);
 const char *imap_parser_error(const struct imap_parser *p);
 const char *imap_parser_tag(const struct imap_parser *p);
 bool imap_parser_fatal(const struct imap_parser *p);
+/* After IMAP_PARSE_ERROR: the error is a literal over literal_max or
+ * literals_max (reply NO [TOOBIG], RFC 4469/7888, rather than BAD). */
+bool imap_parser_too_big(const struct imap_parser *p);
 
 /* Argument helpers. An astring (RFC 3501) is an atom, a string or a
- * literal; a "string" is a quoted string or a literal. */
+ * literal (NIL included: "NIL" is an astring, e.g. a mailbox called NIL;
+ * an external literal is one too, with str NULL); a "string" is a quoted
+ * string or a literal. */
 bool imap_arg_is_astring(const struct imap_arg *a);
 bool imap_arg_is_string(const struct imap_arg *a);
-/* Case-insensitive comparison of an atom with word. */
+/* Case-insensitive comparison of an atom (or NIL) with word. */
 bool imap_arg_atom_is(const struct imap_arg *a, const char *word);
 
 #endif
