@@ -21,6 +21,7 @@
 #include "net/listener.h"
 #include "net/tls.h"
 #include "snapshot.h"
+#include "imapd/imapd.h"
 #include "pop3d/pop3d.h"
 #include "control/control.h"
 #include "lifecycle.h"
@@ -51,6 +52,10 @@ static void on_accept(void *arg, enum service svc, int fd, const struct sockaddr
     case SERVICE_POP3:
     case SERVICE_POP3S:
         pop3d_session_start(d, svc, fd, sa, len);
+        break;
+    case SERVICE_IMAP:
+    case SERVICE_IMAPS:
+        imapd_session_start(d, svc, fd, sa, len);
         break;
     }
 }

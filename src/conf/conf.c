@@ -47,6 +47,10 @@ const char *service_name(enum service s)
         return "pop3";
     case SERVICE_POP3S:
         return "pop3s";
+    case SERVICE_IMAP:
+        return "imap";
+    case SERVICE_IMAPS:
+        return "imaps";
     }
     return "?";
 }
@@ -281,13 +285,15 @@ static int on_key(void *user, const char *section, const char *key, const char *
             BAD("expected a number of threads from 1 to 64");
     } else if (strcasecmp(section, "listen") == 0) {
         static const enum service svcs[] = {SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS,
-                                            SERVICE_POP3, SERVICE_POP3S};
+                                            SERVICE_POP3, SERVICE_POP3S, SERVICE_IMAP,
+                                            SERVICE_IMAPS};
         for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++)
             if (strcasecmp(key, service_name(svcs[i])) == 0) {
                 add_listens(st, svcs[i], value);
                 return 1;
             }
-        BAD("unknown service (expected smtp, submission, submissions, pop3 or pop3s)");
+        BAD("unknown service (expected smtp, submission, submissions, pop3, pop3s, imap or "
+            "imaps)");
     } else if (IS("tls", "cert")) {
         set_str(&c->tls_cert, resolve_path(st, value));
         c->tls_cert_line = st->line;
@@ -355,12 +361,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (IS("smtpd", "smtp_auth")) {
         if (!conf_parse_bool(value, &c->smtp_auth))
             BAD("expected yes or no");
-    } else if (IS("pop3", "allow_plaintext_auth")) {
-        if (!conf_parse_bool(value, &c->pop3_allow_plaintext_auth))
-            BAD("expected yes or no");
-    } else if (IS("pop3", "timeout")) {
-        if (!conf_parse_ms(value, &c->pop3_timeout_ms) || c->pop3_timeout_ms == 0)
-            BAD("expected a duration such as 10m (RFC 1939 asks for at least 10 minutes)");
+    } else if (strcasecmp(section, "pop3") == 0 || strcasecmp(section, "imap") == 0) {
+        const char *why = conf_mailbox_key(c, section, key, value);
+        if (why)
+            BAD("%s", why);
     } else if (IS("auth", "failure_delay")) {
         if (!conf_parse_ms(value, &c->auth_failure_delay_ms))
             BAD("expected a duration such as 1s");
@@ -470,7 +474,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 /* The sections on_key knows. */
 static const char *const known_sections[] = {"server", "listen", "tls",     "domains",
                                              "limits", "smtpd",  "auth",    "relay",
-                                             "pop3",   "dkim",   "mailauth"};
+                                             "pop3",   "imap",   "dkim",    "mailauth"};
 
 /* The configuration text being parsed, and the parse it feeds. */
 struct text_stream {
@@ -587,7 +591,7 @@ static void set_defaults(struct conf *c)
     c->data_timeout_ms = 10 * 60 * 1000;
     c->workers = 4;
     c->shutdown_grace_ms = 30 * 1000;
-    c->pop3_timeout_ms = 10 * 60 * 1000;
+    conf_mailbox_defaults(c);
     c->auth_failure_delay_ms = 1000;
     c->auth_failure_limit = 10;
     c->auth_lockout_ms = 10 * 60 * 1000;
@@ -652,8 +656,9 @@ struct conf *conf_load_string(const char *path, const char *text, size_t len, st
         buf_printf(err_r, "%s: [tls]: cert and key must be set together\n", path), st.errors++;
     for (size_t i = 0; i < c->nlistens && c->tls_cert == NULL; i++) {
         enum service svc = c->listens[i].service;
-        if (svc == SERVICE_SUBMISSION || svc == SERVICE_SUBMISSIONS || svc == SERVICE_POP3S ||
-            (svc == SERVICE_POP3 && !c->pop3_allow_plaintext_auth)) {
+        if (svc == SERVICE_SUBMISSION || service_implicit_tls(svc) ||
+            (svc == SERVICE_POP3 && !c->pop3_allow_plaintext_auth) ||
+            (svc == SERVICE_IMAP && !c->imap_allow_plaintext_auth)) {
             buf_printf(err_r,
                        "%s: [listen] %s: needs [tls] cert and key (passwords are only "
                        "accepted over TLS)\n",

@@ -15,8 +15,22 @@
 
 #include "util/buf.h"
 
-enum service { SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS, SERVICE_POP3, SERVICE_POP3S };
-#define SERVICE_COUNT 5
+enum service {
+    SERVICE_SMTP,
+    SERVICE_SUBMISSION,
+    SERVICE_SUBMISSIONS,
+    SERVICE_POP3,
+    SERVICE_POP3S,
+    SERVICE_IMAP,
+    SERVICE_IMAPS,
+};
+#define SERVICE_COUNT 7
+
+/* The services whose connections start with TLS (no greeting in clear). */
+static inline int service_implicit_tls(enum service s)
+{
+    return s == SERVICE_SUBMISSIONS || s == SERVICE_POP3S || s == SERVICE_IMAPS;
+}
 
 struct conf_listen {
     enum service service;
@@ -78,6 +92,13 @@ struct conf {
     bool pop3_allow_plaintext_auth; /* USER/PASS and AUTH before STLS */
     unsigned pop3_timeout_ms;       /* inactivity (RFC 1939 3: at least 10 minutes) */
 
+    /* [imap]; durations in milliseconds */
+    bool imap_allow_plaintext_auth; /* LOGIN and AUTHENTICATE before STARTTLS */
+    unsigned imap_login_timeout_ms; /* before login (RFC 9051 5.4: at least 1 minute) */
+    unsigned imap_timeout_ms;       /* after login (RFC 9051 5.4: at least 30 minutes) */
+    unsigned imap_idle_timeout_ms;  /* in IDLE (RFC 2177: re-issue at least every 29 min) */
+    size_t imap_line_max;           /* a command's text, literals excluded */
+
     /* [auth] */
     unsigned auth_failure_delay_ms; /* reply delay after one failure; grows */
     unsigned auth_failure_limit;    /* failures from one address before lockout */
@@ -133,6 +154,12 @@ struct conf *conf_load(const char *path, struct buf *err_r);
  * path names it in messages and anchors relative paths. */
 struct conf *conf_load_string(const char *path, const char *text, size_t len, struct buf *err_r);
 void conf_free(struct conf **conf);
+
+/* conf_mailbox.c: the [pop3] and [imap] keys. conf_mailbox_key returns
+ * NULL, or why value is refused (the key is checked against the section). */
+void conf_mailbox_defaults(struct conf *c);
+const char *conf_mailbox_key(struct conf *c, const char *section, const char *key,
+                             const char *value);
 
 bool conf_is_local_domain(const struct conf *conf, const char *domain);
 

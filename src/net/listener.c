@@ -177,10 +177,12 @@ static void refuse(struct listener_set *set, enum service svc, int fd, const cha
     char line[300];
     if (svc == SERVICE_POP3 || svc == SERVICE_POP3S)
         snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s, try again later\r\n", why);
+    else if (svc == SERVICE_IMAP || svc == SERVICE_IMAPS)
+        snprintf(line, sizeof(line), "* BYE [UNAVAILABLE] %s, try again later\r\n", why);
     else
         snprintf(line, sizeof(line), "421 4.7.0 %s %s, try again later\r\n", set->hostname, why);
     /* Best effort on a fresh socket; implicit-TLS services get no text. */
-    if (svc != SERVICE_SUBMISSIONS && svc != SERVICE_POP3S) {
+    if (!service_implicit_tls(svc)) {
         ssize_t n = send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
         (void)n;
     }
