@@ -250,7 +250,8 @@ static void free_msgs(struct store_msg *msgs, size_t n)
 static bool match_records(struct uidlist *u, struct entries *e)
 {
     bool changed = false;
-    qsort(e->v, e->n, sizeof(*e->v), entry_cmp);
+    if (e->n)
+        qsort(e->v, e->n, sizeof(*e->v), entry_cmp);
     struct recref *refs = xcalloc(u->n + 1, sizeof(*refs));
     for (size_t i = 0; i < u->n; i++)
         refs[i] = (struct recref){u->v[i].file, maildir_name_stem_len(u->v[i].file), i};
