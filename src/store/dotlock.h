@@ -1,0 +1,36 @@
+/*
+ * dotlock: Dovecot's lock files. FILE.lock is created with O_EXCL; whoever
+ * created it holds the lock. The holder may write the new contents of FILE
+ * into the lock file and rename it over FILE (dotlock_replace), which is how
+ * Dovecot rewrites dovecot-uidlist and dovecot-keywords: readers never see a
+ * half-written file. A lock file not modified for DOTLOCK_STALE_SECS is left
+ * by a crash and is broken (Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT).
+ * Works between threads of one process as between processes.
+ */
+#ifndef POSTERN_STORE_DOTLOCK_H
+#define POSTERN_STORE_DOTLOCK_H
+
+#include <stddef.h>
+
+#define DOTLOCK_STALE_SECS 120
+
+struct dotlock {
+    int fd;
+    char *path;      /* FILE */
+    char *lock_path; /* FILE.lock */
+};
+
+/* Waits for the lock on path (up to the stale time and a little). Returns
+ * 0, EAGAIN when a live holder kept it, or an errno value. */
+int dotlock_take(const char *path, struct dotlock *l);
+/* Writes data into the lock file, fsyncs it, renames it over the file and
+ * fsyncs the directory; the lock is released either way. */
+int dotlock_replace(struct dotlock *l, const char *data, size_t len);
+/* Releases without changing the file. */
+void dotlock_release(struct dotlock *l);
+
+/* fsync of the directory that holds path (for a rename or unlink in it). */
+int fsync_parent(const char *path);
+int fsync_dir(const char *dir);
+
+#endif

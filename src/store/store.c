@@ -1,0 +1,221 @@
+/* The store's public calls, each through the backend's struct store_ops,
+ * and the Maildir backend's table and small shared helpers. */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/xmalloc.h"
+
+static const struct store_ops maildir_ops = {
+    .setup = maildir_setup,
+    .list = maildir_list,
+    .create = maildir_create,
+    .delete_folder = maildir_delete,
+    .rename = maildir_rename,
+    .subscribe = maildir_subscribe,
+    .open = maildir_open,
+    .sync = maildir_sync,
+    .close = maildir_close,
+    .append = maildir_append,
+    .set_flags = maildir_set_flags,
+    .expunge = maildir_expunge,
+    .copy = maildir_copy,
+    .open_msg = maildir_open_msg,
+    .status = maildir_status,
+    .watch_paths = maildir_watch_paths,
+};
+
+struct store *store_maildir_new(const char *root)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    s->ops = &maildir_ops;
+    s->root = xstrdup(root);
+    size_t len = strlen(s->root);
+    while (len > 1 && s->root[len - 1] == '/')
+        s->root[--len] = '\0';
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    if (s == NULL)
+        return;
+    free(s->root);
+    free(s);
+}
+
+int store_setup(struct store *s)
+{
+    return s->ops->setup(s);
+}
+
+int store_list(struct store *s, struct store_list *out)
+{
+    return s->ops->list(s, out);
+}
+
+void store_list_free(struct store_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].name);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+int store_create(struct store *s, const char *name)
+{
+    return s->ops->create(s, name);
+}
+
+int store_delete(struct store *s, const char *name)
+{
+    return s->ops->delete_folder(s, name);
+}
+
+int store_rename(struct store *s, const char *from, const char *to)
+{
+    return s->ops->rename(s, from, to);
+}
+
+int store_subscribe(struct store *s, const char *name, bool subscribe)
+{
+    return s->ops->subscribe(s, name, subscribe);
+}
+
+int store_open(struct store *s, const char *name, bool read_only, struct store_folder **f_r)
+{
+    return s->ops->open(s, name, read_only, f_r);
+}
+
+int store_sync(struct store_folder *f, struct store_changes *changes)
+{
+    return f->store->ops->sync(f, changes);
+}
+
+void store_changes_free(struct store_changes *c)
+{
+    free(c->added);
+    free(c->expunged);
+    free(c->flags_changed);
+    memset(c, 0, sizeof(*c));
+}
+
+void store_close(struct store_folder *f)
+{
+    if (f)
+        f->store->ops->close(f);
+}
+
+struct store_msg *store_msg_by_uid(struct store_folder *f, uint32_t uid)
+{
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->msgs[mid].uid == uid)
+            return &f->msgs[mid];
+        if (f->msgs[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+int store_append(struct store *s, const char *name, const char *data, size_t len, unsigned flags,
+                 const char *const *keywords, size_t n_keywords, int64_t internal_date,
+                 uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+    return s->ops->append(s, name, data, len, flags, keywords, n_keywords, internal_date,
+                          uidvalidity_r, uid_r);
+}
+
+int store_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
+                    const char *const *keywords, size_t n_keywords)
+{
+    return f->store->ops->set_flags(f, uid, flags, keywords, n_keywords);
+}
+
+int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
+                  size_t *n_expunged_r)
+{
+    return f->store->ops->expunge(f, uids, n, expunged_r, n_expunged_r);
+}
+
+int store_copy(struct store_folder *f, const uint32_t *uids, size_t n, const char *dest, bool move,
+               struct store_uidmap *map_r)
+{
+    return f->store->ops->copy(f, uids, n, dest, move, map_r);
+}
+
+void store_uidmap_free(struct store_uidmap *m)
+{
+    free(m->src);
+    free(m->dst);
+    memset(m, 0, sizeof(*m));
+}
+
+int store_open_msg(struct store_folder *f, uint32_t uid)
+{
+    return f->store->ops->open_msg(f, uid);
+}
+
+int store_status(struct store *s, const char *name, struct store_status *st)
+{
+    return s->ops->status(s, name, st);
+}
+
+int store_watch_paths(struct store *s, const char *name, char **new_r, char **cur_r)
+{
+    return s->ops->watch_paths(s, name, new_r, cur_r);
+}
+
+char *maildir_folder_dir(const struct store *s, const char *name)
+{
+    if (store_name_is_inbox(name))
+        return xstrdup(s->root);
+    if (!store_name_valid(name))
+        return NULL;
+    return xasprintf("%s/.%s", s->root, name);
+}
+
+bool maildir_exists(const char *dir)
+{
+    char *cur = xasprintf("%s/cur", dir);
+    struct stat st;
+    bool r = stat(cur, &st) == 0 && S_ISDIR(st.st_mode);
+    free(cur);
+    return r;
+}
+
+char *maildir_unique_base(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint32_t q;
+    if (getrandom(&q, sizeof(q), 0) != (ssize_t)sizeof(q))
+        q = (uint32_t)tv.tv_usec ^ (uint32_t)(uintptr_t)&tv;
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        strcpy(host, "localhost");
+    host[sizeof(host) - 1] = '\0';
+    /* Maildir: '/' and ':' in the host name are encoded (as deliver does). */
+    char enc[300];
+    size_t o = 0;
+    for (const char *h = host; *h && o + 5 < sizeof(enc); h++) {
+        if (*h == '/' || *h == ':')
+            o += (size_t)snprintf(enc + o, sizeof(enc) - o, "\\%03o", (unsigned char)*h);
+        else if (*h != ',')
+            enc[o++] = *h;
+    }
+    enc[o] = '\0';
+    return xasprintf("%lld.M%06ldP%dQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
+                     q, enc);
+}

@@ -1,0 +1,232 @@
+/*
+ * store: the mailbox store behind the IMAP server. One user's mail is a
+ * Maildir++ tree exactly as Dovecot 2.3 writes it (INBOX is the Maildir
+ * itself, folder "A.B" is the directory ".A.B" beside cur/ new/ tmp/), so
+ * Dovecot and Postern can serve the same mailbox and agree on UIDs
+ * (dovecot-uidlist), flags (the ":2," suffix), keywords (dovecot-keywords)
+ * and subscriptions (the "subscriptions" file).
+ *
+ * Every function here touches the file system and may block: call it from a
+ * worker (util/worker.h), never on the event loop. There is no global or
+ * static state: different folders may be worked on from different threads at
+ * once; work on the same folder is serialised by Dovecot's lock file
+ * (dovecot-uidlist.lock), between threads and processes alike.
+ *
+ * Folder names are IMAP names as on the wire: modified UTF-7, '.' the
+ * hierarchy separator, "INBOX" in any case the inbox. Errors are errno
+ * values: EINVAL a name store_name_valid() refuses, ENOENT no such folder or
+ * message, EEXIST the folder exists, EPERM not allowed on INBOX, ENOTEMPTY
+ * DELETE of a \Noselect folder that still has children, EROFS a change to a
+ * folder opened read-only, EAGAIN the lock is held by someone alive for
+ * longer than the lock timeout, ENOSPC no keyword letter left (26).
+ *
+ * The table struct store_ops is the backend; store_maildir_new() is the only
+ * one. The functions below call through it.
+ */
+#ifndef POSTERN_STORE_STORE_H
+#define POSTERN_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define STORE_SEP            '.'
+#define STORE_NAME_MAX       254 /* ".NAME" is one directory entry (NAME_MAX 255) */
+#define STORE_COMPONENT_MAX  255
+#define STORE_KEYWORDS_MAX   26 /* Maildir keyword letters a-z */
+#define STORE_KEYWORD_LENMAX 255
+
+/* System flags, as letters of the ":2," info: D F R S T. */
+enum store_flag {
+    STORE_F_ANSWERED = 1 << 0, /* R */
+    STORE_F_FLAGGED = 1 << 1,  /* F */
+    STORE_F_DELETED = 1 << 2,  /* T */
+    STORE_F_SEEN = 1 << 3,     /* S */
+    STORE_F_DRAFT = 1 << 4,    /* D */
+};
+
+/* LIST attributes. */
+enum store_attr {
+    STORE_A_NOSELECT = 1 << 0,    /* a parent only its children imply */
+    STORE_A_NONEXISTENT = 1 << 1, /* subscribed, but not there */
+    STORE_A_HASCHILDREN = 1 << 2,
+    STORE_A_HASNOCHILDREN = 1 << 3,
+    STORE_A_SUBSCRIBED = 1 << 4,
+    STORE_A_SENT = 1 << 5, /* RFC 6154 special use */
+    STORE_A_DRAFTS = 1 << 6,
+    STORE_A_TRASH = 1 << 7,
+    STORE_A_JUNK = 1 << 8,
+    STORE_A_ARCHIVE = 1 << 9,
+};
+
+struct store_list_entry {
+    char *name;     /* the IMAP name (modified UTF-7) */
+    unsigned attrs; /* enum store_attr */
+};
+
+struct store_list {
+    struct store_list_entry *v; /* sorted by name, INBOX first */
+    size_t n;
+};
+
+struct store_msg {
+    uint32_t uid;
+    char *file;            /* relative to the folder: "cur/BASE,S=..:2,FS" or "new/BASE" */
+    unsigned flags;        /* enum store_flag */
+    uint32_t keywords;     /* bit i: the folder's keyword i (dovecot-keywords) */
+    uint64_t size;         /* RFC822.SIZE: CRLF octets (",W=", measured when missing) */
+    uint64_t file_size;    /* octets on disk (",S=", else stat) */
+    int64_t internal_date; /* the file's mtime, as Dovecot takes it */
+    bool recent;           /* found in new/ by this session */
+};
+
+/* An opened (SELECTed or EXAMINEd) folder: the messages as of the last sync,
+ * by ascending UID. */
+struct store_folder {
+    struct store *store;
+    char *name; /* the IMAP name, "INBOX" spelt so */
+    char *path; /* its Maildir directory */
+    bool read_only;
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    struct store_msg *msgs;
+    size_t n;
+    char *keywords[STORE_KEYWORDS_MAX]; /* index -> name; NULL unused */
+};
+
+/* What a re-sync found changed since the previous one (UIDs, ascending). */
+struct store_changes {
+    uint32_t *added;
+    size_t n_added;
+    uint32_t *expunged;
+    size_t n_expunged;
+    uint32_t *flags_changed; /* flags or keywords differ */
+    size_t n_flags_changed;
+};
+
+struct store_status {
+    uint32_t messages, recent, unseen, uidnext, uidvalidity;
+    uint64_t size; /* sum of RFC822.SIZE */
+};
+
+/* COPYUID: src[i] became dst[i] in a folder with this UIDVALIDITY. */
+struct store_uidmap {
+    uint32_t uidvalidity;
+    uint32_t *src, *dst;
+    size_t n;
+};
+
+struct store;
+
+struct store_ops {
+    int (*setup)(struct store *s);
+    int (*list)(struct store *s, struct store_list *out);
+    int (*create)(struct store *s, const char *name);
+    int (*delete_folder)(struct store *s, const char *name);
+    int (*rename)(struct store *s, const char *from, const char *to);
+    int (*subscribe)(struct store *s, const char *name, bool subscribe);
+    int (*open)(struct store *s, const char *name, bool read_only, struct store_folder **f_r);
+    int (*sync)(struct store_folder *f, struct store_changes *changes);
+    void (*close)(struct store_folder *f);
+    int (*append)(struct store *s, const char *name, const char *data, size_t len, unsigned flags,
+                  const char *const *keywords, size_t n_keywords, int64_t internal_date,
+                  uint32_t *uidvalidity_r, uint32_t *uid_r);
+    int (*set_flags)(struct store_folder *f, uint32_t uid, unsigned flags,
+                     const char *const *keywords, size_t n_keywords);
+    int (*expunge)(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
+                   size_t *n_expunged_r);
+    int (*copy)(struct store_folder *f, const uint32_t *uids, size_t n, const char *dest, bool move,
+                struct store_uidmap *map_r);
+    int (*open_msg)(struct store_folder *f, uint32_t uid);
+    int (*status)(struct store *s, const char *name, struct store_status *st);
+    int (*watch_paths)(struct store *s, const char *name, char **new_r, char **cur_r);
+};
+
+/* The store of one user whose Maildir (INBOX) is root. Nothing is touched
+ * until a call. */
+struct store *store_maildir_new(const char *root);
+void store_free(struct store *s);
+
+/* First login: creates INBOX (cur/ new/ tmp/) when missing, and Sent,
+ * Drafts, Trash, Junk, Archive (special-use by name, as Dovecot's default
+ * configuration gives them), subscribed. Existing folders are left alone. */
+int store_setup(struct store *s);
+
+/* Every folder, with its attributes, and every subscribed name that is not a
+ * folder (\NonExistent). The caller filters with store_list_match(). */
+int store_list(struct store *s, struct store_list *out);
+void store_list_free(struct store_list *l);
+/* CREATE: also the parents that do not exist as folders are left implied
+ * (\Noselect), as Dovecot's Maildir++ does. */
+int store_create(struct store *s, const char *name);
+/* DELETE: the folder and its messages. A folder with children is deleted
+ * all the same and remains as their \Noselect parent (as Dovecot does); a
+ * \Noselect name itself fails with ENOTEMPTY; INBOX with EPERM. The
+ * subscription stays (RFC 3501 6.3.4). */
+int store_delete(struct store *s, const char *name);
+/* RENAME, children included (RFC 3501 6.3.5). Onto an existing folder:
+ * EEXIST. RENAME of INBOX is refused (EPERM): it is not implemented to move
+ * INBOX's messages. Subscriptions are not renamed (Dovecot does not). */
+int store_rename(struct store *s, const char *from, const char *to);
+int store_subscribe(struct store *s, const char *name, bool subscribe);
+
+/* SELECT (read_only false) or EXAMINE: opens and syncs. With read_only,
+ * messages in new/ stay there (still \Recent for the next session), but new
+ * files get UIDs all the same (Dovecot does the same). */
+int store_open(struct store *s, const char *name, bool read_only, struct store_folder **f_r);
+/* Re-reads the folder: other programs' deliveries, expunges and renames.
+ * changes may be NULL; else the caller frees it with store_changes_free(). */
+int store_sync(struct store_folder *f, struct store_changes *changes);
+void store_changes_free(struct store_changes *c);
+void store_close(struct store_folder *f);
+/* The message of a UID in an opened folder, or NULL. */
+struct store_msg *store_msg_by_uid(struct store_folder *f, uint32_t uid);
+
+/* APPEND: data (CRLF or LF lines; stored with LF like local delivery) into
+ * folder name with flags, keywords and an internal date (0: now). Returns
+ * the APPENDUID pair. */
+int store_append(struct store *s, const char *name, const char *data, size_t len, unsigned flags,
+                 const char *const *keywords, size_t n_keywords, int64_t internal_date,
+                 uint32_t *uidvalidity_r, uint32_t *uid_r);
+/* STORE: sets the message's flags and keywords to exactly these (the
+ * caller works out +FLAGS/-FLAGS). A keyword not in dovecot-keywords yet is
+ * added to it. Renames the file; the opened folder's view follows. */
+int store_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
+                    const char *const *keywords, size_t n_keywords);
+/* EXPUNGE: the given UIDs, or with uids NULL every \Deleted message.
+ * *expunged_r (caller frees) lists what was removed, ascending. */
+int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
+                  size_t *n_expunged_r);
+/* COPY or MOVE of these UIDs into folder dest (hard links when possible).
+ * UIDs not in the folder are skipped. The caller frees map_r with
+ * store_uidmap_free(). */
+int store_copy(struct store_folder *f, const uint32_t *uids, size_t n, const char *dest, bool move,
+               struct store_uidmap *map_r);
+void store_uidmap_free(struct store_uidmap *m);
+/* A read-only fd on the message (found again by its base name if another
+ * program renamed it meanwhile), or -errno. */
+int store_open_msg(struct store_folder *f, uint32_t uid);
+
+/* STATUS without opening the folder for write (nothing is written). */
+int store_status(struct store *s, const char *name, struct store_status *st);
+/* The directories to watch (inotify) for changes to folder name: new/ and
+ * cur/. Caller frees both. */
+int store_watch_paths(struct store *s, const char *name, char **new_r, char **cur_r);
+
+/* ---- pure helpers (no I/O) ---- */
+
+/* Whether name may be a folder: not empty, at most STORE_NAME_MAX octets,
+ * printable ASCII (modified UTF-7 is), no '/', '\\', '*', '%', no empty
+ * component (leading, trailing or doubled '.'), none longer than
+ * STORE_COMPONENT_MAX, no '~' first. */
+bool store_name_valid(const char *name);
+/* Whether name is INBOX (any case). */
+bool store_name_is_inbox(const char *name);
+/* RFC 3501 6.3.8 LIST pattern: '*' matches anything, '%' anything but the
+ * separator. "INBOX" matches case-insensitively. */
+bool store_list_match(const char *pattern, const char *name);
+/* The names a keyword may have (an IMAP atom without the flag specials). */
+bool store_keyword_valid(const char *kw);
+
+#endif
