@@ -33,6 +33,14 @@ static unsigned fold_cp(unsigned cp)
     }
     if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2)
         return cp + 32;
+    if (cp == 0x386) /* the capitals with tonos */
+        return 0x3AC;
+    if (cp >= 0x388 && cp <= 0x38A)
+        return cp + 37;
+    if (cp == 0x38C)
+        return 0x3CC;
+    if (cp == 0x38E || cp == 0x38F)
+        return cp + 63;
     if (cp == 0x3C2) /* final sigma */
         return 0x3C3;
     if (cp >= 0x410 && cp <= 0x42F)
