@@ -498,6 +498,9 @@ void imap_envelope(const char *hdr, size_t len, struct buf *out)
             mime_field_value(&f, &str[i]);
         }
     }
+    for (int i = 0; i < E_COUNT; i++)
+        if (seen[i] && str[i].data == NULL)
+            buf_append_str(&str[i], ""); /* an empty field is "", not NIL */
     buf_append_char(out, '(');
     imap_append_nstring_nolf(out, seen[E_DATE] ? str[E_DATE].data : NULL);
     buf_append_char(out, ' ');

@@ -46,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAP_TAG_MAX 64     /* longer tags are an error */
+#define IMAP_TAG_MAX     64 /* longer tags are an error */
 #define IMAP_COMMAND_MAX 32 /* the longest command name */
 
 enum imap_arg_type {
@@ -59,11 +59,11 @@ enum imap_arg_type {
 
 struct imap_arg {
     enum imap_arg_type type;
-    const char *str; /* ATOM, STRING, LITERAL: the value, NUL-terminated
-                        (NULL for an external literal) */
-    size_t len;      /* its length (for an external literal: its size) */
-    bool literal8;   /* ~{n} */
-    bool external;   /* the session took the octets (imap_parser_literal_external) */
+    const char *str;             /* ATOM, STRING, LITERAL: the value, NUL-terminated
+                                    (NULL for an external literal) */
+    size_t len;                  /* its length (for an external literal: its size) */
+    bool literal8;               /* ~{n} */
+    bool external;               /* the session took the octets (imap_parser_literal_external) */
     const struct imap_arg *list; /* LIST: its n elements */
     size_t n;
 };
@@ -77,11 +77,11 @@ struct imap_command {
 };
 
 struct imap_parse_limits {
-    size_t line_max;      /* the command's text, literals excluded */
-    size_t literal_max;   /* one literal (APPEND: [limits] message_size) */
-    size_t literals_max;  /* all literals of one command held in memory */
-    unsigned depth_max;   /* nested lists */
-    size_t args_max;      /* arguments in all lists of one command */
+    size_t line_max;     /* the command's text, literals excluded */
+    size_t literal_max;  /* one literal (APPEND: [limits] message_size) */
+    size_t literals_max; /* all literals of one command held in memory */
+    unsigned depth_max;  /* nested lists */
+    size_t args_max;     /* arguments in all lists of one command */
 };
 
 enum imap_parse_result {
