@@ -129,12 +129,14 @@ unsigned imap_parser_depth(const struct imap_parser *p);
 /* Literal octets (at most imap_parser_literal_left()). Returns
  * IMAP_PARSE_LITERAL while more octets are expected, IMAP_PARSE_DONE once
  * the literal is complete (feed the rest of the command, the next line,
- * then), or IMAP_PARSE_ERROR (NUL in a literal that is not literal8). */
+ * then), or IMAP_PARSE_ERROR (NUL in a literal that is not literal8, more
+ * octets than announced, or a literal that does not fit: all fatal). A
+ * zero-size literal needs no call: the next feed_line completes it. */
 enum imap_parse_result imap_parser_feed_literal(struct imap_parser *p, const char *data,
                                                 size_t len);
 /* The session reads the announced octets itself (it streams them to a
  * file); the argument is an external LITERAL with len = its size. Feed the
- * next line afterwards. */
+ * next line afterwards. Octets already fed to the parser are dropped. */
 void imap_parser_literal_external(struct imap_parser *p);
 
 const struct imap_command *imap_parser_command(const struct imap_parser *p);
