@@ -8,7 +8,9 @@
  *
  *   struct imap_parser *p = imap_parser_new(&limits);
  *   r = imap_parser_feed_line(p, line, len);
- *   IMAP_PARSE_LITERAL: n = imap_parser_literal_size(p), sync or not;
+ *   IMAP_PARSE_LITERAL: n = imap_parser_literal_size(p), sync or not
+ *       (n is at most literal_max: a larger one is an ERROR already);
+ *       if !imap_parser_literal_fits(p) it cannot be held in memory;
  *       a synchronising literal: the session answers "+ ..." (or refuses
  *       it: imap_parser_reset() and a tagged NO/BAD), then feeds exactly n
  *       octets with imap_parser_feed_literal() (in as many pieces as they
@@ -19,9 +21,12 @@
  *       imap_parser_reset(p), which makes it ready for the next one.
  *   IMAP_PARSE_ERROR: imap_parser_error(p) is the text for a tagged BAD
  *       (imap_parser_tag(p) is the tag, or NULL if none was read: reply
- *       "* BAD"); imap_parser_fatal(p) says the session must close (a
- *       non-synchronising literal over the limit: its octets are on the
- *       way and cannot be refused).
+ *       "* BAD"; imap_parser_too_big(p): a literal over the limits, reply
+ *       NO [TOOBIG] instead); imap_parser_fatal(p) says the session must
+ *       close: octets of a literal are on the way and cannot be told from
+ *       commands (a non-synchronising literal over the limit or announced
+ *       at the end of a line that has an error; an error in a literal's
+ *       octets, e.g. NUL; feeding a literal that does not fit).
  *
  * Limits bound memory whatever the client sends: the command text
  * (literals excluded), each literal, all literals of one command, the
@@ -34,10 +39,15 @@
  * (spaces and parentheses inside included) and then on to the next space or
  * ')'. The parser keeps the atom text as sent; the caller interprets it.
  * Quoted strings are unescaped (\" and \\; other escapes, CR, LF and NUL are
- * errors). NIL is its own type (an atom spelled NIL in any case). Literals
- * may hold any octet except NUL (literal8, "~{n}", may hold NUL: BINARY
- * APPEND, RFC 3516); every string/literal value is also NUL-terminated for
- * convenience (len is the real length).
+ * errors; 8-bit octets are kept, not checked as UTF-8). NIL is its own type (an atom spelled NIL in
+ * any case). Literals may hold any octet except NUL (literal8, "~{n}", may hold NUL: BINARY APPEND,
+ * RFC 3516); every string/literal value is also NUL-terminated for convenience (len is the real
+ * length).
+ *
+ * Arguments are separated by exactly one space, with none after '(' or
+ * before ')' and none at the end of the line (RFC 3501 9); a literal
+ * announcement must end its line, and after the literal's octets the next
+ * line goes on with a space, ')' or the end of the command.
  */
 #ifndef POSTERN_PROTO_IMAP_PARSE_H
 #define POSTERN_PROTO_IMAP_PARSE_H
@@ -119,12 +129,14 @@ unsigned imap_parser_depth(const struct imap_parser *p);
 /* Literal octets (at most imap_parser_literal_left()). Returns
  * IMAP_PARSE_LITERAL while more octets are expected, IMAP_PARSE_DONE once
  * the literal is complete (feed the rest of the command, the next line,
- * then), or IMAP_PARSE_ERROR (NUL in a literal that is not literal8). */
+ * then), or IMAP_PARSE_ERROR (NUL in a literal that is not literal8, more
+ * octets than announced, or a literal that does not fit: all fatal). A
+ * zero-size literal needs no call: the next feed_line completes it. */
 enum imap_parse_result imap_parser_feed_literal(struct imap_parser *p, const char *data,
                                                 size_t len);
 /* The session reads the announced octets itself (it streams them to a
  * file); the argument is an external LITERAL with len = its size. Feed the
- * next line afterwards. */
+ * next line afterwards. Octets already fed to the parser are dropped. */
 void imap_parser_literal_external(struct imap_parser *p);
 
 const struct imap_command *imap_parser_command(const struct imap_parser *p);
