@@ -21,9 +21,10 @@
  * Extended-A, Greek and Cyrillic capitals are folded). Header values are
  * unfolded and their RFC 2047 encoded words decoded (B and Q, from UTF-8,
  * US-ASCII and ISO-8859-1; others are left as written). BODY looks at the
- * body octets as stored: transfer encodings (base64, quoted-printable) and
- * MIME parts are not decoded. TEXT is the header section (raw and decoded)
- * or the body. Dates: BEFORE/ON/SINCE compare the internal date's day in
+ * body, decoded from base64 or quoted-printable when the message's own
+ * Content-Transfer-Encoding says so (its octets taken as UTF-8); the parts
+ * of a multipart message are searched as stored, not decoded. TEXT is the
+ * header section (raw and decoded) or the body (raw or decoded). Dates: BEFORE/ON/SINCE compare the internal date's day in
  * its own offset; SENT* the Date: field's day as written (a message without
  * a valid Date: field matches no SENT* key).
  */

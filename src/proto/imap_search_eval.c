@@ -18,7 +18,8 @@ struct eval {
     bool split;
     int sent; /* -1: not looked up yet; 0: no valid Date: field; 1: sent_day */
     int64_t sent_day;
-    struct buf value, scratch;
+    int decoded; /* -1: not looked at yet; 0: the body is as stored; 1: body_text */
+    struct buf value, scratch, body_text;
 };
 
 static void split(struct eval *e)
@@ -81,6 +82,41 @@ static bool sent_day(struct eval *e, int64_t *day_r)
     return e->sent == 1;
 }
 
+/* The body to search: decoded when the message's own
+ * Content-Transfer-Encoding is base64 or quoted-printable (a single-part
+ * message; the parts of a multipart one are searched as stored). */
+static void body(struct eval *e, const char **b_r, size_t *len_r)
+{
+    split(e);
+    if (e->decoded < 0) {
+        const char *fname, *value;
+        size_t fname_len, value_len, pos = 0;
+        e->decoded = 0;
+        while (search_next_field(e->m->data, e->header_len, &pos, &fname, &fname_len, &value,
+                                 &value_len)) {
+            if (!name_is(fname, fname_len, "Content-Transfer-Encoding", 25))
+                continue;
+            while (value_len > 0 && (*value == ' ' || *value == '\t'))
+                value++, value_len--;
+            while (value_len > 0 && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t'))
+                value_len--;
+            bool b64 = name_is(value, value_len, "base64", 6);
+            if (b64 || name_is(value, value_len, "quoted-printable", 16)) {
+                e->decoded = 1;
+                search_decode_body(e->m->data + e->body, e->m->len - e->body, b64, &e->body_text);
+            }
+            break;
+        }
+    }
+    if (e->decoded == 1) {
+        *b_r = e->body_text.data;
+        *len_r = e->body_text.len;
+    } else {
+        *b_r = e->m->data + e->body;
+        *len_r = e->m->len - e->body;
+    }
+}
+
 static bool has_keyword(const struct imap_search_msg *m, const char *kw, size_t len)
 {
     for (size_t k = 0; k < m->n_keywords; k++)
@@ -103,6 +139,8 @@ static bool eval_node(struct eval *e, const struct search_node *node)
 {
     const struct imap_search_msg *m = e->m;
     int64_t day;
+    const char *b;
+    size_t blen;
     switch (node->type) {
     case SN_AND:
         for (size_t k = 0; k < node->n_kids; k++)
@@ -136,15 +174,18 @@ static bool eval_node(struct eval *e, const struct search_node *node)
     case SN_HEADER:
         return field_match(e, node->str, node->str_len, &node->needle);
     case SN_BODY:
-        split(e);
-        return m->data != NULL &&
-               search_contains(m->data + e->body, m->len - e->body, &node->needle, &e->scratch);
+        if (m->data == NULL)
+            return false;
+        body(e, &b, &blen);
+        return search_contains(b, blen, &node->needle, &e->scratch);
     case SN_TEXT:
-        split(e);
         if (m->data == NULL)
             return false;
         if (search_contains(m->data, m->len, &node->needle, &e->scratch))
             return true; /* raw: header and body at once */
+        body(e, &b, &blen);
+        if (e->decoded == 1 && search_contains(b, blen, &node->needle, &e->scratch))
+            return true;
         return field_match(e, NULL, 0, &node->needle);
     case SN_SEQ:
         return in_set(e, node, m->seq);
@@ -156,12 +197,14 @@ static bool eval_node(struct eval *e, const struct search_node *node)
 
 bool imap_search_match(const struct imap_search *s, const struct imap_search_msg *m)
 {
-    struct eval e = {.s = s, .m = m, .sent = -1};
+    struct eval e = {.s = s, .m = m, .sent = -1, .decoded = -1};
     buf_init(&e.value);
     buf_init(&e.scratch);
+    buf_init(&e.body_text);
     bool r = eval_node(&e, &s->root);
     buf_free(&e.value);
     buf_free(&e.scratch);
+    buf_free(&e.body_text);
     return r;
 }
 

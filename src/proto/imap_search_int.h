@@ -72,4 +72,7 @@ bool search_next_field(const char *h, size_t len, size_t *pos, const char **name
  * decoded to UTF-8 where the charset is known. */
 void search_decode_value(const char *v, size_t len, struct buf *out);
 
+/* Appends a body decoded from base64 (liberally) or quoted-printable. */
+void search_decode_body(const char *b, size_t len, bool base64, struct buf *out);
+
 #endif

@@ -245,6 +245,34 @@ static size_t encoded_word(const char *v, size_t len, size_t i, const char **cs,
     return k + 2 - i;
 }
 
+void search_decode_body(const char *b, size_t len, bool base64, struct buf *out)
+{
+    if (base64) {
+        decode_word(b, len, true, EW_UTF8,
+                    out); /* line ends are skipped like any non-alphabet octet */
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] != '=') {
+            buf_append_char(out, b[i]);
+        } else if (i + 2 < len && hexval(b[i + 1]) >= 0 && hexval(b[i + 2]) >= 0) {
+            buf_append_char(out, (char)(hexval(b[i + 1]) * 16 + hexval(b[i + 2])));
+            i += 2;
+        } else {
+            /* a soft line break: "=" then blanks and the line end */
+            size_t k = i + 1;
+            while (k < len && (b[k] == ' ' || b[k] == '\t'))
+                k++;
+            if (k < len && b[k] == '\r')
+                k++;
+            if (k < len && b[k] == '\n')
+                i = k;
+            else
+                buf_append_char(out, '='); /* a stray "=" stays */
+        }
+    }
+}
+
 static bool charset_is(const char *cs, size_t len, const char *name)
 {
     const char *star = memchr(cs, '*', len); /* RFC 2231 language suffix */

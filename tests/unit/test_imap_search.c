@@ -418,6 +418,32 @@ static void test_body_text(void **state)
     bad("TEXT", "Missing argument for TEXT");
 }
 
+static void test_body_encodings(void **state)
+{
+    struct imap_search_msg m = test_msg();
+    /* "Grüße aus Köln\r\n" in base64, folded over two lines. */
+    const char *b64 =
+        "Content-Transfer-Encoding:  BASE64 \r\n\r\nR3LDvMOfZSBhdXMg\r\nS8O2bG4NCg==\r\n";
+    m.data = b64;
+    m.len = strlen(b64);
+    assert_false(match_in("BODY \"GRÜSSE\"", &m, &test_mailbox)); /* ß is not folded to ss */
+    assert_true(match_in("BODY \"grüße aus köln\"", &m, &test_mailbox));
+    assert_true(match_in("TEXT \"AUS KÖLN\"", &m, &test_mailbox));
+    assert_false(match_in("BODY R3LD", &m, &test_mailbox)); /* the decoded body only */
+    const char *qp = "Subject: x\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                     "Gr=C3=BC=C3=9Fe a=\r\nus K=C3=B6ln, 1=3D1 =\r\n\r\n";
+    m.data = qp;
+    m.len = strlen(qp);
+    assert_true(match_in("BODY \"grüße aus köln, 1=1\"", &m, &test_mailbox));
+    assert_false(match_in("BODY \"=C3\"", &m, &test_mailbox));
+    assert_true(match_in("TEXT \"aus köln\"", &m, &test_mailbox));
+    /* Other encodings are searched as stored. */
+    const char *eightbit = "Content-Transfer-Encoding: 8bit\r\n\r\nGr=C3=BC\r\n";
+    m.data = eightbit;
+    m.len = strlen(eightbit);
+    assert_true(match_in("BODY gr=c3=bc", &m, &test_mailbox));
+}
+
 static void test_needs(void **state)
 {
     struct {
@@ -741,14 +767,15 @@ static void test_mailbox_walk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flags),          cmocka_unit_test(test_keywords),
-        cmocka_unit_test(test_sizes),          cmocka_unit_test(test_internal_dates),
-        cmocka_unit_test(test_sent_dates),     cmocka_unit_test(test_header_keys),
-        cmocka_unit_test(test_body_text),      cmocka_unit_test(test_needs),
-        cmocka_unit_test(test_nesting),        cmocka_unit_test(test_key_count),
-        cmocka_unit_test(test_sets),           cmocka_unit_test(test_saved),
-        cmocka_unit_test(test_return_charset), cmocka_unit_test(test_unknown_keys),
-        cmocka_unit_test(test_responses),      cmocka_unit_test(test_mailbox_walk),
+        cmocka_unit_test(test_flags),        cmocka_unit_test(test_keywords),
+        cmocka_unit_test(test_sizes),        cmocka_unit_test(test_internal_dates),
+        cmocka_unit_test(test_sent_dates),   cmocka_unit_test(test_header_keys),
+        cmocka_unit_test(test_body_text),    cmocka_unit_test(test_body_encodings),
+        cmocka_unit_test(test_needs),        cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_key_count),    cmocka_unit_test(test_sets),
+        cmocka_unit_test(test_saved),        cmocka_unit_test(test_return_charset),
+        cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_mailbox_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
