@@ -575,12 +575,19 @@ static struct term parse_part(struct parser *ps, struct mime_part *part, size_t 
     } else if (strcasecmp(part->type, "multipart") == 0 && part->subtype[0] != '\0') {
         part->kind = MIME_MULTIPART;
     }
+    bool room = depth + 1 < MIME_MAX_DEPTH && ps->parts < MIME_MAX_PARTS;
     if (cut) {
-        part->truncated = part->kind == MIME_MESSAGE;
+        /* no body: a message/rfc822 holds an empty message (Dovecot) */
         part->body_len = 0;
+        if (part->kind == MIME_MESSAGE && room) {
+            struct mime_part **tail = &part->first_child;
+            struct mime_part *c = add_child(ps, part, &tail);
+            c->hdr_off = c->body_off = part->body_off;
+        } else {
+            part->truncated = part->kind == MIME_MESSAGE;
+        }
         return t;
     }
-    bool room = depth + 1 < MIME_MAX_DEPTH && ps->parts < MIME_MAX_PARTS;
     const char *boundary =
         part->kind == MIME_MULTIPART ? param_get(&part->type_params, "boundary") : NULL;
     char *bcopy = NULL;
