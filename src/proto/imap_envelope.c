@@ -14,6 +14,13 @@
 #include "proto/mime.h"
 #include "util/xmalloc.h"
 
+/* A buf that holds "" from the start, so .data is never NULL. */
+static void str_init(struct buf *b)
+{
+    buf_init(b);
+    buf_append(b, "", 0);
+}
+
 #define QUOTED_MAX_ESCAPES 4 /* past this a literal is shorter (Dovecot) */
 
 static void append_literal(struct buf *out, const char *s, size_t len)
@@ -56,7 +63,7 @@ void imap_append_nstring_nolf(struct buf *out, const char *s)
         return;
     }
     struct buf t;
-    buf_init(&t);
+    str_init(&t);
     for (size_t i = 0; s[i] != '\0'; i++) {
         if (s[i] != '\r' && s[i] != '\n')
             buf_append_char(&t, s[i]);
@@ -94,7 +101,7 @@ void imap_append_string_for_humans(struct buf *out, const char *s, size_t len)
         return;
     }
     struct buf t;
-    buf_init(&t);
+    str_init(&t);
     last_lwsp = true;
     for (size_t i = 0; i < len; i++) {
         if (is_lwsp(s[i])) {
@@ -154,7 +161,8 @@ static unsigned char at(const struct addr_parser *ap)
     return more(ap) ? *ap->lx.p : 0;
 }
 
-/* A local part that may have dots anywhere (as Dovecot without strict dots). */
+/* A local part that may have dots anywhere (as Dovecot without strict
+ * dots); 0 when the input ends in it. */
 static int parse_local_part(struct addr_parser *ap)
 {
     int ret = -1;
@@ -163,23 +171,18 @@ static int parse_local_part(struct addr_parser *ap)
         ret = mime_lex_quoted(&ap->lx, &ap->str);
     } else {
         do {
-            while (at(ap) == '.') {
+            while (ret != 0 && at(ap) == '.') {
                 buf_append_char(&ap->str, '.');
                 ap->lx.p++;
-                if (!more(ap))
-                    goto done;
-                ret = 1;
+                ret = more(ap) ? 1 : 0;
             }
-            if (at(ap) == '@')
+            if (ret == 0 || at(ap) == '@')
                 break;
             ret = mime_lex_atom(&ap->lx, &ap->str);
         } while (ret > 0 && at(ap) == '.');
     }
     if (ret < 0)
         return -1;
-done:
-    if (ret < 0)
-        ret = 0;
     set(&ap->cur.mailbox, ap->str.data);
     return ret;
 }
@@ -424,8 +427,8 @@ static void addresses_write(const struct address *v, size_t n, struct buf *out)
 static void addr_parser_init(struct addr_parser *ap)
 {
     memset(ap, 0, sizeof(*ap));
-    buf_init(&ap->str);
-    buf_init(&ap->comment);
+    str_init(&ap->str);
+    str_init(&ap->comment);
 }
 
 static void addr_parser_free(struct addr_parser *ap)
@@ -489,7 +492,7 @@ void imap_envelope(const char *hdr, size_t len, struct buf *out)
         if (i >= E_FROM && i <= E_BCC) {
             /* every field of the name counts, as if comma-separated */
             struct buf v;
-            buf_init(&v);
+            str_init(&v);
             mime_field_value(&f, &v);
             addresses_parse(&addrs[i], v.data, v.len);
             buf_free(&v);

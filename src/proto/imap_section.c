@@ -12,6 +12,13 @@
 
 #include "util/xmalloc.h"
 
+/* A buf that holds "" from the start, so .data is never NULL. */
+static void str_init(struct buf *b)
+{
+    buf_init(b);
+    buf_append(b, "", 0);
+}
+
 struct cursor {
     const char *p, *end;
 };
@@ -49,7 +56,7 @@ static bool is_atom_char(char ch)
 static bool field_name(struct cursor *c, struct imap_section *sec)
 {
     struct buf b;
-    buf_init(&b);
+    str_init(&b);
     if (c->p < c->end && *c->p == '"') {
         for (c->p++; c->p < c->end && *c->p != '"'; c->p++) {
             if (*c->p == '\\' && c->p + 1 < c->end)
@@ -156,7 +163,7 @@ bool imap_section_parse(const char *item, size_t len, struct imap_section *sec)
     if (c.p != c.end)
         goto bad;
     struct buf n;
-    buf_init(&n);
+    str_init(&n);
     buf_printf(&n, "%s[", name);
     for (size_t i = 0; i < spec_len; i++)
         buf_append_char(&n, (char)toupper((unsigned char)spec[i]));
@@ -247,7 +254,7 @@ enum imap_section_status imap_section_resolve(const struct imap_section *sec, co
 {
     const struct mime_part *p = find_part(sec, root);
     memset(out, 0, sizeof(*out));
-    buf_init(&out->data);
+    str_init(&out->data);
     size_t off = 0, n = 0;
     if (p == NULL) {
         /* no such part: the empty string */

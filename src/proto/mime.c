@@ -1,6 +1,6 @@
 /*
- * mime: a message's MIME tree (see mime.h): the header field scanner, the
- * RFC 5322 lexer, Content-* field parsing with RFC 2231 parameters, and the
+ * mime: a message's MIME tree (see mime.h): the header field scanner,
+ * Content-* field parsing with RFC 2231 parameters, and the
  * boundary-driven splitting of multiparts and message/rfc822 parts. The
  * behaviour follows Dovecot 2.3.19 (lib-mail message-parser, rfc822-parser,
  * rfc2231-parser), re-implemented over one buffer.
@@ -14,245 +14,11 @@
 
 #include "util/xmalloc.h"
 
-/* ---- lexer ---- */
-
-/* RFC 5322 atext; '/', '?' and '=' are atext but MIME tspecials. */
-bool mime_is_atext(unsigned char c)
+/* A buf that holds "" from the start, so .data is never NULL. */
+static void str_init(struct buf *b)
 {
-    if (c >= 0x80)
-        return true;
-    if (c <= 32 || c == 127)
-        return false;
-    return strchr("()<>[]:;@\\,.\"", c) == NULL;
-}
-
-static bool is_token_char(unsigned char c)
-{
-    return mime_is_atext(c) && c != '/' && c != '?' && c != '=';
-}
-
-void mime_lex_init(struct mime_lex *lx, const char *s, size_t len, struct buf *last_comment)
-{
-    lx->p = (const unsigned char *)(s != NULL ? s : "");
-    lx->end = lx->p + (s != NULL ? len : 0);
-    lx->last_comment = last_comment;
-}
-
-static int lex_more(const struct mime_lex *lx)
-{
-    return lx->p < lx->end ? 1 : 0;
-}
-
-static int lex_skip_comment(struct mime_lex *lx)
-{
-    const unsigned char *start = ++lx->p;
-    int level = 1;
-    if (lx->last_comment != NULL)
-        buf_reset(lx->last_comment);
-    for (; lx->p < lx->end; lx->p++) {
-        switch (*lx->p) {
-        case '(':
-            level++;
-            break;
-        case ')':
-            if (--level == 0) {
-                if (lx->last_comment != NULL)
-                    buf_append(lx->last_comment, start, (size_t)(lx->p - start));
-                lx->p++;
-                return lex_more(lx);
-            }
-            break;
-        case '\n':
-            if (lx->last_comment != NULL) {
-                size_t n = (size_t)(lx->p - start);
-                if (n > 0 && start[n - 1] == '\r')
-                    n--;
-                buf_append(lx->last_comment, start, n);
-            }
-            start = lx->p + 1;
-            break;
-        case '\\':
-            if (++lx->p >= lx->end)
-                return -1;
-            if (*lx->p == '\r' || *lx->p == '\n' || *lx->p == '\0') {
-                lx->p--; /* obs-qp: the backslash stays as text */
-                break;
-            }
-            if (lx->last_comment != NULL)
-                buf_append(lx->last_comment, start, (size_t)(lx->p - start - 1));
-            start = lx->p;
-            break;
-        }
-    }
-    return -1;
-}
-
-int mime_lex_skip_lwsp(struct mime_lex *lx)
-{
-    while (lx->p < lx->end) {
-        unsigned char c = *lx->p;
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            lx->p++;
-            continue;
-        }
-        if (c != '(')
-            break;
-        if (lex_skip_comment(lx) < 0)
-            return -1;
-    }
-    return lex_more(lx);
-}
-
-int mime_lex_atom(struct mime_lex *lx, struct buf *out)
-{
-    const unsigned char *start = lx->p;
-    if (lx->p >= lx->end || !mime_is_atext(*lx->p))
-        return -1;
-    while (lx->p < lx->end && mime_is_atext(*lx->p))
-        lx->p++;
-    buf_append(out, start, (size_t)(lx->p - start));
-    return lx->p < lx->end ? mime_lex_skip_lwsp(lx) : 0;
-}
-
-int mime_lex_dot_atom(struct mime_lex *lx, struct buf *out)
-{
-    int ret;
-    if (lx->p >= lx->end || !mime_is_atext(*lx->p))
-        return -1;
-    for (;;) {
-        const unsigned char *start = lx->p;
-        while (lx->p < lx->end && mime_is_atext(*lx->p))
-            lx->p++;
-        if (start == lx->p)
-            return -1;
-        buf_append(out, start, (size_t)(lx->p - start));
-        if (lx->p >= lx->end)
-            return 0;
-        if ((ret = mime_lex_skip_lwsp(lx)) <= 0)
-            return ret;
-        if (*lx->p != '.')
-            return 1;
-        lx->p++;
-        buf_append_char(out, '.');
-        if (mime_lex_skip_lwsp(lx) <= 0)
-            return -1;
-    }
-}
-
-int mime_lex_quoted(struct mime_lex *lx, struct buf *out)
-{
-    const unsigned char *start = ++lx->p;
-    for (; lx->p < lx->end; lx->p++) {
-        switch (*lx->p) {
-        case '"':
-            buf_append(out, start, (size_t)(lx->p - start));
-            lx->p++;
-            return mime_lex_skip_lwsp(lx);
-        case '\n': {
-            size_t n = (size_t)(lx->p - start);
-            if (n > 0 && start[n - 1] == '\r')
-                n--;
-            buf_append(out, start, n);
-            start = lx->p + 1;
-            break;
-        }
-        case '\\':
-            if (++lx->p >= lx->end)
-                return -1;
-            if (*lx->p == '\r' || *lx->p == '\n' || *lx->p == '\0') {
-                lx->p--;
-                break;
-            }
-            buf_append(out, start, (size_t)(lx->p - start - 1));
-            start = lx->p;
-            break;
-        }
-    }
-    return -1;
-}
-
-/* An atom that may hold dots, without skipping the blanks inside it. */
-static int lex_atom_or_dot(struct mime_lex *lx, struct buf *out)
-{
-    const unsigned char *start = lx->p;
-    while (lx->p < lx->end && (mime_is_atext(*lx->p) || *lx->p == '.'))
-        lx->p++;
-    buf_append(out, start, (size_t)(lx->p - start));
-    return lx->p < lx->end ? mime_lex_skip_lwsp(lx) : 0;
-}
-
-int mime_lex_phrase(struct mime_lex *lx, struct buf *out)
-{
-    int ret;
-    if (lx->p >= lx->end)
-        return 0;
-    if (*lx->p == '.')
-        return -1;
-    for (;;) {
-        if (*lx->p == '"')
-            ret = mime_lex_quoted(lx, out);
-        else
-            ret = lex_atom_or_dot(lx, out);
-        if (ret <= 0)
-            return ret;
-        if (!mime_is_atext(*lx->p) && *lx->p != '"' && *lx->p != '.')
-            break;
-        buf_append_char(out, ' ');
-    }
-    return mime_lex_skip_lwsp(lx);
-}
-
-static int lex_domain_literal(struct mime_lex *lx, struct buf *out)
-{
-    const unsigned char *start = lx->p++;
-    for (; lx->p < lx->end; lx->p++) {
-        switch (*lx->p) {
-        case '[':
-            return -1;
-        case ']':
-            buf_append(out, start, (size_t)(lx->p - start + 1));
-            lx->p++;
-            return mime_lex_skip_lwsp(lx);
-        case '\n': {
-            size_t n = (size_t)(lx->p - start);
-            if (n > 0 && start[n - 1] == '\r')
-                n--;
-            buf_append(out, start, n);
-            start = lx->p + 1;
-            break;
-        }
-        case '\\':
-            if (++lx->p >= lx->end)
-                return -1;
-            if (*lx->p == '\r' || *lx->p == '\n' || *lx->p == '\0') {
-                buf_append(out, start, (size_t)(lx->p - start));
-                start = lx->p;
-                lx->p--;
-            }
-            break;
-        }
-    }
-    return -1;
-}
-
-int mime_lex_domain(struct mime_lex *lx, struct buf *out)
-{
-    lx->p++; /* the '@' */
-    if (mime_lex_skip_lwsp(lx) <= 0)
-        return -1;
-    if (*lx->p == '[')
-        return lex_domain_literal(lx, out);
-    return mime_lex_dot_atom(lx, out);
-}
-
-/* A MIME token (RFC 2045: tspecials end it, '.' does not). */
-static int lex_mime_token(struct mime_lex *lx, struct buf *out)
-{
-    const unsigned char *start = lx->p;
-    while (lx->p < lx->end && (is_token_char(*lx->p) || *lx->p == '.'))
-        lx->p++;
-    buf_append(out, start, (size_t)(lx->p - start));
-    return lx->p < lx->end ? mime_lex_skip_lwsp(lx) : 0;
+    buf_init(b);
+    buf_append(b, "", 0);
 }
 
 /* ---- header fields ---- */
@@ -377,7 +143,7 @@ static void params_merge_2231(struct mime_params *ps, struct raw_param *r, size_
             continue;
         }
         struct buf v;
-        buf_init(&v);
+        str_init(&v);
         if (!r[i].extended && extended)
             buf_append_str(&v, "''");
         for (size_t j = i; j < next; j++) {
@@ -400,15 +166,15 @@ static void parse_params(struct mime_lex *lx, struct mime_params *ps)
     size_t n_raw = 0;
     unsigned last_idx = 0;
     struct buf key, value;
-    buf_init(&key);
-    buf_init(&value);
+    str_init(&key);
+    str_init(&value);
     while (lx->p < lx->end) {
         int ret = -1;
         buf_reset(&key);
         buf_reset(&value);
         if (*lx->p == ';') {
             lx->p++;
-            if (mime_lex_skip_lwsp(lx) > 0 && lex_mime_token(lx, &key) > 0 && *lx->p == '=') {
+            if (mime_lex_skip_lwsp(lx) > 0 && mime_lex_mime_token(lx, &key) > 0 && *lx->p == '=') {
                 lx->p++;
                 if ((ret = mime_lex_skip_lwsp(lx)) <= 0) {
                     /* no value */
@@ -419,7 +185,7 @@ static void parse_params(struct mime_lex *lx, struct mime_params *ps)
                     while (lx->p < lx->end && !strchr("; \t\r\n", *lx->p))
                         buf_append_char(&value, (char)*lx->p++);
                 } else {
-                    ret = lex_mime_token(lx, &value);
+                    ret = mime_lex_mime_token(lx, &value);
                 }
                 ret = ret < 0 ? -1 : 1;
             }
@@ -486,9 +252,9 @@ static void parse_content_type(struct mime_part *part, const char *v, size_t len
     struct buf t;
     int ret = -1;
     size_t slash = 0;
-    buf_init(&t);
+    str_init(&t);
     mime_lex_init(&lx, v, len, NULL);
-    if (mime_lex_skip_lwsp(&lx) > 0 && lex_mime_token(&lx, &t) > 0 && t.len > 0) {
+    if (mime_lex_skip_lwsp(&lx) > 0 && mime_lex_mime_token(&lx, &t) > 0 && t.len > 0) {
         if (*lx.p != '/') {
             buf_reset(&t);
         } else {
@@ -497,7 +263,7 @@ static void parse_content_type(struct mime_part *part, const char *v, size_t len
             buf_append_char(&t, '/');
             if (mime_lex_skip_lwsp(&lx) <= 0) {
                 buf_reset(&t);
-            } else if ((ret = lex_mime_token(&lx, &t)) < 0 || t.len == slash + 1 ||
+            } else if ((ret = mime_lex_mime_token(&lx, &t)) < 0 || t.len == slash + 1 ||
                        (lx.p != lx.end && *lx.p != ';')) {
                 buf_reset(&t);
                 ret = -1;
@@ -517,10 +283,10 @@ static char *parse_encoding(const char *v, size_t len)
     struct mime_lex lx;
     struct buf t;
     char *r = NULL;
-    buf_init(&t);
+    str_init(&t);
     mime_lex_init(&lx, v, len, NULL);
     mime_lex_skip_lwsp(&lx);
-    if (lex_mime_token(&lx, &t) >= 0 && mime_lex_skip_lwsp(&lx) == 0 && t.len > 0)
+    if (mime_lex_mime_token(&lx, &t) >= 0 && mime_lex_skip_lwsp(&lx) == 0 && t.len > 0)
         r = xstrdup(t.data);
     buf_free(&t);
     return r;
@@ -530,10 +296,10 @@ static void parse_disposition(struct mime_part *part, const char *v, size_t len)
 {
     struct mime_lex lx;
     struct buf t;
-    buf_init(&t);
+    str_init(&t);
     mime_lex_init(&lx, v, len, NULL);
     mime_lex_skip_lwsp(&lx);
-    if (lex_mime_token(&lx, &t) >= 0) {
+    if (mime_lex_mime_token(&lx, &t) >= 0) {
         part->disposition = xstrdup(t.data);
         parse_params(&lx, &part->disposition_params);
     }
@@ -544,7 +310,7 @@ static void parse_language(struct mime_part *part, const char *v, size_t len)
 {
     struct mime_lex lx;
     struct buf t;
-    buf_init(&t);
+    str_init(&t);
     mime_lex_init(&lx, v, len, NULL);
     mime_lex_skip_lwsp(&lx);
     while (mime_lex_atom(&lx, &t) >= 0) {
@@ -595,7 +361,7 @@ static bool parse_content_fields(struct mime_part *part, const char *msg)
     struct mime_field f;
     struct buf v;
     bool is_mime = false, seen_disposition = false;
-    buf_init(&v);
+    str_init(&v);
     while (mime_field_next(h, part->hdr_len, &pos, &f)) {
         if (field_is(&f, "MIME-Version")) {
             is_mime = true;
@@ -809,12 +575,19 @@ static struct term parse_part(struct parser *ps, struct mime_part *part, size_t 
     } else if (strcasecmp(part->type, "multipart") == 0 && part->subtype[0] != '\0') {
         part->kind = MIME_MULTIPART;
     }
+    bool room = depth + 1 < MIME_MAX_DEPTH && ps->parts < MIME_MAX_PARTS;
     if (cut) {
-        part->truncated = part->kind == MIME_MESSAGE;
+        /* no body: a message/rfc822 holds an empty message (Dovecot) */
         part->body_len = 0;
+        if (part->kind == MIME_MESSAGE && room) {
+            struct mime_part **tail = &part->first_child;
+            struct mime_part *c = add_child(ps, part, &tail);
+            c->hdr_off = c->body_off = part->body_off;
+        } else {
+            part->truncated = part->kind == MIME_MESSAGE;
+        }
         return t;
     }
-    bool room = depth + 1 < MIME_MAX_DEPTH && ps->parts < MIME_MAX_PARTS;
     const char *boundary =
         part->kind == MIME_MULTIPART ? param_get(&part->type_params, "boundary") : NULL;
     char *bcopy = NULL;

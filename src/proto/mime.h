@@ -118,7 +118,8 @@ int mime_lex_atom(struct mime_lex *lx, struct buf *out);
 int mime_lex_dot_atom(struct mime_lex *lx, struct buf *out);
 int mime_lex_quoted(struct mime_lex *lx, struct buf *out); /* at '"' */
 int mime_lex_phrase(struct mime_lex *lx, struct buf *out);
-int mime_lex_domain(struct mime_lex *lx, struct buf *out); /* at '@' */
+int mime_lex_domain(struct mime_lex *lx, struct buf *out);     /* at '@' */
+int mime_lex_mime_token(struct mime_lex *lx, struct buf *out); /* may read nothing */
 bool mime_is_atext(unsigned char c);
 
 #endif
