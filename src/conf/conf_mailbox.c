@@ -10,11 +10,11 @@
 /* RFC 9051 5.4: an autologout timer of at least 30 minutes after login
  * (and at least 1 minute before); RFC 2177: clients re-issue IDLE at least
  * every 29 minutes, so a shorter IDLE timeout cuts them off. */
-#define IMAP_TIMEOUT_MIN_MS (30u * 60 * 1000)
+#define IMAP_TIMEOUT_MIN_MS       (30u * 60 * 1000)
 #define IMAP_LOGIN_TIMEOUT_MIN_MS (60u * 1000)
-#define IMAP_IDLE_TIMEOUT_MIN_MS (29u * 60 * 1000)
-#define IMAP_LINE_MIN 1024
-#define IMAP_LINE_LIMIT (16u * 1024 * 1024)
+#define IMAP_IDLE_TIMEOUT_MIN_MS  (29u * 60 * 1000)
+#define IMAP_LINE_MIN             1024
+#define IMAP_LINE_LIMIT           (16u * 1024 * 1024)
 
 void conf_mailbox_defaults(struct conf *c)
 {

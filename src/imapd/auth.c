@@ -23,8 +23,9 @@ static void check_done(void *arg, enum auth_check_result result, const char *use
     if (s->state == IMAPD_LOGOUT)
         return;
     if (result == AUTH_CHECK_LOCKED) {
-        imapd_reply_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins from your address, "
-                                    "try again later");
+        imapd_reply_tagged(s, "NO",
+                           "[UNAVAILABLE] Too many failed logins from your address, "
+                           "try again later");
         imapd_bye(s, NULL);
         return;
     }
@@ -41,8 +42,9 @@ static bool locked_out(struct imapd_session *s)
 {
     if (auth_check_lockout_left(s->d, s->ip, s->service) == 0)
         return false;
-    imapd_reply_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins from your address, try "
-                                "again later");
+    imapd_reply_tagged(s, "NO",
+                       "[UNAVAILABLE] Too many failed logins from your address, try "
+                       "again later");
     imapd_bye(s, NULL);
     return true;
 }
@@ -55,8 +57,7 @@ static void start_check(struct imapd_session *s, const char *user, const char *p
 
 bool imapd_cmd_login(struct imapd_session *s, const struct imap_command *cmd)
 {
-    if (cmd->n != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
-        !imap_arg_is_astring(&cmd->args[1])) {
+    if (cmd->n != 2 || !imap_arg_is_astring(&cmd->args[0]) || !imap_arg_is_astring(&cmd->args[1])) {
         imapd_reply_bad(s, "LOGIN expects a user name and a password");
         return true;
     }
@@ -100,8 +101,9 @@ static bool auth_result(struct imapd_session *s, enum sasl_step_result r)
     if (s->sasl.error == SASL_UNKNOWN_MECH)
         imapd_reply_tagged(s, "NO", "Unsupported authentication mechanism (use PLAIN or LOGIN)");
     else if (s->sasl.error == SASL_AUTHZID)
-        imapd_reply_tagged(s, "NO", "[AUTHORIZATIONFAILED] Acting as another user (authzid) is "
-                                    "not allowed");
+        imapd_reply_tagged(s, "NO",
+                           "[AUTHORIZATIONFAILED] Acting as another user (authzid) is "
+                           "not allowed");
     else if (s->sasl.error == SASL_BAD_BASE64)
         imapd_reply_bad(s, "Invalid base64 in authentication data");
     else

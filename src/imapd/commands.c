@@ -103,7 +103,8 @@ static bool cmd_id(struct imapd_session *s, const struct imap_command *cmd)
                 return true;
             }
         for (size_t i = 0; i < a->n; i += 2)
-            if (strcasecmp(a->list[i].str, "name") == 0 || strcasecmp(a->list[i].str, "version") == 0)
+            if (strcasecmp(a->list[i].str, "name") == 0 ||
+                strcasecmp(a->list[i].str, "version") == 0)
                 log_info("event=imap_id client=%s %s=%s", s->ip, a->list[i].str,
                          log_q(a->list[i + 1].str ? a->list[i + 1].str : "NIL"));
     }
@@ -170,8 +171,9 @@ static bool refused(struct imapd_session *s, const struct imapd_command *entry,
         else
             imapd_reply_bad(s, "%s: select a folder first (SELECT or EXAMINE)", cmd->name);
     } else if ((entry->flags & IMAPD_CMD_LOGIN) && !imapd_login_allowed(s)) {
-        imapd_reply_tagged(s, "NO", "[PRIVACYREQUIRED] Use STARTTLS first: passwords are only "
-                                    "accepted over TLS");
+        imapd_reply_tagged(s, "NO",
+                           "[PRIVACYREQUIRED] Use STARTTLS first: passwords are only "
+                           "accepted over TLS");
     } else {
         return false;
     }

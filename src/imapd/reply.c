@@ -9,8 +9,8 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-static void vreply(struct imapd_session *s, const char *prefix, const char *status,
-                   const char *fmt, va_list ap)
+static void vreply(struct imapd_session *s, const char *prefix, const char *status, const char *fmt,
+                   va_list ap)
 {
     if (s->conn == NULL)
         return;

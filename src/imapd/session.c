@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "imapd/imapd.h"
 #include "imapd/session.h"
+#include "imapd/job.h"
 #include "imapd/mailbox.h"
 #include "net/conn.h"
 #include "snapshot.h"
@@ -22,7 +23,7 @@
  * what any command needs (a SEARCH of a few hundred keys), small enough
  * that a hostile command costs little. */
 #define IMAPD_DEPTH_MAX 64
-#define IMAPD_ARGS_MAX 100000
+#define IMAPD_ARGS_MAX  100000
 /* An AUTHENTICATE response line, CRLF included (as POP3 allows). */
 #define IMAPD_SASL_LINE_MAX 4096
 
@@ -164,6 +165,8 @@ static enum session_input op_input(struct session *base)
     struct imapd_session *s = imap(base);
     if (s->state == IMAPD_LOGOUT)
         return SESSION_INPUT_HOLD;
+    if (s->job || s->paced)
+        return SESSION_INPUT_BUSY; /* a job has the folder (an IDLE update) */
     switch (s->wait) {
     case IMAPD_WAIT_LITERAL:
         return SESSION_INPUT_RAW;
@@ -240,6 +243,11 @@ static size_t op_on_raw(struct session *base, const char *data, size_t len)
     return take;
 }
 
+static void op_on_drained(struct session *base)
+{
+    imapd_job_drained(imap(base));
+}
+
 static void op_too_many_errors(struct session *base)
 {
     imapd_bye(imap(base), "Too many invalid commands");
@@ -293,6 +301,7 @@ static const struct session_ops imapd_ops = {
     .on_raw = op_on_raw,
     .on_too_many_errors = op_too_many_errors,
     .on_timeout = op_on_timeout,
+    .on_drained = op_on_drained,
     .on_shutdown = op_on_shutdown,
     .on_close_all = op_on_close_all,
     .on_close = op_on_close,
@@ -302,9 +311,9 @@ static const struct session_ops imapd_ops = {
 void imapd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen)
 {
-    struct imapd_session *s = (struct imapd_session *)session_new(
-        d, sizeof(struct imapd_session), &imapd_ops, svc, fd, sa, salen,
-        svc == SERVICE_IMAPS ? d->snap->tls : NULL);
+    struct imapd_session *s =
+        (struct imapd_session *)session_new(d, sizeof(struct imapd_session), &imapd_ops, svc, fd,
+                                            sa, salen, svc == SERVICE_IMAPS ? d->snap->tls : NULL);
     const struct conf *c = s->snap->conf;
     struct imap_parse_limits limits = {
         .line_max = c->imap_line_max,
@@ -322,8 +331,7 @@ void imapd_session_start(struct daemon *d, enum service svc, int fd, const struc
     struct buf caps;
     buf_init(&caps);
     imapd_capabilities(s, &caps);
-    conn_printf(s->conn, "* OK [CAPABILITY %s] %s Postern IMAP ready\r\n", caps.data,
-                c->hostname);
+    conn_printf(s->conn, "* OK [CAPABILITY %s] %s Postern IMAP ready\r\n", caps.data, c->hostname);
     buf_free(&caps);
     imapd_arm_deadline(s);
 }

@@ -34,8 +34,8 @@ enum imapd_state {
 #define IMAPD_ANY                                                                                  \
     (IMAPD_STATE_BIT(IMAPD_NOT_AUTHENTICATED) | IMAPD_STATE_BIT(IMAPD_AUTHENTICATED) |             \
      IMAPD_STATE_BIT(IMAPD_SELECTED))
-#define IMAPD_NOTAUTH IMAPD_STATE_BIT(IMAPD_NOT_AUTHENTICATED)
-#define IMAPD_AUTH (IMAPD_STATE_BIT(IMAPD_AUTHENTICATED) | IMAPD_STATE_BIT(IMAPD_SELECTED))
+#define IMAPD_NOTAUTH       IMAPD_STATE_BIT(IMAPD_NOT_AUTHENTICATED)
+#define IMAPD_AUTH          (IMAPD_STATE_BIT(IMAPD_AUTHENTICATED) | IMAPD_STATE_BIT(IMAPD_SELECTED))
 #define IMAPD_SELECTED_ONLY IMAPD_STATE_BIT(IMAPD_SELECTED)
 
 /* The command carries credentials: refused before TLS unless [imap]
@@ -44,11 +44,11 @@ enum imapd_state {
 
 /* What the input loop waits for besides a command. */
 enum imapd_wait {
-    IMAPD_WAIT_COMMAND,  /* the next command (or the rest of this one) */
-    IMAPD_WAIT_LITERAL,  /* the octets of a literal (raw mode) */
-    IMAPD_WAIT_SASL,     /* an AUTHENTICATE response line */
-    IMAPD_WAIT_IDLE,     /* "DONE" ends IDLE */
-    IMAPD_WAIT_BUSY,     /* a command runs (worker, password check) */
+    IMAPD_WAIT_COMMAND, /* the next command (or the rest of this one) */
+    IMAPD_WAIT_LITERAL, /* the octets of a literal (raw mode) */
+    IMAPD_WAIT_SASL,    /* an AUTHENTICATE response line */
+    IMAPD_WAIT_IDLE,    /* "DONE" ends IDLE */
+    IMAPD_WAIT_BUSY,    /* a command runs (worker, password check) */
 };
 
 struct imapd_session {
@@ -68,6 +68,8 @@ struct imapd_session {
 
     struct imapd_selected *sel; /* the selected folder, or NULL */
     struct worker_job *job;     /* the command's worker job, if any */
+    struct imapd_job *paced;    /* a job waiting for its output to drain */
+    bool idle_dirty;            /* the folder changed while an IDLE update ran */
 };
 
 struct imapd_session;

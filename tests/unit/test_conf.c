@@ -237,7 +237,13 @@ static void test_load_full(void **state)
                           "data_timeout = 2m\n"
                           "[relay]\n"
                           "retry = 1m, 5m,1h\n"
-                          "queue_lifetime = 2d\n",
+                          "queue_lifetime = 2d\n"
+                          "[imap]\n"
+                          "allow_plaintext_auth = yes\n"
+                          "timeout = 45m\n"
+                          "login_timeout = 2m\n"
+                          "idle_timeout = 29m\n"
+                          "line_max = 8k\n",
                           &err);
     if (c == NULL)
         fail_msg("%s", err.data);
@@ -272,6 +278,11 @@ static void test_load_full(void **state)
     assert_int_equal(c->nretry, 3);
     assert_int_equal(c->retry_ms[2], 3600000);
     assert_true(c->queue_lifetime_ms == 2ull * 86400 * 1000);
+    assert_true(c->imap_allow_plaintext_auth);
+    assert_int_equal(c->imap_timeout_ms, 45 * 60000);
+    assert_int_equal(c->imap_login_timeout_ms, 2 * 60000);
+    assert_int_equal(c->imap_idle_timeout_ms, 29 * 60000);
+    assert_int_equal(c->imap_line_max, 8192);
     conf_free(&c);
     buf_free(&err);
 }
@@ -301,7 +312,24 @@ static void test_load_errors(void **state)
     expect_error(MINIMAL "[listen]\nsmtp = 127.0.0.1:\n", 6, "[listen] smtp:");
     expect_error(MINIMAL "[listen]\nsmtp = 127.0.0.1:99999\n", 6, "[listen] smtp: bad port");
     expect_error(MINIMAL "[listen]\nsmtp = 127.0.0.1:2x\n", 6, "[listen] smtp: bad port");
-    expect_error(MINIMAL "[listen]\nimap = 127.0.0.1:143\n", 6, "[listen] imap:");
+    expect_error(MINIMAL "[listen]\nlmtp = 127.0.0.1:24\n", 6, "[listen] lmtp: unknown service");
+    /* IMAP: passwords only over TLS unless allowed, and the RFC minimums. */
+    expect_error(MINIMAL "[listen]\nimap = 127.0.0.1:143\n", 0,
+                 "[listen] imap: needs [tls] cert and key");
+    expect_error(MINIMAL "[listen]\nimaps = 127.0.0.1:993\n", 0,
+                 "[listen] imaps: needs [tls] cert and key");
+    expect_error(MINIMAL "[imap]\ntimeout = 5m\n", 6, "[imap] timeout: must be at least 30m");
+    expect_error(MINIMAL "[imap]\nlogin_timeout = 10s\n", 6,
+                 "[imap] login_timeout: must be at least 1m");
+    expect_error(MINIMAL "[imap]\nidle_timeout = 10m\n", 6,
+                 "[imap] idle_timeout: must be at least 29m");
+    expect_error(MINIMAL "[imap]\nidle_timeout = soon\n", 6, "[imap] idle_timeout: expected");
+    expect_error(MINIMAL "[imap]\nline_max = 10\n", 6, "[imap] line_max:");
+    expect_error(MINIMAL "[imap]\nline_max = 1G\n", 6, "[imap] line_max:");
+    expect_error(MINIMAL "[imap]\nallow_plaintext_auth = maybe\n", 6,
+                 "[imap] allow_plaintext_auth: expected yes or no");
+    expect_error(MINIMAL "[imap]\nfrob = 1\n", 6, "[imap] frob: unknown key");
+    expect_error(MINIMAL "[pop3]\nfrob = 1\n", 6, "[pop3] frob: unknown key");
     expect_error(MINIMAL "[domains]\nlocal = ok.test, bad_domain!\n", 6, "[domains] local:");
     expect_error(MINIMAL "this is not ini\n", 5, "syntax error");
     expect_error(MINIMAL "[server\n", 5, "syntax error");

@@ -106,7 +106,7 @@ static void test_bad_shares(void **state)
 {
     expect_error(MINIMAL "[limits]\nconnections_smtp = 0\n", ":6: [limits] connections_smtp:");
     expect_error(MINIMAL "[limits]\nconnections_smtp = lots\n", "[limits] connections_smtp:");
-    expect_error(MINIMAL "[limits]\nconnections_imap = 5\n", "[limits] connections_imap: unknown");
+    expect_error(MINIMAL "[limits]\nconnections_lmtp = 5\n", "[limits] connections_lmtp: unknown");
     expect_error(MINIMAL "[limits]\nconnections_ = 5\n", "[limits] connections_: unknown");
     expect_error(MINIMAL "[limits]\nconnections = 10\nconnections_pop3 = 11\n",
                  "[limits] connections_pop3: 11 is more than connections (10)");

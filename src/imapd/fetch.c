@@ -1,0 +1,349 @@
+/* FETCH and UID FETCH (RFC 9051 6.4.5): the items are checked on the loop,
+ * the messages are read and the responses built in a worker, a batch at a
+ * time: a batch ends when its output passes IMAPD_FETCH_BATCH, and the
+ * next one is built once the connection has taken it (job.h), so FETCH
+ * 1:* BODY[] of a big folder holds one batch in memory, not the folder. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imapd/fetch.h"
+#include "imapd/job.h"
+#include "imapd/select.h"
+#include "imapd/session.h"
+#include "proto/imap_bodystructure.h"
+#include "proto/imap_date.h"
+#include "proto/imap_envelope.h"
+#include "proto/imap_section.h"
+#include "proto/imap_seqset.h"
+#include "proto/mime.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define IMAPD_FETCH_BATCH        (256 * 1024)
+#define IMAPD_FETCH_SECTIONS_MAX 64
+
+enum fetch_item {
+    FI_UID = 1u << 0,
+    FI_FLAGS = 1u << 1,
+    FI_INTERNALDATE = 1u << 2,
+    FI_SIZE = 1u << 3,
+    FI_ENVELOPE = 1u << 4,
+    FI_BODY = 1u << 5, /* BODY without a section */
+    FI_BODYSTRUCTURE = 1u << 6,
+};
+
+/* The items that need the message itself. */
+#define FI_CONTENT (FI_ENVELOPE | FI_BODY | FI_BODYSTRUCTURE)
+
+struct fetch_args {
+    unsigned items;
+    struct imap_section sections[IMAPD_FETCH_SECTIONS_MAX];
+    const char *section_names[IMAPD_FETCH_SECTIONS_MAX]; /* RFC822 items echo their own */
+    size_t n_sections;
+    bool sets_seen; /* a section without .PEEK */
+    struct imap_seqset set;
+    /* Progress over batches */
+    bool started;
+    struct imap_seqlist seqs; /* sequence numbers to fetch (resolved at the start) */
+    struct imap_seqlist_iter it;
+    bool expunged_seen; /* some were expunged meanwhile */
+};
+
+static void fetch_args_free(void *arg)
+{
+    struct fetch_args *a = arg;
+    for (size_t i = 0; i < a->n_sections; i++)
+        imap_section_free(&a->sections[i]);
+    imap_seqset_free(&a->set);
+    imap_seqlist_free(&a->seqs);
+    free(a);
+}
+
+/* The whole message, with CRLF line ends. */
+static bool read_message(struct store_folder *f, uint32_t uid, struct buf *out)
+{
+    int fd = store_open_msg(f, uid);
+    if (fd < 0)
+        return false;
+    struct buf raw;
+    buf_init(&raw);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_append(&raw, chunk, (size_t)n);
+    close(fd);
+    if (n < 0) {
+        buf_free(&raw);
+        return false;
+    }
+    mime_to_crlf(raw.data ? raw.data : "", raw.len, out);
+    buf_free(&raw);
+    return true;
+}
+
+static void append_literal(struct buf *out, const char *data, size_t len, bool literal8)
+{
+    buf_printf(out, "%s{%zu}\r\n", literal8 ? "~" : "", len);
+    buf_append(out, data, len);
+}
+
+static void internal_date(struct buf *out, int64_t when)
+{
+    time_t t = (time_t)when;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char text[IMAP_DATETIME_LEN + 1];
+    imap_datetime_format(t, (int)(tm.tm_gmtoff / 60), text);
+    buf_printf(out, "INTERNALDATE \"%s\"", text);
+}
+
+/* Sets \Seen for a fetch of a body section (RFC 9051 6.4.5); the new flags
+ * are then part of the response. */
+static bool mark_seen(struct imapd_selected *sel, struct store_msg *m)
+{
+    if (sel->read_only || (m->flags & STORE_F_SEEN))
+        return false;
+    const char *kw[STORE_KEYWORDS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < STORE_KEYWORDS_MAX; i++)
+        if ((m->keywords & (1u << i)) && sel->f->keywords[i])
+            kw[n++] = sel->f->keywords[i];
+    return store_set_flags(sel->f, m->uid, m->flags | STORE_F_SEEN, kw, n) == 0;
+}
+
+static void fetch_one(struct imapd_job *j, size_t seq)
+{
+    struct fetch_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
+    struct imapd_view_msg *v = &sel->v[seq - 1];
+    struct store_msg *m = store_msg_by_uid(sel->f, v->uid);
+    if (m == NULL) {
+        a->expunged_seen = true; /* gone: reported at the next chance */
+        return;
+    }
+    struct buf msg;
+    buf_init(&msg);
+    struct mime_part *root = NULL;
+    if ((a->items & FI_CONTENT) || a->n_sections) {
+        if (!read_message(sel->f, v->uid, &msg)) {
+            log_warn("event=imap_fetch_unreadable folder=%s uid=%u", log_q(sel->f->name),
+                     (unsigned)v->uid);
+            a->expunged_seen = true;
+            return;
+        }
+        root = mime_parse(msg.data ? msg.data : "", msg.len);
+    }
+    bool flags_changed = a->sets_seen && mark_seen(sel, m);
+    if (flags_changed) {
+        v->flags = m->flags;
+        v->keywords = m->keywords;
+    }
+    struct buf *out = &j->out;
+    buf_printf(out, "* %zu FETCH (", seq);
+    const char *sp = "";
+    if (a->items & FI_UID || j->uid) {
+        buf_printf(out, "UID %u", (unsigned)v->uid);
+        sp = " ";
+    }
+    if ((a->items & FI_FLAGS) || flags_changed) {
+        buf_printf(out, "%sFLAGS ", sp);
+        imapd_flags_format(out, sel, m->flags, m->keywords, v->recent);
+        v->flags = m->flags;
+        v->keywords = m->keywords;
+        sp = " ";
+    }
+    if (a->items & FI_INTERNALDATE) {
+        buf_append_str(out, sp);
+        internal_date(out, m->internal_date);
+        sp = " ";
+    }
+    if (a->items & FI_SIZE) {
+        buf_printf(out, "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
+        sp = " ";
+    }
+    if (a->items & FI_ENVELOPE) {
+        buf_printf(out, "%sENVELOPE ", sp);
+        imap_envelope(msg.data + root->hdr_off, root->hdr_len, out);
+        sp = " ";
+    }
+    if (a->items & FI_BODY) {
+        buf_printf(out, "%sBODY ", sp);
+        imap_bodystructure(msg.data, root, false, out);
+        sp = " ";
+    }
+    if (a->items & FI_BODYSTRUCTURE) {
+        buf_printf(out, "%sBODYSTRUCTURE ", sp);
+        imap_bodystructure(msg.data, root, true, out);
+        sp = " ";
+    }
+    for (size_t i = 0; i < a->n_sections; i++) {
+        const struct imap_section *sec = &a->sections[i];
+        struct imap_section_octets o;
+        memset(&o, 0, sizeof(o));
+        buf_init(&o.data);
+        enum imap_section_status st =
+            imap_section_resolve(sec, msg.data ? msg.data : "", msg.len, root, &o);
+        buf_printf(out, "%s%s ", sp, a->section_names[i] ? a->section_names[i] : sec->name);
+        sp = " ";
+        if (st != IMAP_SECTION_OK)
+            buf_append_str(out, "NIL");
+        else if (sec->item == IMAP_ITEM_BINARY_SIZE)
+            buf_printf(out, "%zu", o.size);
+        else if (o.built)
+            append_literal(out, o.data.data ? o.data.data : "", o.data.len, o.literal8);
+        else
+            append_literal(out, msg.data + o.off, o.len, o.literal8);
+        buf_free(&o.data);
+    }
+    buf_append_str(out, ")\r\n");
+    mime_free(root);
+    buf_free(&msg);
+}
+
+static void fetch_work(struct imapd_job *j)
+{
+    struct fetch_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
+    if (!a->started) {
+        a->started = true;
+        /* UID FETCH may report expunges; FETCH by number must not. */
+        imapd_view_update(sel, &j->out, j->uid);
+        if (j->uid) {
+            uint32_t *seqs = xcalloc(sel->n ? sel->n : 1, sizeof(*seqs));
+            size_t n = 0;
+            uint32_t star = sel->n ? sel->v[sel->n - 1].uid : 0;
+            for (size_t i = 0; i < sel->n; i++)
+                if (imap_seqset_contains(&a->set, sel->v[i].uid, star))
+                    seqs[n++] = (uint32_t)(i + 1);
+            imap_seqlist_from_numbers(seqs, n, &a->seqs);
+            free(seqs);
+        } else {
+            uint32_t star = (uint32_t)sel->n;
+            for (size_t r = 0; r < a->set.n; r++) {
+                const struct imap_seq_range *rg = &a->set.ranges[r];
+                uint32_t lo = rg->first == IMAP_SEQ_STAR ? star : rg->first;
+                uint32_t hi = rg->last == IMAP_SEQ_STAR ? star : rg->last;
+                if (lo > star || hi > star || sel->n == 0) {
+                    imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)",
+                                     sel->n);
+                    return;
+                }
+            }
+            imap_seqset_resolve(&a->set, star, &a->seqs);
+        }
+        imap_seqlist_iter_init(&a->it, &a->seqs);
+    }
+    uint32_t seq;
+    while (j->out.len < IMAPD_FETCH_BATCH && imap_seqlist_next(&a->it, &seq))
+        if (seq <= sel->n)
+            fetch_one(j, seq);
+    if (j->out.len >= IMAPD_FETCH_BATCH) {
+        j->more = true; /* again once this batch is out */
+        return;
+    }
+    if (a->expunged_seen)
+        imapd_job_tagged(j, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
+    else
+        imapd_job_tagged(j, "OK", "%sFETCH completed", j->uid ? "UID " : "");
+}
+
+/* One item into a; false after a BAD. */
+static bool add_item(struct imapd_session *s, struct fetch_args *a, const struct imap_arg *it)
+{
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } simple[] = {
+        {"UID", FI_UID},
+        {"FLAGS", FI_FLAGS},
+        {"INTERNALDATE", FI_INTERNALDATE},
+        {"RFC822.SIZE", FI_SIZE},
+        {"ENVELOPE", FI_ENVELOPE},
+        {"BODY", FI_BODY},
+        {"BODYSTRUCTURE", FI_BODYSTRUCTURE},
+        {"ALL", FI_FLAGS | FI_INTERNALDATE | FI_SIZE | FI_ENVELOPE},
+        {"FAST", FI_FLAGS | FI_INTERNALDATE | FI_SIZE},
+        {"FULL", FI_FLAGS | FI_INTERNALDATE | FI_SIZE | FI_ENVELOPE | FI_BODY},
+    };
+    /* RFC 3501's RFC822 items are sections under other names. */
+    static const struct {
+        const char *name, *section;
+    } rfc822[] = {
+        {"RFC822", "BODY[]"},
+        {"RFC822.HEADER", "BODY.PEEK[HEADER]"},
+        {"RFC822.TEXT", "BODY[TEXT]"},
+    };
+    if (it->type != IMAP_ARG_ATOM) {
+        imapd_reply_bad(s, "Fetch items are atoms such as FLAGS or BODY.PEEK[]");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+        if (strcasecmp(it->str, simple[i].name) == 0) {
+            a->items |= simple[i].bits;
+            return true;
+        }
+    if (a->n_sections == IMAPD_FETCH_SECTIONS_MAX) {
+        imapd_reply_bad(s, "Too many body sections in one FETCH");
+        return false;
+    }
+    const char *text = it->str;
+    size_t len = it->len;
+    const char *echo = NULL;
+    for (size_t i = 0; i < sizeof(rfc822) / sizeof(rfc822[0]); i++)
+        if (strcasecmp(it->str, rfc822[i].name) == 0) {
+            text = rfc822[i].section;
+            len = strlen(text);
+            echo = rfc822[i].name;
+        }
+    struct imap_section *sec = &a->sections[a->n_sections];
+    if (!imap_section_parse(text, len, sec)) {
+        imapd_reply_bad(s, "Unknown or malformed fetch item %s", it->str);
+        return false;
+    }
+    a->section_names[a->n_sections++] = echo;
+    if (!sec->peek && sec->item != IMAP_ITEM_BINARY_SIZE)
+        a->sets_seen = true;
+    return true;
+}
+
+bool imapd_cmd_fetch(struct imapd_session *s, const struct imap_command *cmd)
+{
+    /* FETCH set items, or UID FETCH set items (args after the subcommand) */
+    bool uid = strcmp(cmd->name, "UID") == 0;
+    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    size_t n = cmd->n - (uid ? 1 : 0);
+    if (n != 2 || args[0].type != IMAP_ARG_ATOM) {
+        imapd_reply_bad(s, "%sFETCH expects a message set and fetch items", uid ? "UID " : "");
+        return true;
+    }
+    struct fetch_args *a = xcalloc(1, sizeof(*a));
+    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
+    if (r != IMAP_SEQSET_OK) {
+        imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));
+        fetch_args_free(a);
+        return true;
+    }
+    bool ok = true;
+    if (args[1].type == IMAP_ARG_LIST) {
+        if (args[1].n == 0) {
+            imapd_reply_bad(s, "Empty list of fetch items");
+            ok = false;
+        }
+        for (size_t i = 0; i < args[1].n && ok; i++)
+            ok = add_item(s, a, &args[1].list[i]);
+    } else {
+        ok = add_item(s, a, &args[1]);
+    }
+    if (!ok) {
+        fetch_args_free(a);
+        return true;
+    }
+    struct imapd_job *j = imapd_job_new(s, fetch_work, a, fetch_args_free);
+    j->uid = uid;
+    return imapd_job_submit(j);
+}

@@ -1,0 +1,441 @@
+/* The IMAP folder commands of the authenticated state (RFC 9051 6.3):
+ * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, NAMESPACE,
+ * STATUS and APPEND, each a job on the store. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imapd/folders.h"
+#include "imapd/job.h"
+#include "imapd/names.h"
+#include "imapd/select.h"
+#include "imapd/session.h"
+#include "proto/imap_date.h"
+#include "snapshot.h"
+#include "store/store.h"
+#include "util/xmalloc.h"
+
+/* CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE */
+
+enum folder_op { OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE, OP_UNSUBSCRIBE };
+
+struct folder_args {
+    enum folder_op op;
+    char *name, *to;
+};
+
+static void folder_args_free(void *arg)
+{
+    struct folder_args *a = arg;
+    free(a->name);
+    free(a->to);
+    free(a);
+}
+
+static const char *const op_names[] = {"CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE"};
+
+static void folder_work(struct imapd_job *j)
+{
+    struct folder_args *a = j->args;
+    int err = 0;
+    switch (a->op) {
+    case OP_CREATE:
+        err = store_create(j->store, a->name);
+        break;
+    case OP_DELETE:
+        /* The selected folder may not vanish under the session. */
+        err = j->sel && strcmp(j->sel->f->name, a->name) == 0 ? EBUSY
+                                                              : store_delete(j->store, a->name);
+        break;
+    case OP_RENAME:
+        err = store_rename(j->store, a->name, a->to);
+        break;
+    case OP_SUBSCRIBE:
+    case OP_UNSUBSCRIBE:
+        err = store_subscribe(j->store, a->name, a->op == OP_SUBSCRIBE);
+        break;
+    }
+    if (err == EBUSY)
+        imapd_job_tagged(j, "NO", "[INUSE] Close the folder first (CLOSE or UNSELECT)");
+    else if (err)
+        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->name));
+    else
+        imapd_job_tagged(j, "OK", "%s completed", op_names[a->op]);
+}
+
+bool imapd_cmd_folder(struct imapd_session *s, const struct imap_command *cmd)
+{
+    enum folder_op op = OP_CREATE;
+    for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+        if (strcmp(cmd->name, op_names[i]) == 0)
+            op = (enum folder_op)i;
+    size_t want = op == OP_RENAME ? 2 : 1;
+    /* CREATE may carry a USE list (CREATE-SPECIAL-USE): not offered. */
+    if (cmd->n != want) {
+        imapd_reply_bad(
+            s, op == OP_RENAME ? "RENAME expects two folder names" : "%s expects one folder name",
+            cmd->name);
+        return true;
+    }
+    struct folder_args *a = xcalloc(1, sizeof(*a));
+    a->op = op;
+    a->name = imapd_folder_arg(s, &cmd->args[0]);
+    if (a->name && op == OP_RENAME)
+        a->to = imapd_folder_arg(s, &cmd->args[1]);
+    if (a->name == NULL || (op == OP_RENAME && a->to == NULL)) {
+        folder_args_free(a);
+        return true;
+    }
+    /* A trailing separator in CREATE means "a parent to be" (RFC 9051
+     * 6.3.4): the store refuses it as a name, so it is dropped here. */
+    return imapd_job_submit(imapd_job_new(s, folder_work, a, folder_args_free));
+}
+
+/* LIST and LSUB */
+
+struct list_args {
+    char *pattern; /* reference and pattern together */
+    bool lsub;
+    bool utf8;
+};
+
+static void list_args_free(void *arg)
+{
+    struct list_args *a = arg;
+    free(a->pattern);
+    free(a);
+}
+
+static void append_attrs(struct buf *out, unsigned attrs, bool lsub)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {STORE_A_NOSELECT, "\\Noselect"},
+        {STORE_A_NONEXISTENT, "\\NonExistent"},
+        {STORE_A_HASCHILDREN, "\\HasChildren"},
+        {STORE_A_HASNOCHILDREN, "\\HasNoChildren"},
+        {STORE_A_SENT, "\\Sent"},
+        {STORE_A_DRAFTS, "\\Drafts"},
+        {STORE_A_TRASH, "\\Trash"},
+        {STORE_A_JUNK, "\\Junk"},
+        {STORE_A_ARCHIVE, "\\Archive"},
+    };
+    buf_append_char(out, '(');
+    bool first = true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(attrs & names[i].bit))
+            continue;
+        if (lsub && names[i].bit != STORE_A_NOSELECT)
+            continue; /* LSUB: only \Noselect (RFC 3501 7.2.3) */
+        buf_printf(out, "%s%s", first ? "" : " ", names[i].name);
+        first = false;
+    }
+    buf_append_char(out, ')');
+}
+
+static void list_work(struct imapd_job *j)
+{
+    struct list_args *a = j->args;
+    struct store_list l = {0};
+    int err = store_list(j->store, &l);
+    if (err) {
+        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, ""));
+        return;
+    }
+    const char *verb = a->lsub ? "LSUB" : "LIST";
+    for (size_t i = 0; i < l.n; i++) {
+        const struct store_list_entry *e = &l.v[i];
+        if (a->lsub && !(e->attrs & STORE_A_SUBSCRIBED))
+            continue;
+        if (!store_list_match(a->pattern, e->name))
+            continue;
+        buf_printf(&j->out, "* %s ", verb);
+        append_attrs(&j->out, e->attrs, a->lsub);
+        buf_append_str(&j->out, " \".\" ");
+        imapd_folder_quote(&j->out, e->name, a->utf8);
+        buf_append_str(&j->out, "\r\n");
+    }
+    store_list_free(&l);
+    imapd_job_tagged(j, "OK", "%s completed", verb);
+}
+
+bool imapd_cmd_list(struct imapd_session *s, const struct imap_command *cmd)
+{
+    if (cmd->n != 2 || !imap_arg_is_astring(&cmd->args[0]) || !imap_arg_is_astring(&cmd->args[1]) ||
+        cmd->args[0].str == NULL || cmd->args[1].str == NULL) {
+        imapd_reply_bad(s, "%s expects a reference and a folder pattern", cmd->name);
+        return true;
+    }
+    const struct imap_arg *ref = &cmd->args[0], *pat = &cmd->args[1];
+    bool lsub = strcmp(cmd->name, "LSUB") == 0;
+    if (pat->len == 0 && !lsub) {
+        /* The hierarchy delimiter and the root (RFC 9051 6.3.9). */
+        imapd_reply_untagged(s, "LIST (\\Noselect) \".\" \"\"");
+        imapd_reply_tagged(s, "OK", "LIST completed");
+        return true;
+    }
+    if (memchr(ref->str, '\0', ref->len) || memchr(pat->str, '\0', pat->len)) {
+        imapd_reply_bad(s, "NUL in a folder pattern");
+        return true;
+    }
+    struct list_args *a = xcalloc(1, sizeof(*a));
+    a->lsub = lsub;
+    a->utf8 = s->utf8_enabled;
+    a->pattern = xasprintf("%s%s", ref->str, pat->str);
+    return imapd_job_submit(imapd_job_new(s, list_work, a, list_args_free));
+}
+
+bool imapd_cmd_namespace(struct imapd_session *s, const struct imap_command *cmd)
+{
+    if (cmd->n) {
+        imapd_reply_bad(s, "NAMESPACE takes no arguments");
+        return true;
+    }
+    /* One personal namespace with "." as the separator; no shared ones. */
+    imapd_reply_untagged(s, "NAMESPACE ((\"\" \".\")) NIL NIL");
+    imapd_reply_tagged(s, "OK", "NAMESPACE completed");
+    return true;
+}
+
+/* STATUS */
+
+enum status_item {
+    ST_MESSAGES = 1u << 0,
+    ST_RECENT = 1u << 1,
+    ST_UIDNEXT = 1u << 2,
+    ST_UIDVALIDITY = 1u << 3,
+    ST_UNSEEN = 1u << 4,
+    ST_SIZE = 1u << 5,
+};
+
+struct status_args {
+    char *name;
+    unsigned items;
+    bool utf8;
+};
+
+static void status_args_free(void *arg)
+{
+    struct status_args *a = arg;
+    free(a->name);
+    free(a);
+}
+
+static void status_work(struct imapd_job *j)
+{
+    struct status_args *a = j->args;
+    struct store_status st;
+    int err = store_status(j->store, a->name, &st);
+    if (err) {
+        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->name));
+        return;
+    }
+    buf_append_str(&j->out, "* STATUS ");
+    imapd_folder_quote(&j->out, a->name, a->utf8);
+    buf_append_str(&j->out, " (");
+    const char *sp = "";
+#define ITEM(bit, fmt, v)                                                                          \
+    if (a->items & (bit)) {                                                                        \
+        buf_printf(&j->out, "%s" fmt, sp, v);                                                      \
+        sp = " ";                                                                                  \
+    }
+    ITEM(ST_MESSAGES, "MESSAGES %u", (unsigned)st.messages);
+    ITEM(ST_RECENT, "RECENT %u", (unsigned)st.recent);
+    ITEM(ST_UIDNEXT, "UIDNEXT %u", (unsigned)st.uidnext);
+    ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", (unsigned)st.uidvalidity);
+    ITEM(ST_UNSEEN, "UNSEEN %u", (unsigned)st.unseen);
+    ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)st.size);
+#undef ITEM
+    buf_append_str(&j->out, ")\r\n");
+    imapd_job_tagged(j, "OK", "STATUS completed");
+}
+
+bool imapd_cmd_status(struct imapd_session *s, const struct imap_command *cmd)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } items[] = {
+        {"MESSAGES", ST_MESSAGES},       {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
+        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
+    };
+    if (cmd->n != 2 || cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].n == 0) {
+        imapd_reply_bad(s, "STATUS expects a folder name and a list of items");
+        return true;
+    }
+    unsigned want = 0;
+    for (size_t i = 0; i < cmd->args[1].n; i++) {
+        const struct imap_arg *it = &cmd->args[1].list[i];
+        unsigned bit = 0;
+        for (size_t k = 0; k < sizeof(items) / sizeof(items[0]) && !bit; k++)
+            if (imap_arg_atom_is(it, items[k].name))
+                bit = items[k].bit;
+        if (bit == 0) {
+            imapd_reply_bad(s, "Unknown STATUS item %s", it->str ? it->str : "");
+            return true;
+        }
+        want |= bit;
+    }
+    char *name = imapd_folder_arg(s, &cmd->args[0]);
+    if (name == NULL)
+        return true;
+    struct status_args *a = xcalloc(1, sizeof(*a));
+    a->name = name;
+    a->items = want;
+    a->utf8 = s->utf8_enabled;
+    return imapd_job_submit(imapd_job_new(s, status_work, a, status_args_free));
+}
+
+/* Flags in APPEND and STORE. */
+
+bool imapd_flags_parse(struct imapd_session *s, const struct imap_arg *list, unsigned *flags_r,
+                       char ***keywords_r, size_t *n_r)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } sys[] = {
+        {"\\Answered", STORE_F_ANSWERED}, {"\\Flagged", STORE_F_FLAGGED},
+        {"\\Deleted", STORE_F_DELETED},   {"\\Seen", STORE_F_SEEN},
+        {"\\Draft", STORE_F_DRAFT},
+    };
+    const struct imap_arg *v = list->type == IMAP_ARG_LIST ? list->list : list;
+    size_t n = list->type == IMAP_ARG_LIST ? list->n : 1;
+    *flags_r = 0;
+    *keywords_r = NULL;
+    *n_r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].type != IMAP_ARG_ATOM) {
+            imapd_reply_bad(s, "Flags are atoms such as \\Seen");
+            goto fail;
+        }
+        unsigned bit = 0;
+        for (size_t k = 0; k < sizeof(sys) / sizeof(sys[0]) && !bit; k++)
+            if (strcasecmp(v[i].str, sys[k].name) == 0)
+                bit = sys[k].bit;
+        if (bit) {
+            *flags_r |= bit;
+            continue;
+        }
+        if (v[i].str[0] == '\\') {
+            imapd_reply_bad(s, "Flag %s cannot be set", v[i].str);
+            goto fail;
+        }
+        if (!store_keyword_valid(v[i].str)) {
+            imapd_reply_bad(s, "Invalid keyword %s", v[i].str);
+            goto fail;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < *n_r && !dup; k++)
+            dup = strcasecmp((*keywords_r)[k], v[i].str) == 0;
+        if (dup)
+            continue;
+        *keywords_r = xrealloc(*keywords_r, (*n_r + 1) * sizeof(char *));
+        (*keywords_r)[(*n_r)++] = xstrdup(v[i].str);
+    }
+    return true;
+fail:
+    imapd_keywords_free(*keywords_r, *n_r);
+    *keywords_r = NULL;
+    *n_r = 0;
+    return false;
+}
+
+void imapd_keywords_free(char **keywords, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keywords[i]);
+    free(keywords);
+}
+
+/* APPEND */
+
+struct append_args {
+    char *name;
+    char *data;
+    size_t len;
+    unsigned flags;
+    char **keywords;
+    size_t n_keywords;
+    int64_t date;
+};
+
+static void append_args_free(void *arg)
+{
+    struct append_args *a = arg;
+    free(a->name);
+    free(a->data);
+    imapd_keywords_free(a->keywords, a->n_keywords);
+    free(a);
+}
+
+static void append_work(struct imapd_job *j)
+{
+    struct append_args *a = j->args;
+    uint32_t uidvalidity = 0, uid = 0;
+    int err =
+        store_append(j->store, a->name, a->data, a->len, a->flags, (const char *const *)a->keywords,
+                     a->n_keywords, a->date, &uidvalidity, &uid);
+    if (err == ENOENT) {
+        imapd_job_tagged(j, "NO", "[TRYCREATE] No such folder: create it first");
+        return;
+    }
+    if (err) {
+        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->name));
+        return;
+    }
+    if (j->sel && strcmp(j->sel->f->name, a->name) == 0)
+        imapd_view_update(j->sel, &j->out, false);
+    imapd_job_tagged(j, "OK", "[APPENDUID %u %u] APPEND completed", (unsigned)uidvalidity,
+                     (unsigned)uid);
+}
+
+bool imapd_cmd_append(struct imapd_session *s, const struct imap_command *cmd)
+{
+    /* APPEND mailbox [flags] [date-time] literal */
+    const struct imap_arg *msg = cmd->n >= 2 ? &cmd->args[cmd->n - 1] : NULL;
+    if (msg == NULL || msg->type != IMAP_ARG_LITERAL || cmd->n > 4) {
+        imapd_reply_bad(s, "APPEND expects a folder, optional flags and date, and a literal");
+        return true;
+    }
+    const struct imap_arg *flags = NULL, *date = NULL;
+    for (size_t i = 1; i + 1 < cmd->n; i++) {
+        if (cmd->args[i].type == IMAP_ARG_LIST && flags == NULL && date == NULL)
+            flags = &cmd->args[i];
+        else if (cmd->args[i].type == IMAP_ARG_STRING && date == NULL)
+            date = &cmd->args[i];
+        else {
+            imapd_reply_bad(s, "APPEND expects a folder, optional flags and date, and a literal");
+            return true;
+        }
+    }
+    if (msg->len == 0) {
+        imapd_reply_tagged(s, "NO", "An empty message cannot be appended");
+        return true;
+    }
+    time_t when = time(NULL);
+    int tz = 0;
+    if (date && !imap_datetime_parse(date->str, date->len, &when, &tz)) {
+        imapd_reply_bad(s, "Invalid date-time (expected \"17-Jul-1996 02:44:25 -0700\")");
+        return true;
+    }
+    struct append_args *a = xcalloc(1, sizeof(*a));
+    if (flags && !imapd_flags_parse(s, flags, &a->flags, &a->keywords, &a->n_keywords)) {
+        append_args_free(a);
+        return true;
+    }
+    a->name = imapd_folder_arg(s, &cmd->args[0]);
+    if (a->name == NULL) {
+        append_args_free(a);
+        return true;
+    }
+    a->date = (int64_t)when;
+    a->data = xmalloc(msg->len);
+    memcpy(a->data, msg->str, msg->len);
+    a->len = msg->len;
+    return imapd_job_submit(imapd_job_new(s, append_work, a, append_args_free));
+}

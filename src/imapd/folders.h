@@ -1,0 +1,29 @@
+/*
+ * folders: the folder commands of the authenticated state (CREATE,
+ * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, NAMESPACE, STATUS,
+ * APPEND) and the flag lists APPEND and STORE share.
+ */
+#ifndef POSTERN_IMAPD_FOLDERS_H
+#define POSTERN_IMAPD_FOLDERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct imap_arg;
+struct imap_command;
+struct imapd_session;
+
+/* CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE (by cmd->name). */
+bool imapd_cmd_folder(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_list(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_namespace(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_status(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_append(struct imapd_session *s, const struct imap_command *cmd);
+
+/* A flag list (or one flag): system flags as enum store_flag bits, and
+ * keywords (caller frees with imapd_keywords_free). False after a BAD. */
+bool imapd_flags_parse(struct imapd_session *s, const struct imap_arg *list, unsigned *flags_r,
+                       char ***keywords_r, size_t *n_r);
+void imapd_keywords_free(char **keywords, size_t n);
+
+#endif

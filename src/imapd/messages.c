@@ -1,0 +1,414 @@
+/* The message commands of the selected state besides FETCH: STORE, COPY,
+ * MOVE (RFC 6851) and SEARCH (with ESEARCH results, RFC 4731), each also
+ * as a UID command (RFC 9051 6.4.9). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imapd/folders.h"
+#include "imapd/job.h"
+#include "imapd/messages.h"
+#include "imapd/names.h"
+#include "imapd/select.h"
+#include "imapd/session.h"
+#include "proto/imap_search.h"
+#include "proto/imap_seqset.h"
+#include "util/xmalloc.h"
+
+/* The view's sequence numbers a set names (UIDs for a UID command), in
+ * ascending order; *n_r of them (caller frees). Returns NULL and sets
+ * *bad_r for a message number past the last one. */
+static uint32_t *resolve(const struct imapd_selected *sel, const struct imap_seqset *set, bool uid,
+                         size_t *n_r, bool *bad_r)
+{
+    uint32_t *seqs = xcalloc(sel->n ? sel->n : 1, sizeof(*seqs));
+    size_t n = 0;
+    *bad_r = false;
+    if (uid) {
+        uint32_t star = sel->n ? sel->v[sel->n - 1].uid : 0;
+        for (size_t i = 0; i < sel->n; i++)
+            if (imap_seqset_contains(set, sel->v[i].uid, star))
+                seqs[n++] = (uint32_t)(i + 1);
+    } else {
+        for (size_t r = 0; r < set->n; r++) {
+            uint32_t lo = set->ranges[r].first, hi = set->ranges[r].last;
+            if (sel->n == 0 || (lo != IMAP_SEQ_STAR && lo > sel->n) ||
+                (hi != IMAP_SEQ_STAR && hi > sel->n)) {
+                *bad_r = true;
+                free(seqs);
+                return NULL;
+            }
+        }
+        for (size_t i = 0; i < sel->n; i++)
+            if (imap_seqset_contains(set, (uint32_t)(i + 1), (uint32_t)sel->n))
+                seqs[n++] = (uint32_t)(i + 1);
+    }
+    *n_r = n;
+    return seqs;
+}
+
+/* The keywords of m by name; returns how many. */
+static size_t keyword_names(const struct store_folder *f, uint32_t bits,
+                            const char *names[STORE_KEYWORDS_MAX])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < STORE_KEYWORDS_MAX; i++)
+        if ((bits & (1u << i)) && f->keywords[i])
+            names[n++] = f->keywords[i];
+    return n;
+}
+
+/* STORE */
+
+enum store_mode { STORE_SET, STORE_ADD, STORE_REMOVE };
+
+struct store_args {
+    struct imap_seqset set;
+    enum store_mode mode;
+    bool silent;
+    unsigned flags;
+    char **keywords;
+    size_t n_keywords;
+};
+
+static void store_args_free(void *arg)
+{
+    struct store_args *a = arg;
+    imap_seqset_free(&a->set);
+    imapd_keywords_free(a->keywords, a->n_keywords);
+    free(a);
+}
+
+/* The new keyword list of a message, by name. */
+static size_t new_keywords(const struct store_args *a, const struct store_folder *f, uint32_t bits,
+                           const char *out[STORE_KEYWORDS_MAX * 2])
+{
+    const char *have[STORE_KEYWORDS_MAX];
+    size_t n_have = a->mode == STORE_SET ? 0 : keyword_names(f, bits, have), n = 0;
+    for (size_t i = 0; i < n_have; i++) {
+        bool removed = false;
+        for (size_t k = 0; k < a->n_keywords && a->mode == STORE_REMOVE && !removed; k++)
+            removed = strcasecmp(have[i], a->keywords[k]) == 0;
+        if (!removed)
+            out[n++] = have[i];
+    }
+    if (a->mode != STORE_REMOVE)
+        for (size_t k = 0; k < a->n_keywords && n < STORE_KEYWORDS_MAX * 2; k++) {
+            bool dup = false;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = strcasecmp(out[i], a->keywords[k]) == 0;
+            if (!dup)
+                out[n++] = a->keywords[k];
+        }
+    return n;
+}
+
+static void store_work(struct imapd_job *j)
+{
+    struct store_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
+    imapd_view_update(sel, &j->out, j->uid);
+    size_t n;
+    bool bad;
+    uint32_t *seqs = resolve(sel, &a->set, j->uid, &n, &bad);
+    if (bad) {
+        imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+        return;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct imapd_view_msg *v = &sel->v[seqs[i] - 1];
+        struct store_msg *m = store_msg_by_uid(sel->f, v->uid);
+        if (m == NULL)
+            continue;
+        unsigned flags = a->mode == STORE_SET   ? a->flags
+                         : a->mode == STORE_ADD ? m->flags | a->flags
+                                                : m->flags & ~a->flags;
+        const char *kw[STORE_KEYWORDS_MAX * 2];
+        size_t n_kw = new_keywords(a, sel->f, m->keywords, kw);
+        int err = store_set_flags(sel->f, v->uid, flags, kw, n_kw);
+        if (err) {
+            failed = err;
+            continue;
+        }
+        m = store_msg_by_uid(sel->f, v->uid);
+        v->flags = m->flags;
+        v->keywords = m->keywords;
+        if (!a->silent) {
+            buf_printf(&j->out, "* %u FETCH (", (unsigned)seqs[i]);
+            if (j->uid)
+                buf_printf(&j->out, "UID %u ", (unsigned)v->uid);
+            buf_append_str(&j->out, "FLAGS ");
+            imapd_flags_format(&j->out, sel, v->flags, v->keywords, v->recent);
+            buf_append_str(&j->out, ")\r\n");
+        }
+    }
+    free(seqs);
+    if (failed)
+        imapd_job_tagged(j, "NO", "%s", imapd_store_error(failed, sel->f->name));
+    else
+        imapd_job_tagged(j, "OK", "%sSTORE completed", j->uid ? "UID " : "");
+}
+
+bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
+{
+    bool uid = strcmp(cmd->name, "UID") == 0;
+    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    size_t n = cmd->n - (uid ? 1 : 0);
+    if (n != 3 || args[0].type != IMAP_ARG_ATOM || args[1].type != IMAP_ARG_ATOM) {
+        imapd_reply_bad(s, "STORE expects a message set, FLAGS, +FLAGS or -FLAGS, and flags");
+        return true;
+    }
+    if (s->sel->read_only) {
+        imapd_reply_tagged(s, "NO", "[READ-ONLY] The folder was opened with EXAMINE");
+        return true;
+    }
+    struct store_args *a = xcalloc(1, sizeof(*a));
+    const char *what = args[1].str;
+    a->mode = what[0] == '+' ? STORE_ADD : what[0] == '-' ? STORE_REMOVE : STORE_SET;
+    if (a->mode != STORE_SET)
+        what++;
+    if (strcasecmp(what, "FLAGS.SILENT") == 0)
+        a->silent = true;
+    else if (strcasecmp(what, "FLAGS") != 0) {
+        imapd_reply_bad(s, "Expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT)");
+        store_args_free(a);
+        return true;
+    }
+    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
+    if (r != IMAP_SEQSET_OK) {
+        imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));
+        store_args_free(a);
+        return true;
+    }
+    if (!imapd_flags_parse(s, &args[2], &a->flags, &a->keywords, &a->n_keywords)) {
+        store_args_free(a);
+        return true;
+    }
+    struct imapd_job *j = imapd_job_new(s, store_work, a, store_args_free);
+    j->uid = uid;
+    return imapd_job_submit(j);
+}
+
+/* COPY and MOVE */
+
+struct copy_args {
+    struct imap_seqset set;
+    char *dest;
+    bool move;
+};
+
+static void copy_args_free(void *arg)
+{
+    struct copy_args *a = arg;
+    imap_seqset_free(&a->set);
+    free(a->dest);
+    free(a);
+}
+
+static void copy_work(struct imapd_job *j)
+{
+    struct copy_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
+    imapd_view_update(sel, &j->out, j->uid);
+    size_t n;
+    bool bad;
+    uint32_t *seqs = resolve(sel, &a->set, j->uid, &n, &bad);
+    if (bad) {
+        imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+        return;
+    }
+    uint32_t *uids = xcalloc(n ? n : 1, sizeof(*uids));
+    for (size_t i = 0; i < n; i++)
+        uids[i] = sel->v[seqs[i] - 1].uid;
+    free(seqs);
+    struct store_uidmap map = {0};
+    int err = n ? store_copy(sel->f, uids, n, a->dest, a->move, &map) : 0;
+    free(uids);
+    const char *verb = a->move ? "MOVE" : "COPY";
+    if (err == ENOENT) {
+        imapd_job_tagged(j, "NO", "[TRYCREATE] No such folder: create it first");
+        store_uidmap_free(&map);
+        return;
+    }
+    if (err) {
+        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->dest));
+        store_uidmap_free(&map);
+        return;
+    }
+    struct buf code;
+    buf_init(&code);
+    if (map.n) {
+        buf_printf(&code, "[COPYUID %u ", (unsigned)map.uidvalidity);
+        imap_seqset_format_numbers(&code, map.src, map.n);
+        buf_append_char(&code, ' ');
+        imap_seqset_format_numbers(&code, map.dst, map.n);
+        buf_append_str(&code, "] ");
+    }
+    store_uidmap_free(&map);
+    if (a->move) {
+        /* RFC 6851 3.3: COPYUID in an untagged OK, then the expunges. */
+        if (code.len)
+            buf_printf(&j->out, "* OK %sMoved\r\n", code.data);
+        imapd_view_update(sel, &j->out, true);
+        imapd_job_tagged(j, "OK", "%s%s completed", j->uid ? "UID " : "", verb);
+    } else {
+        imapd_job_tagged(j, "OK", "%s%s%s completed", code.len ? code.data : "",
+                         j->uid ? "UID " : "", verb);
+    }
+    buf_free(&code);
+}
+
+bool imapd_cmd_copy(struct imapd_session *s, const struct imap_command *cmd)
+{
+    bool uid = strcmp(cmd->name, "UID") == 0;
+    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    size_t n = cmd->n - (uid ? 1 : 0);
+    bool move = strcasecmp(uid ? cmd->args[0].str : cmd->name, "MOVE") == 0;
+    if (n != 2 || args[0].type != IMAP_ARG_ATOM) {
+        imapd_reply_bad(s, "%s expects a message set and a folder name", move ? "MOVE" : "COPY");
+        return true;
+    }
+    if (move && s->sel->read_only) {
+        imapd_reply_tagged(s, "NO", "[READ-ONLY] The folder was opened with EXAMINE");
+        return true;
+    }
+    struct copy_args *a = xcalloc(1, sizeof(*a));
+    a->move = move;
+    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
+    if (r != IMAP_SEQSET_OK) {
+        imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));
+        copy_args_free(a);
+        return true;
+    }
+    a->dest = imapd_folder_arg(s, &args[1]);
+    if (a->dest == NULL) {
+        copy_args_free(a);
+        return true;
+    }
+    struct imapd_job *j = imapd_job_new(s, copy_work, a, copy_args_free);
+    j->uid = uid;
+    return imapd_job_submit(j);
+}
+
+/* SEARCH */
+
+struct search_args {
+    struct imap_search *search;
+};
+
+static void search_args_free(void *arg)
+{
+    struct search_args *a = arg;
+    imap_search_free(a->search);
+    free(a);
+}
+
+static unsigned search_flags(unsigned flags, bool recent)
+{
+    unsigned f = 0;
+    f |= flags & STORE_F_SEEN ? IMAP_FLAG_SEEN : 0;
+    f |= flags & STORE_F_ANSWERED ? IMAP_FLAG_ANSWERED : 0;
+    f |= flags & STORE_F_FLAGGED ? IMAP_FLAG_FLAGGED : 0;
+    f |= flags & STORE_F_DELETED ? IMAP_FLAG_DELETED : 0;
+    f |= flags & STORE_F_DRAFT ? IMAP_FLAG_DRAFT : 0;
+    f |= recent ? IMAP_FLAG_RECENT : 0;
+    return f;
+}
+
+static bool read_all(struct store_folder *f, uint32_t uid, struct buf *out)
+{
+    int fd = store_open_msg(f, uid);
+    if (fd < 0)
+        return false;
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_append(out, chunk, (size_t)n);
+    close(fd);
+    return n == 0;
+}
+
+static void search_work(struct imapd_job *j)
+{
+    struct search_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
+    imapd_view_update(sel, &j->out, j->uid);
+    struct imap_search_mailbox mb = {
+        .messages = (uint32_t)sel->n,
+        .uid_max = sel->n ? sel->v[sel->n - 1].uid : 0,
+    };
+    imap_search_prepare(a->search, &mb);
+    bool content = imap_search_needs(a->search) != IMAP_SEARCH_NEEDS_NOTHING;
+    uint32_t *hits = xcalloc(sel->n ? sel->n : 1, sizeof(*hits));
+    size_t n_hits = 0;
+    struct buf data;
+    buf_init(&data);
+    for (size_t i = 0; i < sel->n; i++) {
+        const struct imapd_view_msg *v = &sel->v[i];
+        const struct store_msg *m = store_msg_by_uid(sel->f, v->uid);
+        if (m == NULL)
+            continue;
+        const char *kw[STORE_KEYWORDS_MAX];
+        size_t n_kw = keyword_names(sel->f, m->keywords, kw);
+        time_t when = (time_t)m->internal_date;
+        struct tm tm;
+        localtime_r(&when, &tm);
+        struct imap_search_msg sm = {
+            .seq = (uint32_t)(i + 1),
+            .uid = v->uid,
+            .flags = search_flags(m->flags, v->recent),
+            .keywords = kw,
+            .n_keywords = n_kw,
+            .internal_date = when,
+            .internal_tz = (int)(tm.tm_gmtoff / 60),
+            .size = m->size,
+        };
+        buf_reset(&data);
+        if (content && !read_all(sel->f, v->uid, &data))
+            continue;
+        sm.data = data.data ? data.data : "";
+        sm.len = data.len;
+        if (imap_search_match(a->search, &sm))
+            hits[n_hits++] = j->uid ? v->uid : (uint32_t)(i + 1);
+    }
+    buf_free(&data);
+    if (imap_search_is_esearch(a->search))
+        imap_search_format_esearch(&j->out, j->tag, j->uid, imap_search_return(a->search), hits,
+                                   n_hits);
+    else
+        imap_search_format_search(&j->out, hits, n_hits);
+    free(hits);
+    imapd_job_tagged(j, "OK", "%sSEARCH completed", j->uid ? "UID " : "");
+}
+
+bool imapd_cmd_search(struct imapd_session *s, const struct imap_command *cmd)
+{
+    bool uid = strcmp(cmd->name, "UID") == 0;
+    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    size_t n = cmd->n - (uid ? 1 : 0);
+    struct search_args *a = xcalloc(1, sizeof(*a));
+    char err[256];
+    enum imap_search_status st = imap_search_compile(args, n, &a->search, err, sizeof(err));
+    if (st == IMAP_SEARCH_OK && (imap_search_uses_saved(a->search) ||
+                                 (imap_search_return(a->search) & IMAP_SEARCH_RETURN_SAVE))) {
+        snprintf(err, sizeof(err), "The saved search result ($, SAVE) is not supported");
+        st = IMAP_SEARCH_BAD;
+    }
+    if (st != IMAP_SEARCH_OK) {
+        if (st == IMAP_SEARCH_BADCHARSET)
+            imapd_reply_tagged(s, "NO", "%s", err);
+        else
+            imapd_reply_bad(s, "%s", err);
+        search_args_free(a);
+        return true;
+    }
+    struct imapd_job *j = imapd_job_new(s, search_work, a, search_args_free);
+    j->uid = uid;
+    return imapd_job_submit(j);
+}

@@ -1,0 +1,72 @@
+/*
+ * select: the selected folder (RFC 9051 6.3.2) and the session's view of
+ * it: which message each sequence number is, with the flags the client was
+ * last told. imapd_view_update() brings the view up to date with the
+ * folder and writes what changed as untagged responses (FLAGS, EXPUNGE,
+ * EXISTS, RECENT, FETCH FLAGS); it runs in a worker, inside a command's
+ * job, which has the folder lent to it.
+ *
+ * Commands: SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE (and UID EXPUNGE),
+ * NOOP and CHECK while selected, and IDLE (RFC 2177), which watches the
+ * folder's new/ and cur/ with inotify, so a delivery, or another program's
+ * change, is reported at once.
+ */
+#ifndef POSTERN_IMAPD_SELECT_H
+#define POSTERN_IMAPD_SELECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+struct imapd_job;
+struct imapd_session;
+struct imap_command;
+struct event;
+
+struct imapd_view_msg {
+    uint32_t uid;
+    unsigned flags;    /* enum store_flag, as last reported */
+    uint32_t keywords; /* the folder's keyword bits, as last reported */
+    bool recent;
+};
+
+struct imapd_selected {
+    struct store *store; /* the one the folder was opened with */
+    struct store_folder *f;
+    bool read_only;
+    struct imapd_view_msg *v; /* by sequence number - 1 */
+    size_t n, cap;
+    char *keywords_reported[STORE_KEYWORDS_MAX]; /* the FLAGS list last sent */
+    /* IDLE's watch (on the loop) */
+    int inotify_fd;
+    struct event *watch;
+};
+
+void imapd_selected_free(struct imapd_selected *sel);
+
+/* In a worker: re-reads the folder and reports changes into out. Expunges
+ * are reported only when expunges is true (RFC 9051 7.5.1: not during
+ * FETCH, STORE or SEARCH by sequence number); until then the view keeps
+ * the expunged messages' places. */
+void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunges);
+/* The view's message with this UID (binary search), or NULL. */
+struct imapd_view_msg *imapd_view_by_uid(struct imapd_selected *sel, uint32_t uid, size_t *seq_r);
+/* The flag list "(\Seen \Flagged $Label1)" of flags and keywords. */
+void imapd_flags_format(struct buf *out, const struct imapd_selected *sel, unsigned flags,
+                        uint32_t keywords, bool recent);
+
+/* The command table entries (mailbox.c lists them). */
+bool imapd_cmd_select(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_close(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_expunge(struct imapd_session *s, const struct imap_command *cmd);
+bool imapd_cmd_idle(struct imapd_session *s, const struct imap_command *cmd);
+/* NOOP and CHECK while selected. */
+bool imapd_select_poll(struct imapd_session *s, const char *name);
+/* An IDLE update finished: another if the folder changed meanwhile. */
+void imapd_idle_job_done(struct imapd_session *s);
+/* IDLE's DONE, or the session ends. */
+void imapd_idle_stop(struct imapd_session *s);
+
+#endif

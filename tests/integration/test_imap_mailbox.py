@@ -1,0 +1,266 @@
+"""IMAP on a real mailbox, through the real binary with Python's imaplib
+and raw bytes: the default folders, SELECT/EXAMINE after delivery over
+SMTP, FETCH of flags, sizes and bodies, STORE, SEARCH, COPY/MOVE with
+COPYUID, APPEND with APPENDUID, folder management and its refusals,
+STATUS, EXPUNGE/CLOSE/UNSELECT, and IDLE woken by an SMTP delivery."""
+import imaplib
+import re
+import smtplib
+import time
+
+import pytest
+
+from conftest import wait_until
+from imapenv import ALICE, BOB, RawImap, imap_server, ssl_client
+
+MSG = (b"From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\n"
+       b"Subject: hello %d\r\nDate: Fri, 04 Dec 2026 10:00:00 +0000\r\n"
+       b"Message-ID: <m%d@remote.test>\r\n\r\nbody line %d\r\nsecond line\r\n")
+
+
+@pytest.fixture
+def srv(make_postern, workdir):
+    p = imap_server(make_postern, workdir)
+    yield p
+    p.stop()
+
+
+def deliver(p, n, rcpt=ALICE):
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=30) as s:
+        for i in range(n):
+            s.sendmail("carol@remote.test", [rcpt], MSG % (i, i, i))
+
+
+def wait_delivered(p, rcpt, n):
+    box = p.maildir(rcpt)
+    wait_until(lambda: sum(len(list((box / d).iterdir())) for d in ("new", "cur")
+                           if (box / d).is_dir()) >= n, what=f"{n} messages\n{p.log()}")
+
+
+def test_default_folders_and_list(srv):
+    c = ssl_client(srv)
+    typ, data = c.list()
+    assert typ == "OK"
+    lines = [d.decode() for d in data]
+    for name, use in (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
+                      ("Junk", "\\Junk"), ("Archive", "\\Archive")):
+        assert any(use in l and l.endswith(f'"{name}"') for l in lines), (name, lines)
+    assert any(l.endswith('"INBOX"') for l in lines), lines
+    typ, data = c.lsub()
+    assert typ == "OK" and len(data) >= 5
+    typ, data = c.list('""', '""')
+    assert data == [b'(\\Noselect) "." ""']
+    typ, data = c.list('""', "S%")
+    assert [d.decode().rsplit(" ", 1)[1] for d in data] == ['"Sent"']
+    typ, data = c.namespace()
+    assert data == [b'(("" ".")) NIL NIL']
+    # The Maildir++ layout Dovecot uses.
+    box = srv.maildir(ALICE)
+    assert (box / ".Sent" / "maildirfolder").exists()
+    assert (box / "subscriptions").read_text().startswith("V\t2\n")
+    c.logout()
+
+
+def test_select_fetch_store_search(srv):
+    deliver(srv, 3)
+    wait_delivered(srv, ALICE, 3)
+    c = ssl_client(srv)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data == [b"3"]
+    assert c.untagged_responses.get("RECENT") == [b"3"]
+    uv = int(c.untagged_responses["UIDVALIDITY"][0])
+    assert uv > 0
+    typ, data = c.fetch("1:*", "(UID FLAGS RFC822.SIZE)")
+    assert typ == "OK" and len(data) == 3
+    for i, d in enumerate(data):
+        m = re.match(rb"(\d+) \(UID (\d+) FLAGS \(([^)]*)\) RFC822.SIZE (\d+)\)", d)
+        assert m, d
+        assert int(m[1]) == i + 1 and int(m[2]) == i + 1
+        assert b"\\Recent" in m[3] and b"\\Seen" not in m[3]
+    # PEEK leaves \Seen alone; BODY[] sets it.
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert data[0][1] == b"Subject: hello 0\r\n\r\n"
+    typ, data = c.fetch("1", "(FLAGS)")
+    assert b"\\Seen" not in data[0]
+    typ, data = c.fetch("2", "(BODY[])")
+    assert data[0][1].endswith(b"body line 1\r\nsecond line\r\n"), data
+    size = int(re.search(rb"RFC822.SIZE (\d+)", c.fetch("2", "(RFC822.SIZE)")[1][0])[1])
+    assert size == len(data[0][1])
+    typ, data = c.fetch("2", "(FLAGS)")
+    assert b"\\Seen" in data[0]
+    typ, data = c.fetch("1", "(ENVELOPE)")
+    assert b'"hello 0"' in data[0] and b'"Carol" NIL "carol" "remote.test"' in data[0]
+    typ, data = c.fetch("1", "(BODYSTRUCTURE)")
+    assert b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit"' in data[0]
+    # STORE: flags and keywords.
+    typ, data = c.store("3", "+FLAGS", r"(\Flagged $Label1)")
+    assert typ == "OK" and b"\\Flagged" in data[0] and b"$Label1" in data[0]
+    typ, data = c.store("3", "-FLAGS", r"(\Flagged)")
+    assert b"\\Flagged" not in data[0] and b"$Label1" in data[0]
+    # SEARCH
+    assert c.search(None, "ALL") == ("OK", [b"1 2 3"])
+    assert c.search(None, "SEEN") == ("OK", [b"2"])
+    assert c.search(None, "UNSEEN") == ("OK", [b"1 3"])
+    assert c.search(None, "KEYWORD", "$Label1") == ("OK", [b"3"])
+    assert c.search(None, "SUBJECT", '"hello 1"') == ("OK", [b"2"])
+    assert c.search(None, "BODY", '"body line 2"') == ("OK", [b"3"])
+    assert c.search(None, "OR", "SEEN", "KEYWORD", "$Label1") == ("OK", [b"2 3"])
+    assert c.search(None, "NOT", "SEEN") == ("OK", [b"1 3"])
+    assert c.uid("SEARCH", "UID", "2:*") == ("OK", [b"2 3"])
+    typ, data = c.search("ISO-8859-2", "ALL")
+    assert typ == "NO"
+    with pytest.raises(imaplib.IMAP4.error):
+        c.search(None, "FROBNICATE")
+    c.logout()
+
+
+def test_copy_move_append_expunge(srv):
+    deliver(srv, 3)
+    wait_delivered(srv, ALICE, 3)
+    c = ssl_client(srv)
+    c.select("INBOX")
+    typ, data = c.copy("1:2", "Archive")
+    assert typ == "OK" and b"[COPYUID " in data[0], data
+    typ, data = c.uid("MOVE", "3", "Trash")
+    assert typ == "OK"
+    assert c.search(None, "ALL") == ("OK", [b"1 2"])
+    st = c.status("Archive", "(MESSAGES UIDNEXT)")
+    assert st[0] == "OK" and b"MESSAGES 2" in st[1][0] and b"UIDNEXT 3" in st[1][0]
+    assert b"MESSAGES 1" in c.status("Trash", "(MESSAGES)")[1][0]
+    # Copy to a folder that does not exist: TRYCREATE.
+    typ, data = c.copy("1", "Nowhere")
+    assert typ == "NO" and b"TRYCREATE" in data[0]
+    # APPEND with flags and a date: APPENDUID.
+    msg = b"Subject: appended\r\n\r\nappended body\r\n"
+    typ, data = c.append("Drafts", r"(\Draft \Seen)", imaplib.Time2Internaldate(1764842400), msg)
+    assert typ == "OK" and re.search(rb"\[APPENDUID \d+ 1\]", data[0]), data
+    c.select("Drafts")
+    typ, data = c.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])")
+    assert b"\\Draft" in data[0][0] and b"\\Seen" in data[0][0]
+    assert data[0][1] == msg
+    # EXPUNGE of \Deleted messages.
+    c.select("INBOX")
+    c.store("1", "+FLAGS", r"(\Deleted)")
+    typ, data = c.expunge()
+    assert typ == "OK" and data == [b"1"]
+    assert c.search(None, "ALL") == ("OK", [b"1"])
+    # CLOSE expunges silently; UNSELECT does not.
+    c.store("1", "+FLAGS", r"(\Deleted)")
+    c.unselect()
+    c.select("INBOX")
+    assert c.search(None, "ALL") == ("OK", [b"1"])
+    c.close()
+    c.select("INBOX")
+    assert c.search(None, "ALL") == ("OK", [None]) or c.search(None, "ALL") == ("OK", [b""])
+    c.logout()
+
+
+def test_examine_is_read_only(srv):
+    deliver(srv, 1)
+    wait_delivered(srv, ALICE, 1)
+    c = ssl_client(srv)
+    typ, data = c.select("INBOX", readonly=True)
+    assert typ == "OK"
+    typ, data = c.fetch("1", "(BODY[])")
+    typ, data = c.fetch("1", "(FLAGS)")
+    assert b"\\Seen" not in data[0]
+    typ, data = c.store("1", "+FLAGS", r"(\Seen)")
+    assert typ == "NO" and b"[READ-ONLY]" in data[0]
+    c.logout()
+
+
+def test_folder_management_and_bad_names(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    c.ok('CREATE "Projects"')
+    c.ok('CREATE "Projects.2026"')
+    _, status, text = c.cmd('CREATE "Projects"')
+    assert status == "NO" and b"[ALREADYEXISTS]" in text
+    c.ok('RENAME "Projects.2026" "Projects.Done"')
+    _, status, text = c.cmd('RENAME "Projects" "Sent"')
+    assert status == "NO"
+    untagged, _ = c.ok('LIST "" "Projects*"')
+    names = [l.rsplit(b" ", 1)[1] for l in untagged]
+    assert names == [b'"Projects"', b'"Projects.Done"'], untagged
+    assert b"\\HasChildren" in untagged[0]
+    # Names that would leave the Maildir, or are not valid.
+    for bad in ['"../x"', '"a/b"', '".hidden"', '"~root"', '"/etc"', '"x.."', '"a..b"', '"&Jjo"']:
+        _, status, text = c.cmd(f"CREATE {bad}")
+        assert status in ("NO", "BAD"), (bad, status, text)
+    assert not (srv.data_dir / "x").exists()
+    _, status, text = c.cmd("DELETE INBOX")
+    assert status == "NO"
+    c.ok('DELETE "Projects.Done"')
+    _, status, text = c.cmd('SELECT "Projects.Done"')
+    assert status == "NO" and b"[NONEXISTENT]" in text
+    c.ok('SUBSCRIBE "Projects"')
+    untagged, _ = c.ok('LSUB "" "Proj*"')
+    assert untagged == [b'* LSUB () "." "Projects"']
+    c.ok('UNSUBSCRIBE "Projects"')
+    untagged, _ = c.ok('LSUB "" "Proj*"')
+    assert untagged == []
+    # Modified UTF-7 names round-trip.
+    c.ok('CREATE "Caf&AOk-"')
+    untagged, _ = c.ok('LIST "" "Caf*"')
+    assert untagged[0].endswith(b'"Caf&AOk-"')
+    assert (srv.maildir(ALICE) / ".Caf&AOk-").is_dir()
+    c.close()
+
+
+def test_bad_message_sets_and_states(srv):
+    deliver(srv, 1)
+    wait_delivered(srv, ALICE, 1)
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    _, status, text = c.cmd("FETCH 1 FLAGS")
+    assert status == "BAD" and b"select a folder first" in text
+    c.ok("SELECT INBOX")
+    for bad in ["FETCH 0 FLAGS", "FETCH 1: FLAGS", "FETCH 5 FLAGS", "FETCH 1 (FROB)",
+                "FETCH 1 BODY[9.FOO]", "STORE 1 FLAGS \\Frob", "STORE 1 ZAP (\\Seen)",
+                "FETCH 1:4294967296 FLAGS"]:
+        _, status, text = c.cmd(bad)
+        assert status == "BAD", (bad, status, text)
+    # A huge set costs nothing.
+    untagged, status, _ = c.cmd("UID FETCH 1:4294967295 (FLAGS)")
+    assert status == "OK" and len(untagged) == 1
+    untagged, status, _ = c.cmd("FETCH 1:* (FLAGS)")
+    assert status == "OK"
+    c.close()
+
+
+def test_idle_sees_delivery_at_once(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    c.ok("SELECT INBOX")
+    c.send(b"i IDLE\r\n")
+    assert c.line() == b"+ idling"
+    deliver(srv, 1)
+    c.sock.settimeout(10)
+    lines = []
+    while not any(l.endswith(b"EXISTS") for l in lines):
+        lines.append(c.line())
+    assert b"* 1 EXISTS" in lines
+    c.send(b"DONE\r\n")
+    _, status, _ = c.until_tagged("i")
+    assert status == "OK"
+    untagged, _ = c.ok("FETCH 1 (UID)")
+    assert untagged == [b"* 1 FETCH (UID 1)"]
+    c.close()
+
+
+def test_changes_by_another_session_are_reported(srv):
+    deliver(srv, 2)
+    wait_delivered(srv, ALICE, 2)
+    a = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    a.login()
+    a.ok("SELECT INBOX")
+    b = ssl_client(srv)
+    b.select("INBOX")
+    b.store("1", "+FLAGS", r"(\Flagged)")
+    b.store("2", "+FLAGS", r"(\Deleted)")
+    b.expunge()
+    b.logout()
+    untagged, _ = a.ok("NOOP")
+    assert b"* 2 EXPUNGE" in untagged, untagged
+    assert any(l.startswith(b"* 1 FETCH (FLAGS (\\Flagged") for l in untagged), untagged
+    a.close()
