@@ -77,6 +77,8 @@ static void finish_copy(struct local_attempt *a, const struct envelope *env,
     int rc = maildir_commit(a->conf->data_dir, r->addr, r->file);
     if (rc == 0) {
         r->state = RCPT_DONE;
+        a->delivered = xrealloc(a->delivered, (a->ndelivered + 1) * sizeof(*a->delivered));
+        a->delivered[a->ndelivered++] = xstrdup(r->addr);
         if ((r->notify & SMTP_NOTIFY_SUCCESS) && env->sender[0] != '\0') {
             a->report = xrealloc(a->report, (a->nreport + 1) * sizeof(*a->report));
             a->report[a->nreport++] = (size_t)(r - env->rcpts);

@@ -35,6 +35,10 @@ struct local_attempt {
      * bounce. A crash before that finds the loop again. */
     size_t *loops;
     size_t nloops;
+    /* Recipients whose copy is now in their Maildir (caller frees): an
+     * IMAP session idling on that INBOX is told at once. */
+    char **delivered;
+    size_t ndelivered;
     bool load_failed;   /* the envelope could not be loaded */
     int64_t next_local; /* earliest retry of a local recipient, 0 if none */
 };

@@ -15,6 +15,7 @@
 #include "deliver/local.h"
 #include "deliver/maildir_clean.h"
 #include "deliver/mta.h"
+#include "imapd/imapd.h"
 #include "snapshot.h"
 #include "util/log.h"
 #include "util/worker.h"
@@ -100,6 +101,11 @@ static void attempt_done(void *arg)
         sched_fail_add(m, job->a.loops[i], "5.4.6", NULL, r->last_error, false);
     }
     free(job->a.loops);
+    for (size_t i = 0; i < job->a.ndelivered; i++) {
+        imapd_notify_delivery(m->sched->d, job->a.delivered[i]);
+        free(job->a.delivered[i]);
+    }
+    free(job->a.delivered);
     if (job->a.nreport > 0 || job->a.nloops > 0)
         sched_store(m); /* queues the reports, then records the outcome */
     free(job);

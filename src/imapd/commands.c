@@ -131,6 +131,11 @@ static bool cmd_enable(struct imapd_session *s, const struct imap_command *cmd)
         }
     }
     buf_append_str(&enabled, "ENABLED");
+    for (size_t i = 0; i < cmd->n; i++)
+        if (imap_arg_atom_is(&cmd->args[i], "UTF8=ACCEPT") && !s->utf8_enabled) {
+            s->utf8_enabled = true; /* RFC 6855: names and strings in UTF-8 from now on */
+            buf_append_str(&enabled, " UTF8=ACCEPT");
+        }
     imapd_reply_untagged(s, "%s", enabled.data);
     buf_free(&enabled);
     imapd_reply_tagged(s, "OK", "ENABLE completed");

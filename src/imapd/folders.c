@@ -1,6 +1,6 @@
 /* The IMAP folder commands of the authenticated state (RFC 9051 6.3):
- * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, NAMESPACE,
- * STATUS and APPEND, each a job on the store. */
+ * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, NAMESPACE, STATUS and
+ * APPEND, each a job on the store (LIST and LSUB are list.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,102 +93,6 @@ bool imapd_cmd_folder(struct imapd_session *s, const struct imap_command *cmd)
     return imapd_job_submit(imapd_job_new(s, folder_work, a, folder_args_free));
 }
 
-/* LIST and LSUB */
-
-struct list_args {
-    char *pattern; /* reference and pattern together */
-    bool lsub;
-    bool utf8;
-};
-
-static void list_args_free(void *arg)
-{
-    struct list_args *a = arg;
-    free(a->pattern);
-    free(a);
-}
-
-static void append_attrs(struct buf *out, unsigned attrs, bool lsub)
-{
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } names[] = {
-        {STORE_A_NOSELECT, "\\Noselect"},
-        {STORE_A_NONEXISTENT, "\\NonExistent"},
-        {STORE_A_HASCHILDREN, "\\HasChildren"},
-        {STORE_A_HASNOCHILDREN, "\\HasNoChildren"},
-        {STORE_A_SENT, "\\Sent"},
-        {STORE_A_DRAFTS, "\\Drafts"},
-        {STORE_A_TRASH, "\\Trash"},
-        {STORE_A_JUNK, "\\Junk"},
-        {STORE_A_ARCHIVE, "\\Archive"},
-    };
-    buf_append_char(out, '(');
-    bool first = true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(attrs & names[i].bit))
-            continue;
-        if (lsub && names[i].bit != STORE_A_NOSELECT)
-            continue; /* LSUB: only \Noselect (RFC 3501 7.2.3) */
-        buf_printf(out, "%s%s", first ? "" : " ", names[i].name);
-        first = false;
-    }
-    buf_append_char(out, ')');
-}
-
-static void list_work(struct imapd_job *j)
-{
-    struct list_args *a = j->args;
-    struct store_list l = {0};
-    int err = store_list(j->store, &l);
-    if (err) {
-        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, ""));
-        return;
-    }
-    const char *verb = a->lsub ? "LSUB" : "LIST";
-    for (size_t i = 0; i < l.n; i++) {
-        const struct store_list_entry *e = &l.v[i];
-        if (a->lsub && !(e->attrs & STORE_A_SUBSCRIBED))
-            continue;
-        if (!store_list_match(a->pattern, e->name))
-            continue;
-        buf_printf(&j->out, "* %s ", verb);
-        append_attrs(&j->out, e->attrs, a->lsub);
-        buf_append_str(&j->out, " \".\" ");
-        imapd_folder_quote(&j->out, e->name, a->utf8);
-        buf_append_str(&j->out, "\r\n");
-    }
-    store_list_free(&l);
-    imapd_job_tagged(j, "OK", "%s completed", verb);
-}
-
-bool imapd_cmd_list(struct imapd_session *s, const struct imap_command *cmd)
-{
-    if (cmd->n != 2 || !imap_arg_is_astring(&cmd->args[0]) || !imap_arg_is_astring(&cmd->args[1]) ||
-        cmd->args[0].str == NULL || cmd->args[1].str == NULL) {
-        imapd_reply_bad(s, "%s expects a reference and a folder pattern", cmd->name);
-        return true;
-    }
-    const struct imap_arg *ref = &cmd->args[0], *pat = &cmd->args[1];
-    bool lsub = strcmp(cmd->name, "LSUB") == 0;
-    if (pat->len == 0 && !lsub) {
-        /* The hierarchy delimiter and the root (RFC 9051 6.3.9). */
-        imapd_reply_untagged(s, "LIST (\\Noselect) \".\" \"\"");
-        imapd_reply_tagged(s, "OK", "LIST completed");
-        return true;
-    }
-    if (memchr(ref->str, '\0', ref->len) || memchr(pat->str, '\0', pat->len)) {
-        imapd_reply_bad(s, "NUL in a folder pattern");
-        return true;
-    }
-    struct list_args *a = xcalloc(1, sizeof(*a));
-    a->lsub = lsub;
-    a->utf8 = s->utf8_enabled;
-    a->pattern = xasprintf("%s%s", ref->str, pat->str);
-    return imapd_job_submit(imapd_job_new(s, list_work, a, list_args_free));
-}
-
 bool imapd_cmd_namespace(struct imapd_session *s, const struct imap_command *cmd)
 {
     if (cmd->n) {
@@ -201,7 +105,7 @@ bool imapd_cmd_namespace(struct imapd_session *s, const struct imap_command *cmd
     return true;
 }
 
-/* STATUS */
+/* STATUS (also LIST's RETURN (STATUS ...), RFC 5819) */
 
 enum status_item {
     ST_MESSAGES = 1u << 0,
@@ -211,6 +115,63 @@ enum status_item {
     ST_UNSEEN = 1u << 4,
     ST_SIZE = 1u << 5,
 };
+
+bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, unsigned *items_r)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } items[] = {
+        {"MESSAGES", ST_MESSAGES}, {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
+        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
+    };
+    if (list->type != IMAP_ARG_LIST || list->n == 0) {
+        imapd_reply_bad(s, "Expected a list of STATUS items such as (MESSAGES UNSEEN)");
+        return false;
+    }
+    unsigned want = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        const struct imap_arg *it = &list->list[i];
+        unsigned bit = 0;
+        for (size_t k = 0; k < sizeof(items) / sizeof(items[0]) && !bit; k++)
+            if (imap_arg_atom_is(it, items[k].name))
+                bit = items[k].bit;
+        if (bit == 0) {
+            imapd_reply_bad(s, "Unknown STATUS item %s", it->str ? it->str : "");
+            return false;
+        }
+        want |= bit;
+    }
+    *items_r = want;
+    return true;
+}
+
+int imapd_status_format(struct store *store, const char *name, unsigned items, bool utf8,
+                        struct buf *out)
+{
+    struct store_status st;
+    int err = store_status(store, name, &st);
+    if (err)
+        return err;
+    buf_append_str(out, "* STATUS ");
+    imapd_folder_quote(out, name, utf8);
+    buf_append_str(out, " (");
+    const char *sp = "";
+#define ITEM(bit, fmt, v)                                                                          \
+    if (items & (bit)) {                                                                           \
+        buf_printf(out, "%s" fmt, sp, v);                                                          \
+        sp = " ";                                                                                  \
+    }
+    ITEM(ST_MESSAGES, "MESSAGES %u", (unsigned)st.messages);
+    ITEM(ST_RECENT, "RECENT %u", (unsigned)st.recent);
+    ITEM(ST_UIDNEXT, "UIDNEXT %u", (unsigned)st.uidnext);
+    ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", (unsigned)st.uidvalidity);
+    ITEM(ST_UNSEEN, "UNSEEN %u", (unsigned)st.unseen);
+    ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)st.size);
+#undef ITEM
+    buf_append_str(out, ")\r\n");
+    return 0;
+}
 
 struct status_args {
     char *name;
@@ -228,58 +189,22 @@ static void status_args_free(void *arg)
 static void status_work(struct imapd_job *j)
 {
     struct status_args *a = j->args;
-    struct store_status st;
-    int err = store_status(j->store, a->name, &st);
-    if (err) {
+    int err = imapd_status_format(j->store, a->name, a->items, a->utf8, &j->out);
+    if (err)
         imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->name));
-        return;
-    }
-    buf_append_str(&j->out, "* STATUS ");
-    imapd_folder_quote(&j->out, a->name, a->utf8);
-    buf_append_str(&j->out, " (");
-    const char *sp = "";
-#define ITEM(bit, fmt, v)                                                                          \
-    if (a->items & (bit)) {                                                                        \
-        buf_printf(&j->out, "%s" fmt, sp, v);                                                      \
-        sp = " ";                                                                                  \
-    }
-    ITEM(ST_MESSAGES, "MESSAGES %u", (unsigned)st.messages);
-    ITEM(ST_RECENT, "RECENT %u", (unsigned)st.recent);
-    ITEM(ST_UIDNEXT, "UIDNEXT %u", (unsigned)st.uidnext);
-    ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", (unsigned)st.uidvalidity);
-    ITEM(ST_UNSEEN, "UNSEEN %u", (unsigned)st.unseen);
-    ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)st.size);
-#undef ITEM
-    buf_append_str(&j->out, ")\r\n");
-    imapd_job_tagged(j, "OK", "STATUS completed");
+    else
+        imapd_job_tagged(j, "OK", "STATUS completed");
 }
 
 bool imapd_cmd_status(struct imapd_session *s, const struct imap_command *cmd)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } items[] = {
-        {"MESSAGES", ST_MESSAGES},       {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
-        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
-    };
-    if (cmd->n != 2 || cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].n == 0) {
+    if (cmd->n != 2) {
         imapd_reply_bad(s, "STATUS expects a folder name and a list of items");
         return true;
     }
-    unsigned want = 0;
-    for (size_t i = 0; i < cmd->args[1].n; i++) {
-        const struct imap_arg *it = &cmd->args[1].list[i];
-        unsigned bit = 0;
-        for (size_t k = 0; k < sizeof(items) / sizeof(items[0]) && !bit; k++)
-            if (imap_arg_atom_is(it, items[k].name))
-                bit = items[k].bit;
-        if (bit == 0) {
-            imapd_reply_bad(s, "Unknown STATUS item %s", it->str ? it->str : "");
-            return true;
-        }
-        want |= bit;
-    }
+    unsigned want;
+    if (!imapd_status_items(s, &cmd->args[1], &want))
+        return true;
     char *name = imapd_folder_arg(s, &cmd->args[0]);
     if (name == NULL)
         return true;
@@ -396,14 +321,21 @@ static void append_work(struct imapd_job *j)
 
 bool imapd_cmd_append(struct imapd_session *s, const struct imap_command *cmd)
 {
-    /* APPEND mailbox [flags] [date-time] literal */
-    const struct imap_arg *msg = cmd->n >= 2 ? &cmd->args[cmd->n - 1] : NULL;
-    if (msg == NULL || msg->type != IMAP_ARG_LITERAL || cmd->n > 4) {
+    /* APPEND mailbox [flags] [date-time] literal, or with UTF8=ACCEPT
+     * enabled ... UTF8 (literal8) (RFC 6855 4). */
+    size_t n = cmd->n;
+    const struct imap_arg *msg = n >= 2 ? &cmd->args[n - 1] : NULL;
+    if (msg && s->utf8_enabled && n >= 3 && msg->type == IMAP_ARG_LIST && msg->n == 1 &&
+        imap_arg_atom_is(&cmd->args[n - 2], "UTF8")) {
+        msg = &msg->list[0];
+        n--;
+    }
+    if (msg == NULL || msg->type != IMAP_ARG_LITERAL || n > 4) {
         imapd_reply_bad(s, "APPEND expects a folder, optional flags and date, and a literal");
         return true;
     }
     const struct imap_arg *flags = NULL, *date = NULL;
-    for (size_t i = 1; i + 1 < cmd->n; i++) {
+    for (size_t i = 1; i + 1 < n; i++) {
         if (cmd->args[i].type == IMAP_ARG_LIST && flags == NULL && date == NULL)
             flags = &cmd->args[i];
         else if (cmd->args[i].type == IMAP_ARG_STRING && date == NULL)

@@ -17,4 +17,8 @@ struct daemon;
 void imapd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen);
 
+/* A message was delivered into user's INBOX (by this process): sessions
+ * of that user idling on INBOX report it now, without waiting for inotify. */
+void imapd_notify_delivery(struct daemon *d, const char *user);
+
 #endif

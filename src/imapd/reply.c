@@ -70,4 +70,9 @@ void imapd_capabilities(const struct imapd_session *s, struct buf *out)
     }
     /* Each extension is listed only once it is complete. */
     buf_append_str(out, " LITERAL+ SASL-IR ID ENABLE");
+    if (s->state == IMAPD_NOT_AUTHENTICATED)
+        return; /* the rest after login (RFC 9051 7.2.2 lets the list change) */
+    buf_append_str(out, " IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH "
+                        "LIST-EXTENDED LIST-STATUS STATUS=SIZE UTF8=ACCEPT");
+    buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->snap->conf->message_size);
 }

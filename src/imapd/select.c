@@ -11,6 +11,7 @@
 #include <sys/inotify.h>
 
 #include "daemon.h"
+#include "imapd/imapd.h"
 #include "imapd/job.h"
 #include "imapd/names.h"
 #include "imapd/select.h"
@@ -384,6 +385,16 @@ static void idle_update(struct imapd_session *s)
     struct imapd_job *j = imapd_job_new(s, poll_work, NULL, NULL);
     j->idle = true;
     imapd_job_submit(j);
+}
+
+void imapd_notify_delivery(struct daemon *d, const char *user)
+{
+    for (struct session *o = d->session_list; o; o = o->next) {
+        struct imapd_session *s = imapd_session_of(o);
+        if (s && s->wait == IMAPD_WAIT_IDLE && s->auth_user && strcmp(s->auth_user, user) == 0 &&
+            (s->sel == NULL || strcmp(s->sel->f->name, "INBOX") == 0))
+            idle_update(s); /* with the folder lent out, it runs after the job in hand */
+    }
 }
 
 void imapd_idle_job_done(struct imapd_session *s)

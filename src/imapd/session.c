@@ -308,6 +308,11 @@ static const struct session_ops imapd_ops = {
     .on_free = op_on_free,
 };
 
+struct imapd_session *imapd_session_of(struct session *s)
+{
+    return s->ops == &imapd_ops ? (struct imapd_session *)s : NULL;
+}
+
 void imapd_session_start(struct daemon *d, enum service svc, int fd, const struct sockaddr *sa,
                          socklen_t salen)
 {

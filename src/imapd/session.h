@@ -110,6 +110,9 @@ bool imapd_secure(const struct imapd_session *s);
 /* True when LOGIN and AUTHENTICATE may be used now. */
 bool imapd_login_allowed(const struct imapd_session *s);
 
+/* The IMAP session s is, or NULL (another protocol's). */
+struct imapd_session *imapd_session_of(struct session *s);
+
 /* commands.c: runs a parsed command; false stops input processing. */
 bool imapd_dispatch(struct imapd_session *s, const struct imap_command *cmd);
 

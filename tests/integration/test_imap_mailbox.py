@@ -25,10 +25,20 @@ def srv(make_postern, workdir):
     p.stop()
 
 
-def deliver(p, n, rcpt=ALICE):
+def count(p, rcpt):
+    box = p.maildir(rcpt)
+    return sum(len(list((box / d).iterdir())) for d in ("new", "cur") if (box / d).is_dir())
+
+
+def deliver(p, n, rcpt=ALICE, wait=True):
+    """n messages, one at a time (each in the Maildir before the next is
+    sent, so UIDs follow the subjects' numbers)."""
     with smtplib.SMTP("127.0.0.1", p.port, timeout=30) as s:
         for i in range(n):
+            before = count(p, rcpt)
             s.sendmail("carol@remote.test", [rcpt], MSG % (i, i, i))
+            if wait:
+                wait_until(lambda: count(p, rcpt) > before, what=f"delivery\n{p.log()}")
 
 
 def wait_delivered(p, rcpt, n):
@@ -234,7 +244,7 @@ def test_idle_sees_delivery_at_once(srv):
     c.ok("SELECT INBOX")
     c.send(b"i IDLE\r\n")
     assert c.line() == b"+ idling"
-    deliver(srv, 1)
+    deliver(srv, 1, wait=False)
     c.sock.settimeout(10)
     lines = []
     while not any(l.endswith(b"EXISTS") for l in lines):
@@ -264,3 +274,71 @@ def test_changes_by_another_session_are_reported(srv):
     assert b"* 2 EXPUNGE" in untagged, untagged
     assert any(l.startswith(b"* 1 FETCH (FLAGS (\\Flagged") for l in untagged), untagged
     a.close()
+
+
+def test_capabilities_after_login(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    assert b"IDLE" not in c.greeting  # before login: only what login needs
+    _, text = c.login()
+    caps = text.split(b"]")[0].split()
+    for cap in (b"IDLE", b"NAMESPACE", b"UIDPLUS", b"MOVE", b"UNSELECT", b"CHILDREN",
+                b"SPECIAL-USE", b"ESEARCH", b"LIST-EXTENDED", b"LIST-STATUS", b"STATUS=SIZE",
+                b"UTF8=ACCEPT", b"LITERAL+", b"ID", b"ENABLE"):
+        assert cap in caps, (cap, caps)
+    assert b"APPENDLIMIT=%d" % (35 * 1024 * 1024) in caps
+    c.close()
+
+
+def test_list_extended_and_status(srv):
+    deliver(srv, 2)
+    wait_delivered(srv, ALICE, 2)
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    c.ok('CREATE "Lists.Rust"')
+    c.ok('SUBSCRIBE "Lists.Rust"')
+    c.ok('SUBSCRIBE "Gone"')
+    # SPECIAL-USE selection.
+    untagged, _ = c.ok('LIST (SPECIAL-USE) "" "*"')
+    assert sorted(l.rsplit(b" ", 1)[1] for l in untagged) == [
+        b'"Archive"', b'"Drafts"', b'"Junk"', b'"Sent"', b'"Trash"']
+    # SUBSCRIBED selection shows a subscription whose folder is gone.
+    untagged, _ = c.ok('LIST (SUBSCRIBED) "" "*"')
+    gone = [l for l in untagged if l.endswith(b'"Gone"')]
+    assert gone and b"\\NonExistent" in gone[0] and b"\\Subscribed" in gone[0]
+    # RECURSIVEMATCH: "Lists" is not subscribed, its child is.
+    untagged, _ = c.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    lists = [l for l in untagged if b'"Lists"' in l]
+    assert lists and b'CHILDINFO' in lists[0], untagged
+    _, status, _ = c.cmd('LIST (RECURSIVEMATCH) "" "*"')
+    assert status == "BAD"
+    # Several patterns, RETURN (SUBSCRIBED STATUS ...).
+    untagged, _ = c.ok('LIST "" ("INBOX" "Lists.*") RETURN (SUBSCRIBED STATUS (MESSAGES UIDNEXT SIZE))')
+    assert any(l.startswith(b"* LIST") and l.endswith(b'"INBOX"') for l in untagged)
+    status = [l for l in untagged if l.startswith(b'* STATUS "INBOX"')]
+    assert status and b"MESSAGES 2" in status[0] and b"UIDNEXT 3" in status[0], untagged
+    rust = [l for l in untagged if l.endswith(b'"Lists.Rust"')]
+    assert rust and b"\\Subscribed" in rust[0]
+    # Plain LIST does not show \Subscribed or folders that are gone.
+    untagged, _ = c.ok('LIST "" "*"')
+    assert not any(b"\\Subscribed" in l or l.endswith(b'"Gone"') for l in untagged)
+    c.close()
+
+
+def test_utf8_accept(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    c.ok('CREATE "Caf&AOk-"')
+    untagged, _ = c.ok("ENABLE UTF8=ACCEPT")
+    assert untagged == [b"* ENABLED UTF8=ACCEPT"]
+    untagged, _ = c.ok('LIST "" "Caf*"')
+    assert untagged[0].endswith(b"{5}") or untagged[0].endswith('"Café"'.encode())
+    # Names are UTF-8 now: "Café" is the folder made as "Caf&AOk-".
+    name = "Café".encode()
+    c.send(b"s STATUS {%d+}\r\n%s (MESSAGES)\r\n" % (len(name), name))
+    _, status, _ = c.until_tagged("s")
+    assert status == "OK"
+    msg = "Subject: Grüße\r\n\r\nUTF-8 body\r\n".encode()
+    c.send(b'a APPEND INBOX UTF8 (~{%d+}\r\n%s)\r\n' % (len(msg), msg))
+    _, status, text = c.until_tagged("a")
+    assert status == "OK" and b"APPENDUID" in text, text
+    c.close()
