@@ -122,7 +122,7 @@ bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, un
         const char *name;
         unsigned bit;
     } items[] = {
-        {"MESSAGES", ST_MESSAGES}, {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
+        {"MESSAGES", ST_MESSAGES},       {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
         {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
     };
     if (list->type != IMAP_ARG_LIST || list->n == 0) {

@@ -44,11 +44,16 @@ static void append_attrs(struct buf *out, unsigned attrs, const struct list_args
         unsigned bit;
         const char *name;
     } names[] = {
-        {STORE_A_NOSELECT, "\\Noselect"},       {STORE_A_NONEXISTENT, "\\NonExistent"},
-        {STORE_A_HASCHILDREN, "\\HasChildren"}, {STORE_A_HASNOCHILDREN, "\\HasNoChildren"},
-        {STORE_A_SUBSCRIBED, "\\Subscribed"},   {STORE_A_SENT, "\\Sent"},
-        {STORE_A_DRAFTS, "\\Drafts"},           {STORE_A_TRASH, "\\Trash"},
-        {STORE_A_JUNK, "\\Junk"},               {STORE_A_ARCHIVE, "\\Archive"},
+        {STORE_A_NOSELECT, "\\Noselect"},
+        {STORE_A_NONEXISTENT, "\\NonExistent"},
+        {STORE_A_HASCHILDREN, "\\HasChildren"},
+        {STORE_A_HASNOCHILDREN, "\\HasNoChildren"},
+        {STORE_A_SUBSCRIBED, "\\Subscribed"},
+        {STORE_A_SENT, "\\Sent"},
+        {STORE_A_DRAFTS, "\\Drafts"},
+        {STORE_A_TRASH, "\\Trash"},
+        {STORE_A_JUNK, "\\Junk"},
+        {STORE_A_ARCHIVE, "\\Archive"},
     };
     if (!a->ret_subscribed && !a->sel_subscribed)
         attrs &= ~(unsigned)STORE_A_SUBSCRIBED; /* only when asked (RFC 5258 3.4) */

@@ -132,6 +132,7 @@ void imapd_mailbox_idle_end(struct imapd_session *s)
 
 void imapd_mailbox_cleanup(struct imapd_session *s)
 {
+    imapd_idle_stop(s);
     imapd_job_cancel(s);
     imapd_selected_free(s->sel);
     s->sel = NULL;

@@ -25,10 +25,6 @@ void imapd_selected_free(struct imapd_selected *sel)
 {
     if (sel == NULL)
         return;
-    if (sel->watch)
-        event_free(sel->watch);
-    if (sel->inotify_fd > 0)
-        close(sel->inotify_fd);
     if (sel->f)
         store_close(sel->f);
     store_free(sel->store);
@@ -415,10 +411,12 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
         idle_update(s);
 }
 
+/* The watch belongs to the session, not to the folder, which a job may
+ * hold when the session ends: an event must never outlive its session. */
 static bool watch_folder(struct imapd_session *s)
 {
     struct imapd_selected *sel = s->sel;
-    if (sel->watch)
+    if (s->watch)
         return true;
     char *new_dir = NULL, *cur_dir = NULL;
     if (store_watch_paths(sel->store, sel->f->name, &new_dir, &cur_dir) != 0)
@@ -436,9 +434,9 @@ static bool watch_folder(struct imapd_session *s)
             close(fd);
         return false;
     }
-    sel->inotify_fd = fd;
-    sel->watch = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_inotify, s);
-    event_add(sel->watch, NULL);
+    s->inotify_fd = fd;
+    s->watch = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_inotify, s);
+    event_add(s->watch, NULL);
     return true;
 }
 
@@ -463,11 +461,10 @@ bool imapd_cmd_idle(struct imapd_session *s, const struct imap_command *cmd)
 
 void imapd_idle_stop(struct imapd_session *s)
 {
-    struct imapd_selected *sel = s->sel;
-    if (sel == NULL || sel->watch == NULL)
+    if (s->watch == NULL)
         return;
-    event_free(sel->watch);
-    sel->watch = NULL;
-    close(sel->inotify_fd);
-    sel->inotify_fd = 0;
+    event_free(s->watch);
+    s->watch = NULL;
+    close(s->inotify_fd);
+    s->inotify_fd = -1;
 }

@@ -39,9 +39,6 @@ struct imapd_selected {
     struct imapd_view_msg *v; /* by sequence number - 1 */
     size_t n, cap;
     char *keywords_reported[STORE_KEYWORDS_MAX]; /* the FLAGS list last sent */
-    /* IDLE's watch (on the loop) */
-    int inotify_fd;
-    struct event *watch;
 };
 
 void imapd_selected_free(struct imapd_selected *sel);

@@ -21,6 +21,9 @@
 #include "session/session.h"
 
 struct auth_check;
+struct event;
+struct imapd_job;
+struct worker_job;
 struct imapd_selected;
 
 enum imapd_state {
@@ -70,6 +73,8 @@ struct imapd_session {
     struct worker_job *job;     /* the command's worker job, if any */
     struct imapd_job *paced;    /* a job waiting for its output to drain */
     bool idle_dirty;            /* the folder changed while an IDLE update ran */
+    struct event *watch;        /* IDLE's inotify watch of the selected folder */
+    int inotify_fd;
 };
 
 struct imapd_session;

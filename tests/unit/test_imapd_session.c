@@ -52,6 +52,8 @@ static void write_file(const char *path, const char *text)
 }
 
 /* The daemon; login_ms and timeout_ms replace the [imap] deadlines. */
+static unsigned idle_timeout_ms = 60000;
+
 static void daemon_start(unsigned login_ms, unsigned timeout_ms)
 {
     log_set_level(LOG_LEVEL_ERROR + 1);
@@ -76,6 +78,7 @@ static void daemon_start(unsigned login_ms, unsigned timeout_ms)
         fail_msg("%s", err.data);
     conf->imap_login_timeout_ms = login_ms;
     conf->imap_timeout_ms = timeout_ms;
+    conf->imap_idle_timeout_ms = idle_timeout_ms;
     struct user_table *users = user_table_load_files(conf->users_file, NULL, &err);
     struct dkim_keyring *keys = dkim_keyring_load(conf, &err);
     if (users == NULL || keys == NULL)
@@ -265,6 +268,33 @@ static void test_line_too_long(void **state)
     assert_string_equal(cmd("a NOOP"), "a OK NOOP completed\r\n");
 }
 
+static void test_idle_timeout_and_done(void **state)
+{
+    idle_timeout_ms = 250;
+    daemon_start(5000, 5000);
+    idle_timeout_ms = 60000;
+    connect_imap();
+    assert_non_null(strstr(cmd("a LOGIN alice@example.test alice-pw"), "a OK"));
+    const char *r = cmd("a SELECT INBOX");
+    assert_non_null(strstr(r, "* 0 EXISTS\r\n"));
+    assert_non_null(strstr(r, "a OK [READ-WRITE] SELECT completed\r\n"));
+    /* DONE ends IDLE; anything else is BAD, and IDLE ends too. */
+    fc_send(&fc, "a IDLE\r\n");
+    assert_string_equal(reply(), "+ idling\r\n");
+    assert_string_equal(cmd("DONE"), "a OK IDLE terminated\r\n");
+    fc_send(&fc, "a IDLE\r\n");
+    assert_string_equal(reply(), "+ idling\r\n");
+    assert_string_equal(cmd("NOOP"), "a BAD Expected DONE to end IDLE\r\n");
+    /* In IDLE the deadline is [imap] idle_timeout, not the command one. */
+    fc_send(&fc, "a IDLE\r\n");
+    assert_string_equal(reply(), "+ idling\r\n");
+    uint64_t t0 = fc_now_ms();
+    assert_string_equal(reply(), "* BYE Autologout; idle for too long\r\n");
+    uint64_t waited = fc_now_ms() - t0;
+    assert_true(waited >= 250 - FC_CLOCK_SLACK_MS && waited < 4000);
+    assert_closed();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -275,6 +305,7 @@ int main(void)
         cmocka_unit_test_teardown(test_pipelined_commands_answer_in_order, teardown),
         cmocka_unit_test_teardown(test_wrong_state_and_too_many_errors, teardown),
         cmocka_unit_test_teardown(test_line_too_long, teardown),
+        cmocka_unit_test_teardown(test_idle_timeout_and_done, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
