@@ -285,7 +285,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
             BAD("expected a number of threads from 1 to 64");
     } else if (strcasecmp(section, "listen") == 0) {
         static const enum service svcs[] = {SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SUBMISSIONS,
-                                            SERVICE_POP3, SERVICE_POP3S, SERVICE_IMAP,
+                                            SERVICE_POP3, SERVICE_POP3S,      SERVICE_IMAP,
                                             SERVICE_IMAPS};
         for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++)
             if (strcasecmp(key, service_name(svcs[i])) == 0) {
@@ -472,9 +472,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* The sections on_key knows. */
-static const char *const known_sections[] = {"server", "listen", "tls",     "domains",
-                                             "limits", "smtpd",  "auth",    "relay",
-                                             "pop3",   "imap",   "dkim",    "mailauth"};
+static const char *const known_sections[] = {"server", "listen", "tls",  "domains",
+                                             "limits", "smtpd",  "auth", "relay",
+                                             "pop3",   "imap",   "dkim", "mailauth"};
 
 /* The configuration text being parsed, and the parse it feeds. */
 struct text_stream {

@@ -24,8 +24,8 @@
  * body, decoded from base64 or quoted-printable when the message's own
  * Content-Transfer-Encoding says so (its octets taken as UTF-8); the parts
  * of a multipart message are searched as stored, not decoded. TEXT is the
- * header section (raw and decoded) or the body (raw or decoded). Dates: BEFORE/ON/SINCE compare the internal date's day in
- * its own offset; SENT* the Date: field's day as written (a message without
+ * header section (raw and decoded) or the body (raw or decoded). Dates: BEFORE/ON/SINCE compare the
+ * internal date's day in its own offset; SENT* the Date: field's day as written (a message without
  * a valid Date: field matches no SENT* key).
  */
 #ifndef POSTERN_PROTO_IMAP_SEARCH_H
