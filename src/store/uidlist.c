@@ -52,7 +52,7 @@ static void push(struct uidlist *u, uint32_t uid, const char *ext, size_t ext_le
     }
     struct uidlist_rec *r = &u->v[u->n++];
     r->uid = uid;
-    r->ext = ext_len ? xstrndup(ext, ext_len) : NULL;
+    r->ext = ext && ext_len ? xstrndup(ext, ext_len) : NULL;
     r->file = xstrndup(file, file_len);
 }
 
