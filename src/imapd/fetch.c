@@ -24,7 +24,11 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-#define IMAPD_FETCH_BATCH        (256 * 1024)
+#define IMAPD_FETCH_BATCH (256 * 1024)
+/* A message at least this big, fetched whole (BODY[], RFC822) with no item
+ * that needs its structure, is streamed from its file in batches instead
+ * of being read into memory. */
+#define IMAPD_FETCH_STREAM_MIN (1024 * 1024)
 #define IMAPD_FETCH_SECTIONS_MAX 64
 
 enum fetch_item {
@@ -52,6 +56,10 @@ struct fetch_args {
     struct imap_seqlist seqs; /* sequence numbers to fetch (resolved at the start) */
     struct imap_seqlist_iter it;
     bool expunged_seen; /* some were expunged meanwhile */
+    /* A message being streamed (see IMAPD_FETCH_STREAM_MIN) */
+    int stream_fd;        /* -1: none */
+    uint64_t stream_left; /* CRLF octets of the literal still to send */
+    bool stream_cr;       /* the last octet read was a CR */
 };
 
 static void fetch_args_free(void *arg)
@@ -61,7 +69,95 @@ static void fetch_args_free(void *arg)
         imap_section_free(&a->sections[i]);
     imap_seqset_free(&a->set);
     imap_seqlist_free(&a->seqs);
+    if (a->stream_fd >= 0)
+        close(a->stream_fd);
     free(a);
+}
+
+/* Appends data to out with bare LFs made CRLF (as mime_to_crlf does), in
+ * pieces: *cr says whether the piece before ended in CR. Returns the
+ * octets that makes (out may be NULL: it only counts). */
+static uint64_t crlf_piece(const char *data, size_t len, bool *cr, struct buf *out)
+{
+    uint64_t n = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n' && !*cr) {
+            if (out) {
+                buf_append(out, data + start, i - start);
+                buf_append(out, "\r\n", 2);
+            }
+            start = i + 1;
+            n += 2;
+        } else {
+            n++;
+        }
+        *cr = data[i] == '\r';
+    }
+    if (out)
+        buf_append(out, data + start, len - start);
+    return n;
+}
+
+/* The CRLF size of the file on fd (read from the start). */
+static bool crlf_size(int fd, uint64_t *size_r)
+{
+    char chunk[65536];
+    ssize_t n;
+    bool cr = false;
+    uint64_t size = 0;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        size += crlf_piece(chunk, (size_t)n, &cr, NULL);
+    *size_r = size;
+    return n == 0 && lseek(fd, 0, SEEK_SET) == 0;
+}
+
+/* The next piece of a streamed message into j->out; closes the response
+ * at its end. */
+static void stream_step(struct imapd_job *j)
+{
+    struct fetch_args *a = j->args;
+    char chunk[65536];
+    while (a->stream_left > 0 && j->out.len < IMAPD_FETCH_BATCH) {
+        size_t want = sizeof(chunk) / 2; /* each octet may become two */
+        if (want > a->stream_left)
+            want = (size_t)a->stream_left;
+        ssize_t n = read(a->stream_fd, chunk, want);
+        if (n <= 0) {
+            /* The file shrank under us: the literal's size was announced,
+             * so it is filled up to keep the client in step. */
+            log_warn("event=imap_fetch_short_file left=%llu", (unsigned long long)a->stream_left);
+            while (a->stream_left > 0) {
+                buf_append_char(&j->out, ' ');
+                a->stream_left--;
+            }
+            break;
+        }
+        size_t before = j->out.len;
+        crlf_piece(chunk, (size_t)n, &a->stream_cr, &j->out);
+        size_t produced = j->out.len - before;
+        if (produced > a->stream_left) {
+            j->out.len -= produced - (size_t)a->stream_left; /* the file grew: cut */
+            produced = (size_t)a->stream_left;
+        }
+        a->stream_left -= produced;
+    }
+    if (a->stream_left == 0) {
+        buf_append_str(&j->out, ")\r\n");
+        close(a->stream_fd);
+        a->stream_fd = -1;
+    }
+}
+
+/* Whether message m is streamed: big, and only a whole-message section
+ * without a partial is asked for besides items the index has. */
+static bool streamable(const struct fetch_args *a, const struct store_msg *m)
+{
+    if (m->file_size < IMAPD_FETCH_STREAM_MIN || (a->items & FI_CONTENT) || a->n_sections != 1)
+        return false;
+    const struct imap_section *sec = &a->sections[0];
+    return sec->item == IMAP_ITEM_BODY && sec->n_parts == 0 && sec->text == IMAP_SECTION_ALL &&
+           !sec->partial;
 }
 
 /* The whole message, with CRLF line ends. */
@@ -126,10 +222,24 @@ static void fetch_one(struct imapd_job *j, size_t seq)
         a->expunged_seen = true; /* gone: reported at the next chance */
         return;
     }
+    bool stream = streamable(a, m);
+    uint64_t stream_size = 0;
+    if (stream) {
+        int fd = store_open_msg(sel->f, v->uid);
+        if (fd < 0 || !crlf_size(fd, &stream_size)) {
+            if (fd >= 0)
+                close(fd);
+            a->expunged_seen = true;
+            return;
+        }
+        a->stream_fd = fd;
+        a->stream_left = stream_size;
+        a->stream_cr = false;
+    }
     struct buf msg;
     buf_init(&msg);
     struct mime_part *root = NULL;
-    if ((a->items & FI_CONTENT) || a->n_sections) {
+    if (!stream && ((a->items & FI_CONTENT) || a->n_sections)) {
         if (!read_message(sel->f, v->uid, &msg)) {
             log_warn("event=imap_fetch_unreadable folder=%s uid=%u", log_q(sel->f->name),
                      (unsigned)v->uid);
@@ -180,6 +290,13 @@ static void fetch_one(struct imapd_job *j, size_t seq)
         buf_printf(out, "%sBODYSTRUCTURE ", sp);
         imap_bodystructure(msg.data, root, true, out);
         sp = " ";
+    }
+    if (stream) {
+        /* The literal follows in pieces (stream_step), then ")". */
+        buf_printf(out, "%s%s {%llu}\r\n", sp,
+                   a->section_names[0] ? a->section_names[0] : a->sections[0].name,
+                   (unsigned long long)stream_size);
+        return;
     }
     for (size_t i = 0; i < a->n_sections; i++) {
         const struct imap_section *sec = &a->sections[i];
@@ -239,10 +356,16 @@ static void fetch_work(struct imapd_job *j)
         imap_seqlist_iter_init(&a->it, &a->seqs);
     }
     uint32_t seq;
-    while (j->out.len < IMAPD_FETCH_BATCH && imap_seqlist_next(&a->it, &seq))
+    for (;;) {
+        if (a->stream_fd >= 0)
+            stream_step(j);
+        if (a->stream_fd >= 0 || j->out.len >= IMAPD_FETCH_BATCH ||
+            !imap_seqlist_next(&a->it, &seq))
+            break;
         if (seq <= sel->n)
             fetch_one(j, seq);
-    if (j->out.len >= IMAPD_FETCH_BATCH) {
+    }
+    if (a->stream_fd >= 0 || j->out.len >= IMAPD_FETCH_BATCH) {
         j->more = true; /* again once this batch is out */
         return;
     }
@@ -322,6 +445,7 @@ bool imapd_cmd_fetch(struct imapd_session *s, const struct imap_command *cmd)
         return true;
     }
     struct fetch_args *a = xcalloc(1, sizeof(*a));
+    a->stream_fd = -1;
     enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
     if (r != IMAP_SEQSET_OK) {
         imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));

@@ -342,3 +342,26 @@ def test_utf8_accept(srv):
     _, status, text = c.until_tagged("a")
     assert status == "OK" and b"APPENDUID" in text, text
     c.close()
+
+
+def test_big_message_streams_with_exact_size(srv):
+    """A 3 MB message (stored with LF line ends, as delivery writes it) is
+    sent from its file in pieces: the literal's size is the CRLF size and
+    the bytes are the message's, whole or in any other fetch."""
+    lines = [b"Subject: big\r\n", b"\r\n"] + [b"%07d " % i + b"x" * 70 + b"\r\n" for i in range(40000)]
+    body = b"".join(lines)
+    with smtplib.SMTP("127.0.0.1", srv.port, timeout=30) as s:
+        s.sendmail("carol@remote.test", [ALICE], body)
+    wait_delivered(srv, ALICE, 1)
+    c = ssl_client(srv)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(BODY.PEEK[])")
+    got = data[0][1]
+    assert got.endswith(body), (len(got), len(body))
+    size = int(re.search(rb"RFC822.SIZE (\d+)", c.fetch("1", "(RFC822.SIZE)")[1][0])[1])
+    assert size == len(got)
+    typ, data = c.fetch("1", "(RFC822)")
+    assert data[0][1] == got and b"\\Seen" in data[0][0]
+    typ, data = c.fetch("1", "(BODY.PEEK[]<100.50>)")
+    assert data[0][1] == got[100:150]
+    c.logout()
