@@ -294,6 +294,17 @@ static bool match_records(struct uidlist *u, struct entries *e)
         else if (e->v[i].rec == -1)
             fresh[nf++] = &e->v[i];
     }
+    if (!uidlist_room(u, nf)) {
+        /* UIDs run out: every file is numbered again under a new
+         * UIDVALIDITY, as when the uidlist is lost. */
+        uint32_t old = u->uidvalidity;
+        uidlist_free(u);
+        uidlist_init_new(u, old);
+        nf = 0;
+        for (size_t i = 0; i < e->n; i++)
+            if (e->v[i].rec != -2)
+                fresh[nf++] = &e->v[i];
+    }
     qsort(fresh, nf, sizeof(*fresh), entry_name_cmp);
     for (size_t i = 0; i < nf; i++) {
         char *stem = xstrndup(fresh[i]->name, fresh[i]->stem_len);

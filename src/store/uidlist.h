@@ -10,6 +10,7 @@
 #ifndef POSTERN_STORE_UIDLIST_H
 #define POSTERN_STORE_UIDLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@ struct uidlist_rec {
 
 struct uidlist {
     uint32_t uidvalidity;
-    uint32_t nextuid;
+    uint32_t nextuid; /* 0: UID 4294967295 is taken, no UID is left */
     char guid[33];
     char *hdr_extra; /* other header fields, kept; or NULL */
     struct uidlist_rec *v;
@@ -35,8 +36,12 @@ struct uidlist {
 int uidlist_parse(const char *text, size_t len, struct uidlist *u);
 void uidlist_format(const struct uidlist *u, struct buf *out);
 void uidlist_free(struct uidlist *u);
-/* Appends a record with the next UID; returns it. ext may be NULL. */
+/* Appends a record with the next UID; returns it, or 0 (and adds nothing)
+ * when no UID is left. ext may be NULL. */
 uint32_t uidlist_add(struct uidlist *u, const char *file, const char *ext);
+/* Whether n more UIDs can be given and a next UID remain; when not, the
+ * caller starts a new list (a new UIDVALIDITY), as Dovecot does. */
+bool uidlist_room(const struct uidlist *u, size_t n);
 /* The record whose file has the same stem (before ':'), or NULL. */
 struct uidlist_rec *uidlist_find_file(const struct uidlist *u, const char *file);
 /* Binary search by UID. */
