@@ -297,7 +297,7 @@ int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint
         }
         if (target && (e == 0 || e == ENOENT)) {
             gone[ngone++] = m->uid;
-            free(m->file);
+            store_msg_clear(m);
             if (urc == 0) {
                 struct uidlist_rec *r = uidlist_find_uid(&u, m->uid);
                 if (r)
