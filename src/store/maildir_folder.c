@@ -390,7 +390,9 @@ static int install(struct store_folder *f, struct store_msg *msgs, size_t n, uin
 static bool from_index(struct store_folder *f, struct folder_index *ix,
                        const struct index_stamps *now, int *rc)
 {
-    if (!index_stamps_same(now, &ix->stamps))
+    uint32_t uidvalidity;
+    if (!index_stamps_same(now, &ix->stamps) ||
+        uidlist_read_uidvalidity(f->path, &uidvalidity) != 0 || uidvalidity != ix->uidvalidity)
         return false;
     for (size_t i = 0; !f->read_only && i < ix->n; i++)
         if (ix->msgs[i].recent)

@@ -254,6 +254,33 @@ int uidlist_read(const char *dir, struct uidlist *u)
     return rc;
 }
 
+int uidlist_read_uidvalidity(const char *dir, uint32_t *uidvalidity_r)
+{
+    char *path = xasprintf("%s/dovecot-uidlist", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return errno;
+    char head[512];
+    ssize_t n;
+    do
+        n = read(fd, head, sizeof(head));
+    while (n < 0 && errno == EINTR);
+    int rc = n < 0 ? errno : 0;
+    close(fd);
+    const char *nl = n > 0 ? memchr(head, '\n', (size_t)n) : NULL;
+    if (rc == 0 && nl == NULL)
+        rc = EINVAL;
+    struct uidlist u;
+    if (rc == 0)
+        rc = uidlist_parse(head, (size_t)(nl + 1 - head), &u);
+    if (rc == 0) {
+        *uidvalidity_r = u.uidvalidity;
+        uidlist_free(&u);
+    }
+    return rc;
+}
+
 void uidlist_init_new(struct uidlist *u, uint32_t old_uidvalidity)
 {
     memset(u, 0, sizeof(*u));

@@ -51,6 +51,8 @@ void uidlist_remove_at(struct uidlist *u, size_t i);
 
 /* Reads dir/dovecot-uidlist: 0, ENOENT, EINVAL (damaged), or an errno. */
 int uidlist_read(const char *dir, struct uidlist *u);
+/* The UIDVALIDITY in dir/dovecot-uidlist's header line, reading no more. */
+int uidlist_read_uidvalidity(const char *dir, uint32_t *uidvalidity_r);
 /* A fresh uidlist: UIDVALIDITY from the clock, above old_uidvalidity (the
  * value a damaged or deleted list had, 0 if none), a random GUID. */
 void uidlist_init_new(struct uidlist *u, uint32_t old_uidvalidity);
