@@ -4,7 +4,9 @@
  * itself, folder "A.B" is the directory ".A.B" beside cur/ new/ tmp/), so
  * Dovecot and Postern can serve the same mailbox and agree on UIDs
  * (dovecot-uidlist), flags (the ":2," suffix), keywords (dovecot-keywords)
- * and subscriptions (the "subscriptions" file).
+ * and subscriptions (the "subscriptions" file). Beside them each folder has
+ * postern-index (store/index.h), Postern's own cache of what it read, which
+ * Dovecot ignores and which is rebuilt whenever it is in doubt.
  *
  * Every function here touches the file system and may block: call it from a
  * worker (util/worker.h), never on the event loop. There is no global or
