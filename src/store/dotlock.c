@@ -85,7 +85,7 @@ void dotlock_release(struct dotlock *l)
     l->path = l->lock_path = NULL;
 }
 
-int dotlock_replace(struct dotlock *l, const char *data, size_t len)
+int dotlock_write(struct dotlock *l, const char *data, size_t len, struct stat *st_r)
 {
     int rc = 0;
     const char *p = data;
@@ -102,8 +102,14 @@ int dotlock_replace(struct dotlock *l, const char *data, size_t len)
     }
     if (rc == 0 && fsync(l->fd) != 0)
         rc = errno;
-    if (rc == 0 && rename(l->lock_path, l->path) != 0)
+    if (rc == 0 && st_r && fstat(l->fd, st_r) != 0)
         rc = errno;
+    return rc;
+}
+
+int dotlock_commit(struct dotlock *l)
+{
+    int rc = rename(l->lock_path, l->path) == 0 ? 0 : errno;
     if (rc == 0) {
         close(l->fd);
         l->fd = -1;
@@ -111,4 +117,14 @@ int dotlock_replace(struct dotlock *l, const char *data, size_t len)
     }
     dotlock_release(l);
     return rc;
+}
+
+int dotlock_replace(struct dotlock *l, const char *data, size_t len)
+{
+    int rc = dotlock_write(l, data, len, NULL);
+    if (rc != 0) {
+        dotlock_release(l);
+        return rc;
+    }
+    return dotlock_commit(l);
 }

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+struct stat;
+
 #define DOTLOCK_STALE_SECS 120
 
 struct dotlock {
@@ -26,6 +28,13 @@ int dotlock_take(const char *path, struct dotlock *l);
 /* Writes data into the lock file, fsyncs it, renames it over the file and
  * fsyncs the directory; the lock is released either way. */
 int dotlock_replace(struct dotlock *l, const char *data, size_t len);
+/* dotlock_replace in two steps, for a caller that writes something else
+ * that depends on the new file before it is in place: dotlock_write writes
+ * and fsyncs the lock file (and gives its stat: inode, size and mtime are
+ * the file's once renamed); dotlock_commit renames it over the file and
+ * releases the lock (on failure, call dotlock_release). */
+int dotlock_write(struct dotlock *l, const char *data, size_t len, struct stat *st_r);
+int dotlock_commit(struct dotlock *l);
 /* Releases without changing the file. */
 void dotlock_release(struct dotlock *l);
 

@@ -1,15 +1,12 @@
-/* dovecot-keywords: parsing, formatting, reading and extending. */
+/* dovecot-keywords: the pure part (parsing, formatting, lookup); the file
+ * is read and extended in keywords_file.c. */
 #include "store/keywords.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include "store/dotlock.h"
 #include "util/xmalloc.h"
 
 void keywords_free(char *names[STORE_KEYWORDS_MAX])
@@ -56,100 +53,4 @@ int keywords_find(char *const names[STORE_KEYWORDS_MAX], const char *name)
         if (names[i] && strcasecmp(names[i], name) == 0)
             return i;
     return -1;
-}
-
-static int read_file(const char *path, struct buf *b)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    char chunk[4096];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = errno;
-        if (n <= 0)
-            break;
-        buf_append(b, chunk, (size_t)n);
-    }
-    close(fd);
-    return rc;
-}
-
-int keywords_read(const char *dir, char *names[STORE_KEYWORDS_MAX])
-{
-    char *path = xasprintf("%s/dovecot-keywords", dir);
-    struct buf b;
-    buf_init(&b);
-    int rc = read_file(path, &b);
-    free(path);
-    if (rc == ENOENT)
-        rc = 0;
-    keywords_parse(b.data ? b.data : "", b.len, names);
-    buf_free(&b);
-    return rc;
-}
-
-/* The mask of the names already known; *missing_r: whether some are not. */
-static uint32_t known_mask(char *const names[STORE_KEYWORDS_MAX], const char *const *kw, size_t n,
-                           bool *missing_r)
-{
-    uint32_t mask = 0;
-    *missing_r = false;
-    for (size_t i = 0; i < n; i++) {
-        int idx = keywords_find(names, kw[i]);
-        if (idx < 0)
-            *missing_r = true;
-        else
-            mask |= 1u << idx;
-    }
-    return mask;
-}
-
-int keywords_mask(const char *dir, char *names[STORE_KEYWORDS_MAX], const char *const *kw, size_t n,
-                  uint32_t *mask_r)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!store_keyword_valid(kw[i]))
-            return EINVAL;
-    bool missing;
-    *mask_r = known_mask(names, kw, n, &missing);
-    if (!missing)
-        return 0;
-    char *path = xasprintf("%s/dovecot-keywords", dir);
-    struct dotlock lock;
-    int rc = dotlock_take(path, &lock);
-    free(path);
-    if (rc != 0)
-        return rc;
-    /* Another program may have added keywords since we read the file. */
-    keywords_free(names);
-    rc = keywords_read(dir, names);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (keywords_find(names, kw[i]) >= 0)
-            continue;
-        int free_idx = -1;
-        for (int j = 0; j < STORE_KEYWORDS_MAX && free_idx < 0; j++)
-            if (names[j] == NULL)
-                free_idx = j;
-        if (free_idx < 0)
-            rc = ENOSPC;
-        else
-            names[free_idx] = xstrdup(kw[i]);
-    }
-    if (rc != 0) {
-        dotlock_release(&lock);
-        return rc;
-    }
-    struct buf out;
-    buf_init(&out);
-    keywords_format(names, &out);
-    rc = dotlock_replace(&lock, out.data ? out.data : "", out.len);
-    buf_free(&out);
-    if (rc == 0)
-        *mask_r = known_mask(names, kw, n, &missing);
-    return rc;
 }

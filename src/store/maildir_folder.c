@@ -167,6 +167,34 @@ static int measure(const char *path, uint64_t *size_r)
     return rc;
 }
 
+/* The data of a message already known (from postern-index or the previous
+ * sync) under the same UID and stem: sizes, internal date, modseq and
+ * cached strings need no look at the file; flags come from the name. */
+static bool reuse_msg(const struct store_msg *prev, size_t n, const struct entry *x,
+                      const struct uidlist_rec *rec, struct store_msg *m)
+{
+    struct store_folder known = {.msgs = (struct store_msg *)prev, .n = n};
+    const struct store_msg *p = n ? store_msg_by_uid(&known, rec->uid) : NULL;
+    if (p == NULL ||
+        stem_cmp(p->file + 4, maildir_name_stem_len(p->file + 4), x->name, x->stem_len) != 0)
+        return false;
+    struct maildir_name mn;
+    maildir_name_parse(x->name, &mn);
+    memset(m, 0, sizeof(*m));
+    m->uid = rec->uid;
+    m->modseq = p->modseq;
+    m->file = xstrdup(x->rel);
+    m->flags = mn.flags;
+    m->keywords = mn.keywords;
+    m->size = p->size;
+    m->file_size = p->file_size;
+    m->internal_date = p->internal_date;
+    m->recent = x->recent;
+    for (int k = 0; k < STORE_CACHE_N; k++)
+        m->cache[k] = p->cache[k] ? xstrdup(p->cache[k]) : NULL;
+    return true;
+}
+
 /* Fills a message from its file; false if the file vanished meanwhile. */
 static bool fill_msg(const char *dir, const struct entry *x, struct uidlist_rec *rec,
                      struct store_msg *m, bool *changed)
@@ -240,7 +268,7 @@ static void diff(struct store_folder *f, struct store_msg *msgs, size_t n, struc
 static void free_msgs(struct store_msg *msgs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(msgs[i].file);
+        store_msg_clear(&msgs[i]);
     free(msgs);
 }
 
@@ -294,6 +322,17 @@ static bool match_records(struct uidlist *u, struct entries *e)
         else if (e->v[i].rec == -1)
             fresh[nf++] = &e->v[i];
     }
+    if (!uidlist_room(u, nf)) {
+        /* UIDs run out: every file is numbered again under a new
+         * UIDVALIDITY, as when the uidlist is lost. */
+        uint32_t old = u->uidvalidity;
+        uidlist_free(u);
+        uidlist_init_new(u, old);
+        nf = 0;
+        for (size_t i = 0; i < e->n; i++)
+            if (e->v[i].rec != -2)
+                fresh[nf++] = &e->v[i];
+    }
     qsort(fresh, nf, sizeof(*fresh), entry_name_cmp);
     for (size_t i = 0; i < nf; i++) {
         char *stem = xstrndup(fresh[i]->name, fresh[i]->stem_len);
@@ -308,25 +347,109 @@ static bool match_records(struct uidlist *u, struct entries *e)
     return changed;
 }
 
+/* The stamps postern-index depends on, taken before what they vouch for is
+ * read (a change after them then shows as a different stamp). */
+static void take_stamps(const char *dir, struct index_stamps *st)
+{
+    char *p = xasprintf("%s/cur", dir);
+    index_stamp_take(p, true, &st->cur);
+    free(p);
+    p = xasprintf("%s/new", dir);
+    index_stamp_take(p, true, &st->new_);
+    free(p);
+    p = xasprintf("%s/dovecot-uidlist", dir);
+    index_stamp_take(p, false, &st->uidlist); /* rewritten: a new inode; appended: longer */
+    free(p);
+}
+
+/* Makes msgs the folder's view, with the changes from the one before. */
+static int install(struct store_folder *f, struct store_msg *msgs, size_t n, uint32_t uidvalidity,
+                   uint32_t uidnext, const struct index_stamps *stamps,
+                   struct store_changes *changes)
+{
+    if (f->uidvalidity != 0 && f->uidvalidity != uidvalidity) {
+        /* The old UIDs mean nothing now: everything is new. */
+        free_msgs(f->msgs, f->n);
+        f->msgs = NULL;
+        f->n = 0;
+    }
+    diff(f, msgs, n, changes);
+    free_msgs(f->msgs, f->n);
+    f->msgs = msgs;
+    f->n = n;
+    f->uidvalidity = uidvalidity;
+    f->uidnext = uidnext;
+    f->priv->stamps = *stamps;
+    f->priv->synced = true;
+    keywords_free(f->keywords);
+    return keywords_read(f->path, f->keywords);
+}
+
+/* First open: the index is the folder when new/, cur/ and the uidlist are
+ * as it saw them (and, for SELECT, nothing waits in new/ to be moved). */
+static bool from_index(struct store_folder *f, struct folder_index *ix,
+                       const struct index_stamps *now, int *rc)
+{
+    uint32_t uidvalidity;
+    if (!index_stamps_same(now, &ix->stamps) ||
+        uidlist_read_uidvalidity(f->path, &uidvalidity) != 0 || uidvalidity != ix->uidvalidity)
+        return false;
+    for (size_t i = 0; !f->read_only && i < ix->n; i++)
+        if (ix->msgs[i].recent)
+            return false;
+    f->priv->highest_modseq = ix->highest_modseq;
+    *rc = install(f, ix->msgs, ix->n, ix->uidvalidity, ix->uidnext, now, NULL);
+    ix->msgs = NULL;
+    ix->n = 0;
+    return true;
+}
+
 int maildir_sync(struct store_folder *f, struct store_changes *changes)
 {
     if (changes)
         memset(changes, 0, sizeof(*changes));
+    struct index_stamps now;
+    if (f->priv->synced) {
+        take_stamps(f->path, &now);
+        if (index_stamps_same(&now, &f->priv->stamps)) {
+            keywords_free(f->keywords); /* nothing else can have changed */
+            return keywords_read(f->path, f->keywords);
+        }
+    }
     char *ulpath = xasprintf("%s/dovecot-uidlist", f->path);
     struct dotlock lock;
     int rc = dotlock_take(ulpath, &lock);
     free(ulpath);
     if (rc != 0)
         return rc;
+    take_stamps(f->path, &now);
+    struct folder_index ix = {0};
+    if (!f->priv->synced && index_read(f->path, &ix) == 0) {
+        if (from_index(f, &ix, &now, &rc)) {
+            dotlock_release(&lock);
+            return rc;
+        }
+        f->priv->highest_modseq = ix.highest_modseq;
+    }
     struct uidlist u;
     bool changed = false;
     rc = uidlist_read(f->path, &u);
     if (rc == ENOENT || rc == EINVAL) {
         /* None yet, or damaged: a new one, and UIDs start again under a
          * new UIDVALIDITY, which tells clients to forget theirs. */
-        uidlist_init_new(&u, f->uidvalidity);
+        uidlist_init_new(&u, f->uidvalidity > ix.uidvalidity ? f->uidvalidity : ix.uidvalidity);
         changed = true;
         rc = 0;
+    }
+    /* What is already known about the messages, under this UIDVALIDITY. */
+    const struct store_msg *prev = NULL;
+    size_t prev_n = 0;
+    if (f->priv->synced && f->uidvalidity == u.uidvalidity) {
+        prev = f->msgs;
+        prev_n = f->n;
+    } else if (ix.uidvalidity == u.uidvalidity) {
+        prev = ix.msgs;
+        prev_n = ix.n;
     }
     struct entries e = {0}, moved = {0};
     if (rc == 0)
@@ -336,6 +459,7 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
     if (rc != 0) {
         dotlock_release(&lock);
         uidlist_free(&u);
+        index_free(&ix);
         entries_free(&e);
         entries_free(&moved);
         return rc;
@@ -347,71 +471,43 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
     changed |= match_records(&u, &e);
     struct store_msg *msgs = xcalloc(e.n + 1, sizeof(*msgs));
     size_t n = 0;
-    for (size_t i = 0; i < e.n; i++)
-        if (e.v[i].rec >= 0 && fill_msg(f->path, &e.v[i], &u.v[e.v[i].rec], &msgs[n], &changed))
+    for (size_t i = 0; i < e.n; i++) {
+        struct entry *x = &e.v[i];
+        if (x->rec >= 0 && (reuse_msg(prev, prev_n, x, &u.v[x->rec], &msgs[n]) ||
+                            fill_msg(f->path, x, &u.v[x->rec], &msgs[n], &changed)))
             n++;
+    }
     qsort(msgs, n, sizeof(*msgs), msg_uid_cmp);
     if (changed) {
         struct buf out;
         buf_init(&out);
         uidlist_format(&u, &out);
-        rc = dotlock_replace(&lock, out.data, out.len);
+        struct stat sb;
+        rc = dotlock_write(&lock, out.data, out.len, &sb);
         buf_free(&out);
-    } else {
-        dotlock_release(&lock);
+        if (rc == 0)
+            now.uidlist =
+                (struct index_stamp){(int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec,
+                                     (uint64_t)sb.st_ino, (uint64_t)sb.st_size};
     }
     if (rc == 0) {
-        if (f->uidvalidity != 0 && f->uidvalidity != u.uidvalidity) {
-            /* The old UIDs mean nothing now: everything is new. */
-            free_msgs(f->msgs, f->n);
-            f->msgs = NULL;
-            f->n = 0;
-        }
-        diff(f, msgs, n, changes);
-        free_msgs(f->msgs, f->n);
-        f->msgs = msgs;
-        f->n = n;
-        f->uidvalidity = u.uidvalidity;
-        f->uidnext = u.nextuid;
-        keywords_free(f->keywords);
-        rc = keywords_read(f->path, f->keywords);
-    } else {
-        free_msgs(msgs, n);
+        /* Still under the lock, and before the uidlist is in place: an
+         * index that names a uidlist not there yet is merely not used. */
+        struct folder_index out = {u.uidvalidity, u.nextuid, f->priv->highest_modseq, now, msgs, n};
+        if (index_write(f->path, &out) == 0)
+            f->priv->index_dirty = false;
     }
+    if (changed && rc == 0)
+        rc = dotlock_commit(&lock);
+    else
+        dotlock_release(&lock);
+    if (rc == 0)
+        rc = install(f, msgs, n, u.uidvalidity, u.nextuid, &now, changes);
+    else
+        free_msgs(msgs, n);
     uidlist_free(&u);
+    index_free(&ix);
     entries_free(&e);
     entries_free(&moved);
     return rc;
-}
-
-int maildir_open(struct store *s, const char *name, bool read_only, struct store_folder **f_r)
-{
-    char *dir = maildir_folder_dir(s, name);
-    if (dir == NULL)
-        return EINVAL;
-    if (!maildir_exists(dir)) {
-        free(dir);
-        return ENOENT;
-    }
-    struct store_folder *f = xcalloc(1, sizeof(*f));
-    f->store = s;
-    f->name = xstrdup(store_name_is_inbox(name) ? "INBOX" : name);
-    f->path = dir;
-    f->read_only = read_only;
-    int rc = maildir_sync(f, NULL);
-    if (rc != 0) {
-        maildir_close(f);
-        return rc;
-    }
-    *f_r = f;
-    return 0;
-}
-
-void maildir_close(struct store_folder *f)
-{
-    free_msgs(f->msgs, f->n);
-    keywords_free(f->keywords);
-    free(f->name);
-    free(f->path);
-    free(f);
 }

@@ -70,6 +70,12 @@ static int commit_files(const char *dir, char **tmps, char **finals, size_t n, u
     if (rc == ENOENT || rc == EINVAL) {
         uidlist_init_new(&u, 0);
         rc = 0;
+    } else if (rc == 0 && !uidlist_room(&u, n)) {
+        /* UIDs run out: a new UIDVALIDITY; the next sync numbers the
+         * other files after these. */
+        uint32_t old = u.uidvalidity;
+        uidlist_free(&u);
+        uidlist_init_new(&u, old);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *to = xasprintf("%s/cur/%s", dir, finals[i]);
@@ -291,7 +297,7 @@ int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint
         }
         if (target && (e == 0 || e == ENOENT)) {
             gone[ngone++] = m->uid;
-            free(m->file);
+            store_msg_clear(m);
             if (urc == 0) {
                 struct uidlist_rec *r = uidlist_find_uid(&u, m->uid);
                 if (r)

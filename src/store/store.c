@@ -2,6 +2,7 @@
  * and the Maildir backend's table and small shared helpers. */
 #include "store/store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,46 @@ struct store_msg *store_msg_by_uid(struct store_folder *f, uint32_t uid)
             hi = mid;
     }
     return NULL;
+}
+
+void store_msg_clear(struct store_msg *m)
+{
+    free(m->file);
+    m->file = NULL;
+    for (int k = 0; k < STORE_CACHE_N; k++) {
+        free(m->cache[k]);
+        m->cache[k] = NULL;
+    }
+}
+
+int store_cache_get(struct store_folder *f, uint32_t uid, enum store_cache_field field,
+                    char **value_r)
+{
+    *value_r = NULL;
+    if ((unsigned)field >= STORE_CACHE_N)
+        return EINVAL;
+    struct store_msg *m = store_msg_by_uid(f, uid);
+    if (m == NULL || m->cache[field] == NULL)
+        return ENOENT;
+    *value_r = xstrdup(m->cache[field]);
+    return 0;
+}
+
+int store_cache_put(struct store_folder *f, uint32_t uid, enum store_cache_field field,
+                    const char *value)
+{
+    if ((unsigned)field >= STORE_CACHE_N || strlen(value) > INDEX_CACHED_MAX)
+        return EINVAL;
+    struct store_msg *m = store_msg_by_uid(f, uid);
+    if (m == NULL)
+        return ENOENT;
+    if (m->cache[field] && strcmp(m->cache[field], value) == 0)
+        return 0;
+    free(m->cache[field]);
+    m->cache[field] = xstrdup(value);
+    if (f->priv)
+        f->priv->index_dirty = true;
+    return 0;
 }
 
 int store_append(struct store *s, const char *name, const char *data, size_t len, unsigned flags,

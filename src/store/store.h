@@ -4,7 +4,9 @@
  * itself, folder "A.B" is the directory ".A.B" beside cur/ new/ tmp/), so
  * Dovecot and Postern can serve the same mailbox and agree on UIDs
  * (dovecot-uidlist), flags (the ":2," suffix), keywords (dovecot-keywords)
- * and subscriptions (the "subscriptions" file).
+ * and subscriptions (the "subscriptions" file). Beside them each folder has
+ * postern-index (store/index.h), Postern's own cache of what it read, which
+ * Dovecot ignores and which is rebuilt whenever it is in doubt.
  *
  * Every function here touches the file system and may block: call it from a
  * worker (util/worker.h), never on the event loop. There is no global or
@@ -70,15 +72,26 @@ struct store_list {
     size_t n;
 };
 
+/* Strings about a message worth keeping (store_cache_get/put): what
+ * FETCH ENVELOPE and BODYSTRUCTURE send, as the IMAP code formats them. */
+enum store_cache_field {
+    STORE_CACHE_ENVELOPE,
+    STORE_CACHE_BODYSTRUCTURE,
+    STORE_CACHE_BODY, /* BODY, the non-extensible BODYSTRUCTURE */
+    STORE_CACHE_N
+};
+
 struct store_msg {
     uint32_t uid;
-    char *file;            /* relative to the folder: "cur/BASE,S=..:2,FS" or "new/BASE" */
-    unsigned flags;        /* enum store_flag */
-    uint32_t keywords;     /* bit i: the folder's keyword i (dovecot-keywords) */
-    uint64_t size;         /* RFC822.SIZE: CRLF octets (",W=", measured when missing) */
-    uint64_t file_size;    /* octets on disk (",S=", else stat) */
-    int64_t internal_date; /* the file's mtime, as Dovecot takes it */
-    bool recent;           /* found in new/ by this session */
+    uint64_t modseq;            /* CONDSTORE's; 0 until it is implemented */
+    char *file;                 /* relative to the folder: "cur/BASE,S=..:2,FS" or "new/BASE" */
+    unsigned flags;             /* enum store_flag */
+    uint32_t keywords;          /* bit i: the folder's keyword i (dovecot-keywords) */
+    uint64_t size;              /* RFC822.SIZE: CRLF octets (",W=", measured when missing) */
+    uint64_t file_size;         /* octets on disk (",S=", else stat) */
+    int64_t internal_date;      /* the file's mtime, as Dovecot takes it */
+    bool recent;                /* found in new/ by this session */
+    char *cache[STORE_CACHE_N]; /* cached strings, or NULL (store_cache_get) */
 };
 
 /* An opened (SELECTed or EXAMINEd) folder: the messages as of the last sync,
@@ -93,6 +106,7 @@ struct store_folder {
     struct store_msg *msgs;
     size_t n;
     char *keywords[STORE_KEYWORDS_MAX]; /* index -> name; NULL unused */
+    struct store_folder_priv *priv;     /* the backend's own */
 };
 
 /* What a re-sync found changed since the previous one (UIDs, ascending). */
@@ -173,15 +187,30 @@ int store_subscribe(struct store *s, const char *name, bool subscribe);
 
 /* SELECT (read_only false) or EXAMINE: opens and syncs. With read_only,
  * messages in new/ stay there (still \Recent for the next session), but new
- * files get UIDs all the same (Dovecot does the same). */
+ * files get UIDs all the same (Dovecot does the same). When new/, cur/ and
+ * dovecot-uidlist are as postern-index last saw them, the index is the
+ * folder: no message file is looked at. */
 int store_open(struct store *s, const char *name, bool read_only, struct store_folder **f_r);
-/* Re-reads the folder: other programs' deliveries, expunges and renames.
+/* Re-reads the folder: other programs' deliveries, expunges and renames
+ * (nothing but three stats when nothing changed; messages already known are
+ * not looked at again).
  * changes may be NULL; else the caller frees it with store_changes_free(). */
 int store_sync(struct store_folder *f, struct store_changes *changes);
 void store_changes_free(struct store_changes *c);
 void store_close(struct store_folder *f);
 /* The message of a UID in an opened folder, or NULL. */
 struct store_msg *store_msg_by_uid(struct store_folder *f, uint32_t uid);
+
+/* A string cached for message uid (postern-index): 0 and *value_r (caller
+ * frees), or ENOENT when the message or the string is not there. */
+int store_cache_get(struct store_folder *f, uint32_t uid, enum store_cache_field field,
+                    char **value_r);
+/* Caches value (NUL-terminated, at most 16 MiB) for message uid; it is
+ * written to the index at the next sync that writes it or at store_close,
+ * also for a read-only folder (the index is not the mailbox). EINVAL for a
+ * bad field or size, ENOENT for no such message. */
+int store_cache_put(struct store_folder *f, uint32_t uid, enum store_cache_field field,
+                    const char *value);
 
 /* APPEND: data (CRLF or LF lines; stored with LF like local delivery) into
  * folder name with flags, keywords and an internal date (0: now). Returns

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "store/index.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -16,6 +17,17 @@ struct store {
     const struct store_ops *ops;
     char *root; /* the Maildir: INBOX */
 };
+
+/* What the Maildir backend keeps about an opened folder. */
+struct store_folder_priv {
+    struct index_stamps stamps; /* cur/, new/, uidlist as the last sync saw them */
+    uint64_t highest_modseq;
+    bool synced;      /* a sync has filled msgs */
+    bool index_dirty; /* cached strings postern-index does not have yet */
+};
+
+/* Frees a message's file name and cached strings. */
+void store_msg_clear(struct store_msg *m);
 
 struct store_names {
     char **v;

@@ -154,8 +154,8 @@ int uidlist_parse(const char *text, size_t len, struct uidlist *u)
         p = nl + 1;
     }
     if (rc == 0 && u->nextuid <= last)
-        u->nextuid = last + 1;
-    if (rc == 0 && u->nextuid == 0)
+        u->nextuid = last + 1; /* 0 when last is UINT32_MAX: no UID left */
+    if (rc == 0 && u->nextuid == 0 && last != UINT32_MAX)
         u->nextuid = 1;
     if (rc != 0)
         uidlist_free(u);
@@ -178,9 +178,17 @@ void uidlist_format(const struct uidlist *u, struct buf *out)
 
 uint32_t uidlist_add(struct uidlist *u, const char *file, const char *ext)
 {
-    uint32_t uid = u->nextuid++;
+    uint32_t uid = u->nextuid;
+    if (uid == 0)
+        return 0;
+    u->nextuid++; /* after UINT32_MAX, 0: exhausted */
     push(u, uid, ext, ext ? strlen(ext) : 0, file, strlen(file));
     return uid;
+}
+
+bool uidlist_room(const struct uidlist *u, size_t n)
+{
+    return u->nextuid != 0 && n <= UINT32_MAX - u->nextuid;
 }
 
 struct uidlist_rec *uidlist_find_file(const struct uidlist *u, const char *file)
@@ -243,6 +251,33 @@ int uidlist_read(const char *dir, struct uidlist *u)
     if (rc == 0)
         rc = uidlist_parse(b.data ? b.data : "", b.len, u);
     buf_free(&b);
+    return rc;
+}
+
+int uidlist_read_uidvalidity(const char *dir, uint32_t *uidvalidity_r)
+{
+    char *path = xasprintf("%s/dovecot-uidlist", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return errno;
+    char head[512];
+    ssize_t n;
+    do
+        n = read(fd, head, sizeof(head));
+    while (n < 0 && errno == EINTR);
+    int rc = n < 0 ? errno : 0;
+    close(fd);
+    const char *nl = n > 0 ? memchr(head, '\n', (size_t)n) : NULL;
+    if (rc == 0 && nl == NULL)
+        rc = EINVAL;
+    struct uidlist u;
+    if (rc == 0)
+        rc = uidlist_parse(head, (size_t)(nl + 1 - head), &u);
+    if (rc == 0) {
+        *uidvalidity_r = u.uidvalidity;
+        uidlist_free(&u);
+    }
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #ifndef POSTERN_STORE_UIDLIST_H
 #define POSTERN_STORE_UIDLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@ struct uidlist_rec {
 
 struct uidlist {
     uint32_t uidvalidity;
-    uint32_t nextuid;
+    uint32_t nextuid; /* 0: UID 4294967295 is taken, no UID is left */
     char guid[33];
     char *hdr_extra; /* other header fields, kept; or NULL */
     struct uidlist_rec *v;
@@ -35,8 +36,12 @@ struct uidlist {
 int uidlist_parse(const char *text, size_t len, struct uidlist *u);
 void uidlist_format(const struct uidlist *u, struct buf *out);
 void uidlist_free(struct uidlist *u);
-/* Appends a record with the next UID; returns it. ext may be NULL. */
+/* Appends a record with the next UID; returns it, or 0 (and adds nothing)
+ * when no UID is left. ext may be NULL. */
 uint32_t uidlist_add(struct uidlist *u, const char *file, const char *ext);
+/* Whether n more UIDs can be given and a next UID remain; when not, the
+ * caller starts a new list (a new UIDVALIDITY), as Dovecot does. */
+bool uidlist_room(const struct uidlist *u, size_t n);
 /* The record whose file has the same stem (before ':'), or NULL. */
 struct uidlist_rec *uidlist_find_file(const struct uidlist *u, const char *file);
 /* Binary search by UID. */
@@ -46,6 +51,8 @@ void uidlist_remove_at(struct uidlist *u, size_t i);
 
 /* Reads dir/dovecot-uidlist: 0, ENOENT, EINVAL (damaged), or an errno. */
 int uidlist_read(const char *dir, struct uidlist *u);
+/* The UIDVALIDITY in dir/dovecot-uidlist's header line, reading no more. */
+int uidlist_read_uidvalidity(const char *dir, uint32_t *uidvalidity_r);
 /* A fresh uidlist: UIDVALIDITY from the clock, above old_uidvalidity (the
  * value a damaged or deleted list had, 0 if none), a random GUID. */
 void uidlist_init_new(struct uidlist *u, uint32_t old_uidvalidity);

@@ -441,6 +441,49 @@ static void test_damaged_uidlist(void **state)
     free(p);
 }
 
+/* A uidlist whose UIDs have run out: APPEND and sync start a new
+ * UIDVALIDITY and every file gets a UID again. */
+static void test_uids_exhausted(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *s = fx->s;
+    uint32_t uv, uid;
+    assert_int_equal(store_append(s, "Drafts", "a\n", 2, 0, NULL, 0, 0, &uv, &uid), 0);
+    struct store_folder *f;
+    assert_int_equal(store_open(s, "Drafts", false, &f), 0);
+    char *stem = xstrndup(f->msgs[0].file + 4, strcspn(f->msgs[0].file + 4, ":"));
+    store_close(f);
+    char *p = xasprintf("%s/.Drafts/dovecot-uidlist", fx->root);
+    char *text = xasprintf("3 V5 N7\n4294967295 :%s\n", stem);
+    spit(p, text);
+    assert_int_equal(store_append(s, "Drafts", "b\n", 2, 0, NULL, 0, 0, &uv, &uid), 0);
+    assert_true(uv > 5);
+    assert_int_equal(uid, 1);
+    assert_int_equal(store_open(s, "Drafts", false, &f), 0);
+    assert_int_equal(f->uidvalidity, uv);
+    assert_int_equal(f->n, 2);
+    assert_int_equal(f->msgs[0].uid, 1);
+    assert_int_equal(f->msgs[1].uid, 2);
+    assert_int_equal(f->uidnext, 3);
+    store_close(f);
+    /* One UID left but two files without one: sync renumbers. */
+    free(text);
+    text = xasprintf("3 V5 N4294967295\n4294967294 :%s\n", stem);
+    spit(p, text);
+    char *nw = xasprintf("%s/.Drafts/new/1700000000.M1P1Q1.h", fx->root);
+    spit(nw, "c\n");
+    assert_int_equal(store_open(s, "Drafts", false, &f), 0);
+    assert_true(f->uidvalidity > 5);
+    assert_int_equal(f->n, 3);
+    assert_int_equal(f->msgs[2].uid, 3);
+    assert_int_equal(f->uidnext, 4);
+    store_close(f);
+    free(nw);
+    free(text);
+    free(p);
+    free(stem);
+}
+
 static void test_stale_lock(void **state)
 {
     struct fixture *fx = *state;
@@ -513,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flags_expunge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_move_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_uidlist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uids_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_sync, setup, teardown),
     };

@@ -166,6 +166,39 @@ static void test_uidlist_damaged(void **state)
     assert_int_equal(uidlist_parse(nul, sizeof(nul) - 1, &u), EINVAL);
 }
 
+/* The last UID: the list parses, but no UID is left to give. */
+static void test_uidlist_exhausted(void **state)
+{
+    struct uidlist u;
+    const char last[] = "3 V9 N5\n4294967295 :a\n";
+    assert_int_equal(uidlist_parse(last, strlen(last), &u), 0);
+    assert_int_equal(u.nextuid, 0);
+    assert_false(uidlist_room(&u, 0));
+    assert_int_equal(uidlist_add(&u, "b", NULL), 0);
+    assert_int_equal(u.n, 1);
+    struct buf b;
+    buf_init(&b);
+    uidlist_format(&u, &b);
+    uidlist_free(&u);
+    assert_int_equal(uidlist_parse(b.data, b.len, &u), 0);
+    assert_int_equal(u.nextuid, 0);
+    uidlist_free(&u);
+    buf_free(&b);
+    const char near[] = "3 V9 N4294967294\n1 :a\n";
+    assert_int_equal(uidlist_parse(near, strlen(near), &u), 0);
+    assert_true(uidlist_room(&u, 1));
+    assert_false(uidlist_room(&u, 2));
+    assert_int_equal(uidlist_add(&u, "b", NULL), 4294967294u);
+    assert_int_equal(uidlist_add(&u, "c", NULL), 4294967295u);
+    assert_int_equal(uidlist_add(&u, "d", NULL), 0);
+    assert_int_equal(u.n, 3);
+    uidlist_free(&u);
+    const char empty[] = "3 V9 N0\n";
+    assert_int_equal(uidlist_parse(empty, strlen(empty), &u), 0);
+    assert_int_equal(u.nextuid, 1);
+    uidlist_free(&u);
+}
+
 static void test_keywords(void **state)
 {
     char *names[STORE_KEYWORDS_MAX];
@@ -217,8 +250,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_valid),      cmocka_unit_test(test_list_match),
         cmocka_unit_test(test_maildir_name),    cmocka_unit_test(test_uidlist_parse_format),
-        cmocka_unit_test(test_uidlist_damaged), cmocka_unit_test(test_keywords),
-        cmocka_unit_test(test_subscriptions),
+        cmocka_unit_test(test_uidlist_damaged), cmocka_unit_test(test_uidlist_exhausted),
+        cmocka_unit_test(test_keywords),        cmocka_unit_test(test_subscriptions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
