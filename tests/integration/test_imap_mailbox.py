@@ -4,6 +4,7 @@ SMTP, FETCH of flags, sizes and bodies, STORE, SEARCH, COPY/MOVE with
 COPYUID, APPEND with APPENDUID, folder management and its refusals,
 STATUS, EXPUNGE/CLOSE/UNSELECT, and IDLE woken by an SMTP delivery."""
 import imaplib
+import os
 import re
 import smtplib
 import time
@@ -364,4 +365,30 @@ def test_big_message_streams_with_exact_size(srv):
     assert data[0][1] == got and b"\\Seen" in data[0][0]
     typ, data = c.fetch("1", "(BODY.PEEK[]<100.50>)")
     assert data[0][1] == got[100:150]
+    c.logout()
+
+
+def test_envelope_and_bodystructure_come_from_the_index(srv):
+    """Once computed, ENVELOPE and BODYSTRUCTURE are kept in postern-index:
+    a later session answers without reading the message (shown by changing
+    the file behind the index's back: Maildir files never change)."""
+    deliver(srv, 1)
+    c = ssl_client(srv)
+    c.select("INBOX")
+    _, first = c.fetch("1", "(ENVELOPE BODYSTRUCTURE)")
+    c.close()
+    c.logout()
+    box = srv.maildir(ALICE)
+    assert (box / "postern-index").exists()
+    f = next((box / "cur").iterdir())
+    st = f.stat()
+    f.write_bytes(f.read_bytes().replace(b"hello 0", b"HIDDEN!"))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    c = ssl_client(srv)
+    c.select("INBOX")
+    _, again = c.fetch("1", "(ENVELOPE BODYSTRUCTURE)")
+    assert again == first and b"hello 0" in again[0]
+    # The body itself is read from the file.
+    _, body = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert b"HIDDEN!" in body[0][1]
     c.logout()
