@@ -1,0 +1,271 @@
+"""Postern's IMAP with the real clients from Debian, each on 127.0.0.1 over
+TLS with only the test CA trusted, each run under a timeout: mbsync (isync)
+and offlineimap3 syncing a mailbox both ways (delivery, flags, expunge,
+upload with APPEND, folders), curl's imaps:// (LIST, a message by UID) and
+fetchmail in IMAP mode (keep and no-keep). What a client got is compared
+with what was sent byte for byte (minus Postern's trace headers), and what
+the server holds afterwards is read back with imaplib."""
+import os
+import re
+import shutil
+import smtplib
+import stat
+import subprocess
+
+import pytest
+
+from conftest import wait_until
+from imapenv import ALICE, imap_server, ssl_client
+from pop3env import count_messages, strip_trace
+from tlsenv import PASSWORDS
+
+CLIENT_TIMEOUT = 120
+
+
+def message(i, subject=None):
+    return (b"From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\n"
+            b"Subject: %s\r\nDate: Fri, 04 Dec 2026 10:00:%02d +0000\r\n"
+            b"Message-ID: <c%d@remote.test>\r\n\r\nbody of message %d\r\n"
+            b".a line with a dot\r\nlast line\r\n"
+            % (subject or b"client %d" % i, i, i, i))
+
+
+@pytest.fixture
+def srv(make_postern, workdir):
+    p = imap_server(make_postern, workdir, start=False)
+    add_localhost_to_certificate(workdir / "ca")
+    p.start()
+    yield p
+    p.stop()
+
+
+def add_localhost_to_certificate(ca_dir):
+    """Re-signs the test server's certificate with DNS:localhost added: mbsync
+    1.4 checks only DNS names (not IP addresses) against the host it dialled,
+    so it connects to "localhost", which /etc/hosts maps to 127.0.0.1."""
+    ext = ca_dir / "ext-localhost.cnf"
+    ext.write_text("subjectAltName=DNS:mx.example.test,DNS:localhost,IP:127.0.0.1\n"
+                   "extendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(ca_dir / "server.csr"),
+                    "-CA", str(ca_dir / "ca.crt"), "-CAkey", str(ca_dir / "ca.key"),
+                    "-CAcreateserial", "-out", str(ca_dir / "server.crt"), "-days", "2",
+                    "-extfile", str(ext)], check=True, capture_output=True)
+
+
+def deliver(p, msgs, rcpt=ALICE):
+    """Sends msgs over SMTP and waits until all are in rcpt's Maildir."""
+    before = count_messages(p, rcpt)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=30) as s:
+        for m in msgs:
+            s.sendmail("carol@remote.test", [rcpt], m)
+    wait_until(lambda: count_messages(p, rcpt) >= before + len(msgs),
+               what=f"{len(msgs)} deliveries\n{p.log()}")
+
+
+def run_client(cmd, what, env=None, ok=True, **kw):
+    r = subprocess.run(cmd, capture_output=True, timeout=CLIENT_TIMEOUT,
+                       env={**os.environ, **(env or {})}, **kw)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    if ok:
+        assert r.returncode == 0, f"{what} exited with {r.returncode}:\n{out}"
+    return r, out
+
+
+def server_view(p, folder, user=ALICE):
+    """{uid: (flags set, body bytes)} of folder, read with imaplib (PEEK)."""
+    c = ssl_client(p, user)
+    typ, _ = c.select(folder, readonly=True)
+    assert typ == "OK", folder
+    typ, data = c.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
+    assert typ == "OK", data
+    view = {}
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        m = re.search(rb"UID (\d+)", item[0])
+        f = re.search(rb"FLAGS \(([^)]*)\)", item[0])
+        view[int(m[1])] = (set(f[1].decode().split()) - {"\\Recent"}, item[1])
+    c.logout()
+    return view
+
+
+TUID = re.compile(rb"^X-TUID: [A-Za-z0-9+/]{12}\r?\n", re.M)
+
+
+def strip_tuid(b):
+    """Without the one X-TUID header mbsync writes into every message it
+    copies (to find it again after a crash, or on a server without UIDPLUS)."""
+    out, n = TUID.subn(b"", b, count=1)
+    assert n == 1, f"no X-TUID header in {b!r}"
+    return out
+
+
+def lf(b):
+    return b.replace(b"\r\n", b"\n")
+
+
+# --- Maildir on the client's side ----------------------------------------
+
+MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen",
+                 "T": "\\Deleted"}
+
+
+def local_messages(folder):
+    """{file path: (flags set as IMAP names, bytes)} of a client's Maildir folder."""
+    out = {}
+    for sub in ("new", "cur"):
+        d = folder / sub
+        if not d.is_dir():
+            continue
+        for f in d.iterdir():
+            info = f.name.split(":2,", 1)[1] if ":2," in f.name else ""
+            out[f] = ({MAILDIR_FLAGS[c] for c in info if c in MAILDIR_FLAGS}, f.read_bytes())
+    return out
+
+
+def by_subject(msgs):
+    """{subject: value} of {key: (flags, bytes)}."""
+    out = {}
+    for key, (flags, data) in msgs.items():
+        m = re.search(rb"^Subject: (.*?)\r?$", data, re.M)
+        assert m, data
+        assert m[1] not in out, f"two messages with subject {m[1]!r}"
+        out[m[1]] = (key, flags, data)
+    return out
+
+
+def set_local_flags(path, flags):
+    """Renames a Maildir file to carry exactly flags (letters), into cur/."""
+    base = path.name.split(":2,", 1)[0]
+    target = path.parent.parent / "cur" / f"{base}:2,{''.join(sorted(flags))}"
+    path.rename(target)
+    return target
+
+
+def put_local(folder, name, data, flags=""):
+    """A new message in a client's Maildir folder, as a mail reader writes it."""
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    f = folder / "cur" / f"{name}:2,{flags}"
+    f.write_bytes(data)
+    return f
+
+
+# --- mbsync (isync) --------------------------------------------------------
+
+def mbsync_config(p, workdir, local):
+    conf = workdir / "mbsyncrc"
+    conf.write_text(
+        "IMAPAccount alice\n"
+        "Host localhost\n"
+        f"Port {p.imaps_port}\n"
+        f"User {ALICE}\n"
+        f"Pass {PASSWORDS[ALICE]}\n"
+        "SSLType IMAPS\n"
+        f"CertificateFile {p.ca}\n"
+        "\n"
+        "IMAPStore remote\n"
+        "Account alice\n"
+        "\n"
+        "MaildirStore local\n"
+        f"Path {local}/\n"
+        f"Inbox {local}/INBOX\n"
+        "SubFolders Verbatim\n"
+        "\n"
+        "Channel alice\n"
+        "Far :remote:\n"
+        "Near :local:\n"
+        "Patterns *\n"
+        "Create Both\n"
+        "Expunge Both\n"
+        "SyncState *\n")
+    conf.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    return conf
+
+
+def mbsync(conf, workdir):
+    r, out = run_client(["mbsync", "-c", str(conf), "-D", "-a"], "mbsync",
+                        env={"HOME": str(workdir)})
+    return out
+
+
+def test_mbsync_two_way(srv, workdir):
+    sent = [message(i) for i in range(1, 4)]
+    deliver(srv, sent)
+    local = workdir / "mbsync-mail"
+    local.mkdir()
+    conf = mbsync_config(srv, workdir, local)
+
+    # 1. First sync: the delivered mail and the default folders arrive.
+    mbsync(conf, workdir)
+    for name in ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"):
+        assert (local / name / "cur").is_dir(), (name, sorted(os.listdir(local)))
+    inbox = by_subject(local_messages(local / "INBOX"))
+    assert sorted(inbox) == [b"client 1", b"client 2", b"client 3"]
+    for i, m in enumerate(sent, 1):
+        path, flags, data = inbox[b"client %d" % i]
+        assert flags == set(), (path, flags)
+        assert strip_trace(strip_tuid(data).replace(b"\n", b"\r\n")) == m
+    # mbsync only peeks: nothing \Seen on the server yet.
+    view = server_view(srv, "INBOX")
+    assert sorted(view) == [1, 2, 3]
+    assert all(flags == set() for flags, _ in view.values()), view
+
+    # 2. Flags changed locally go up: S on 1, F and R on 2.
+    set_local_flags(inbox[b"client 1"][0], "S")
+    set_local_flags(inbox[b"client 2"][0], "FR")
+    mbsync(conf, workdir)
+    view = server_view(srv, "INBOX")
+    by_uid_subject = {re.search(rb"Subject: (.*?)\r\n", d)[1]: (u, f) for u, (f, d) in view.items()}
+    assert by_uid_subject[b"client 1"][1] == {"\\Seen"}
+    assert by_uid_subject[b"client 2"][1] == {"\\Flagged", "\\Answered"}
+    assert by_uid_subject[b"client 3"][1] == set()
+
+    # 3. Flags changed and a message expunged on the server come down.
+    c = ssl_client(srv)
+    c.select("INBOX")
+    uid3 = by_uid_subject[b"client 3"][0]
+    uid1 = by_uid_subject[b"client 1"][0]
+    assert c.uid("STORE", str(uid3), "+FLAGS", r"(\Flagged)")[0] == "OK"
+    assert c.uid("STORE", str(uid1), "+FLAGS", r"(\Deleted)")[0] == "OK"
+    assert c.expunge()[0] == "OK"
+    c.logout()
+    mbsync(conf, workdir)
+    inbox = by_subject(local_messages(local / "INBOX"))
+    assert sorted(inbox) == [b"client 2", b"client 3"]
+    assert inbox[b"client 3"][1] == {"\\Flagged"}
+    assert inbox[b"client 2"][1] == {"\\Flagged", "\\Answered"}
+
+    # 4. Messages written into local folders are uploaded (APPEND) with their flags.
+    archived = message(10, b"archived locally")
+    put_local(local / "Archive", "1764842400.M1P1.client", lf(archived), "S")
+    draft = message(11, b"a local draft")
+    put_local(local / "Drafts", "1764842401.M2P1.client", lf(draft), "DS")
+    mbsync(conf, workdir)
+    view = server_view(srv, "Archive")
+    assert [(f, strip_tuid(d)) for f, d in view.values()] == [({"\\Seen"}, archived)], view
+    view = server_view(srv, "Drafts")
+    assert [(f, strip_tuid(d)) for f, d in view.values()] == [({"\\Draft", "\\Seen"}, draft)]
+
+    # 5. A folder made locally is created on the server; one made on the
+    #    server comes down, with its mail.
+    put_local(local / "Projects", "1764842402.M3P1.client", lf(message(12, b"project")), "")
+    c = ssl_client(srv)
+    assert c.create("Lists")[0] == "OK"
+    lists_msg = message(13, b"on a list")
+    assert c.append("Lists", r"(\Seen)", None, lists_msg)[0] == "OK"
+    c.logout()
+    mbsync(conf, workdir)
+    view = server_view(srv, "Projects")
+    assert [(f, strip_tuid(d)) for f, d in view.values()] == [(set(), message(12, b"project"))]
+    got = by_subject(local_messages(local / "Lists"))
+    assert list(got) == [b"on a list"]
+    assert got[b"on a list"][1] == {"\\Seen"}
+    assert strip_tuid(got[b"on a list"][2]).replace(b"\n", b"\r\n") == lists_msg
+
+    # 6. A sync with nothing changed changes nothing either side.
+    before_local = {k: v for k, v in local_messages(local / "INBOX").items()}
+    before_server = server_view(srv, "INBOX")
+    mbsync(conf, workdir)
+    assert local_messages(local / "INBOX") == before_local
+    assert server_view(srv, "INBOX") == before_server
