@@ -53,13 +53,14 @@ def add_localhost_to_certificate(ca_dir):
 
 
 def deliver(p, msgs, rcpt=ALICE):
-    """Sends msgs over SMTP and waits until all are in rcpt's Maildir."""
-    before = count_messages(p, rcpt)
+    """Sends msgs over SMTP one by one, each waited for in rcpt's Maildir:
+    Postern delivers a session's messages in parallel, and only this makes
+    the order of the Maildir's file names (so of the UIDs) that of msgs."""
     with smtplib.SMTP("127.0.0.1", p.port, timeout=30) as s:
         for m in msgs:
+            before = count_messages(p, rcpt)
             s.sendmail("carol@remote.test", [rcpt], m)
-    wait_until(lambda: count_messages(p, rcpt) >= before + len(msgs),
-               what=f"{len(msgs)} deliveries\n{p.log()}")
+            wait_until(lambda: count_messages(p, rcpt) > before, what=f"a delivery\n{p.log()}")
 
 
 def run_client(cmd, what, env=None, ok=True, **kw):
@@ -269,3 +270,69 @@ def test_mbsync_two_way(srv, workdir):
     mbsync(conf, workdir)
     assert local_messages(local / "INBOX") == before_local
     assert server_view(srv, "INBOX") == before_server
+
+
+# --- curl ---------------------------------------------------------------------
+
+def curl(p, url, *args, user=ALICE, ok=True):
+    r, out = run_client(["curl", "-sS", "-v", "--max-time", "60", "--cacert", p.ca,
+                         "-u", f"{user}:{PASSWORDS[user]}", *args, url], "curl", ok=ok)
+    return r
+
+
+def test_curl_imaps_list_fetch_by_uid_search_and_append(srv, workdir):
+    sent = [message(1), message(2) + (b"x" * 70 + b"\r\n") * 100, message(3)]
+    deliver(srv, sent)
+    base = f"imaps://127.0.0.1:{srv.imaps_port}"
+    # The folders: LIST "" *, one line per folder as the server sent it.
+    lines = curl(srv, f"{base}/").stdout.decode().splitlines()
+    names = sorted(line.rsplit(" ", 1)[1].strip('"') for line in lines)
+    assert names == ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"], lines
+    assert all(line.startswith("* LIST (") for line in lines), lines
+    # Take message 1 out, so that UIDs and sequence numbers differ.
+    c = ssl_client(srv)
+    c.select("INBOX")
+    c.store("1", "+FLAGS", r"(\Deleted)")
+    c.expunge()
+    c.logout()
+    # UID=3 is now sequence number 2: curl's ;UID= is UID FETCH.
+    r = curl(srv, f"{base}/INBOX;UID=3")
+    assert strip_trace(r.stdout) == sent[2]
+    assert b"UID FETCH 3 BODY[]" in r.stderr, r.stderr
+    assert strip_trace(curl(srv, f"{base}/INBOX;UID=2").stdout) == sent[1]
+    # ;MAILINDEX= is FETCH by sequence number: 1 is now UID 2.
+    assert strip_trace(curl(srv, f"{base}/INBOX;MAILINDEX=1").stdout) == sent[1]
+    # A section: the header fields asked for, then the blank line.
+    r = curl(srv, f"{base}/INBOX;UID=3;SECTION=HEADER.FIELDS%20(SUBJECT%20MESSAGE-ID)")
+    assert r.stdout == b"Subject: client 3\r\nMessage-ID: <c3@remote.test>\r\n\r\n"
+    r = curl(srv, f"{base}/INBOX;UID=3;SECTION=TEXT")
+    assert r.stdout == sent[2].split(b"\r\n\r\n", 1)[1]
+    # BODY[] (not PEEK) set \Seen on 2 and 3.
+    view = server_view(srv, "INBOX")
+    assert {u: f for u, (f, _) in view.items()} == {2: {"\\Seen"}, 3: {"\\Seen"}}
+    # A UID that is gone (expunged) is no message at all.
+    r = curl(srv, f"{base}/INBOX;UID=1", ok=False)
+    assert r.returncode != 0 and r.stdout == b"", r
+    # A search and an arbitrary command on the selected folder.
+    r = curl(srv, f"{base}/INBOX?SUBJECT%20%22client%202%22")
+    assert r.stdout == b"* SEARCH 1\r\n"
+    r = curl(srv, f"{base}/INBOX", "-X", "UID SEARCH ALL")
+    assert r.stdout == b"* SEARCH 2 3\r\n"
+    r = curl(srv, f"{base}/INBOX", "-X", "UID FETCH 2:3 (FLAGS)")
+    assert r.stdout == b"* 1 FETCH (UID 2 FLAGS (\\Seen))\r\n* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n"
+    # An upload is an APPEND, which curl sends with (\Seen): the server
+    # holds the bytes and the flag.
+    up = workdir / "upload.eml"
+    up.write_bytes(message(20, b"uploaded by curl"))
+    r = curl(srv, f"{base}/Sent", "-T", str(up))
+    assert b"APPEND Sent (\\Seen) {" in r.stderr, r.stderr
+    view = server_view(srv, "Sent")
+    assert list(view.items()) == [(1, ({"\\Seen"}, message(20, b"uploaded by curl")))]
+    # STARTTLS on the plain port, which curl must insist on.
+    r = curl(srv, f"imap://127.0.0.1:{srv.imap_port}/Sent;UID=1", "--ssl-reqd")
+    assert r.stdout == message(20, b"uploaded by curl")
+    assert b"STARTTLS" in r.stderr
+    # A wrong password fails.
+    r = subprocess.run(["curl", "-sS", "--max-time", "60", "--cacert", srv.ca, "-u",
+                        f"{ALICE}:wrong", f"{base}/"], capture_output=True, timeout=CLIENT_TIMEOUT)
+    assert r.returncode == 67, r  # CURLE_LOGIN_DENIED
