@@ -251,18 +251,38 @@ def test_mbsync_two_way(srv, workdir):
     # 5. A folder made locally is created on the server; one made on the
     #    server comes down, with its mail.
     put_local(local / "Projects", "1764842402.M3P1.client", lf(message(12, b"project")), "")
+    put_local(local / "Projects" / "2026", "1764842403.M4P1.client",
+              lf(message(14, b"project 2026")), "F")
     c = ssl_client(srv)
     assert c.create("Lists")[0] == "OK"
+    assert c.create("Lists.debian")[0] == "OK"
     lists_msg = message(13, b"on a list")
     assert c.append("Lists", r"(\Seen)", None, lists_msg)[0] == "OK"
+    debian_msg = message(15, b"on debian-devel")
+    assert c.append("Lists.debian", r"(\Answered)", None, debian_msg)[0] == "OK"
     c.logout()
     mbsync(conf, workdir)
     view = server_view(srv, "Projects")
     assert [(f, strip_tuid(d)) for f, d in view.values()] == [(set(), message(12, b"project"))]
+    # The local hierarchy (Projects/2026) is the server's, with its "." delimiter.
+    view = server_view(srv, "Projects.2026")
+    assert [(f, strip_tuid(d)) for f, d in view.values()] == [
+        ({"\\Flagged"}, message(14, b"project 2026"))]
     got = by_subject(local_messages(local / "Lists"))
     assert list(got) == [b"on a list"]
     assert got[b"on a list"][1] == {"\\Seen"}
     assert strip_tuid(got[b"on a list"][2]).replace(b"\n", b"\r\n") == lists_msg
+    got = by_subject(local_messages(local / "Lists" / "debian"))
+    assert list(got) == [b"on debian-devel"]
+    assert got[b"on debian-devel"][1] == {"\\Answered"}
+    assert strip_tuid(got[b"on debian-devel"][2]).replace(b"\n", b"\r\n") == debian_msg
+    c = ssl_client(srv)
+    typ, data = c.list('""', "*")
+    c.logout()
+    listed = {d.decode().rsplit(" ", 1)[1].strip('"'): d.decode() for d in data}
+    assert sorted(listed) == ["Archive", "Drafts", "INBOX", "Junk", "Lists", "Lists.debian",
+                              "Projects", "Projects.2026", "Sent", "Trash"], data
+    assert "\\HasChildren" in listed["Projects"] and "\\HasChildren" in listed["Lists"], data
 
     # 6. A sync with nothing changed changes nothing either side.
     before_local = {k: v for k, v in local_messages(local / "INBOX").items()}
@@ -444,3 +464,78 @@ def test_offlineimap_two_way(srv, workdir):
     offlineimap(conf, workdir)
     assert local_messages(local / "INBOX") == before_local
     assert server_view(srv, "INBOX") == before_server
+
+
+# --- fetchmail ----------------------------------------------------------------
+
+def fetchmail(p, workdir, name, options, tls="ssl", expect_rc=0):
+    """One fetchmail run in IMAP mode; each message into a file of its own.
+    Returns (the messages it handed over, fetchmail's output)."""
+    out = workdir / f"fetched-{name}"
+    out.mkdir()
+    mda = workdir / f"mda-{name}.sh"
+    mda.write_text(f'#!/bin/sh\nexec cat > "$(mktemp {out}/msg.XXXXXX)"\n')
+    mda.chmod(0o755)
+    port = p.imaps_port if tls == "ssl" else p.imap_port
+    rc = workdir / f"fetchmailrc-{name}"
+    rc.write_text(
+        f'poll 127.0.0.1 with proto IMAP service {port}\n'
+        f'  user "{ALICE}" there with password "{PASSWORDS[ALICE]}" is root here\n'
+        f'  {"ssl " if tls == "ssl" else ""}sslproto "tls1.2+" sslcertck '
+        f'sslcertfile "{p.ca}" sslcommonname "mx.example.test"\n'
+        f'  {options}\n'
+        f'  mda "{mda}"\n')
+    rc.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    r, text = run_client(["fetchmail", "-f", str(rc), "--invisible", "--nosyslog", "-v", "-v",
+                          "--pidfile", str(workdir / f"fetchmail-{name}.pid")],
+                         "fetchmail", env={"HOME": str(workdir)}, ok=False)
+    assert r.returncode == expect_rc, f"fetchmail exited with {r.returncode}:\n{text}"
+    got = [f.read_bytes() for f in out.iterdir()]
+    return sorted(strip_trace(g.replace(b"\n", b"\r\n")) for g in got), text
+
+
+def test_fetchmail_imap_keep_unseen_then_delete(srv, workdir):
+    sent = [message(1), message(2), message(3)]
+    deliver(srv, sent)
+    # keep: everything fetched, left on the server and now \Seen.
+    got, out = fetchmail(srv, workdir, "keep", "keep")
+    assert got == sorted(sent)
+    view = server_view(srv, "INBOX")
+    assert {u: f for u, (f, _) in view.items()} == {1: {"\\Seen"}, 2: {"\\Seen"}, 3: {"\\Seen"}}
+    assert [strip_trace(d) for _, d in view.values()] == sent
+    # Again: nothing unseen, nothing fetched (fetchmail's exit code 1, "no mail").
+    got, out = fetchmail(srv, workdir, "again", "keep", expect_rc=1)
+    assert got == []
+    # A new message, fetched without keep: only it, then deleted and expunged.
+    deliver(srv, [message(4)])
+    got, out = fetchmail(srv, workdir, "nokeep", "nokeep", tls="starttls")
+    assert got == [message(4)]
+    assert "STARTTLS" in out
+    assert sorted(server_view(srv, "INBOX")) == [1, 2, 3]
+    # fetchall without keep: the three seen ones, and the mailbox is empty.
+    got, out = fetchmail(srv, workdir, "all", "nokeep fetchall")
+    assert got == sorted(sent)
+    assert server_view(srv, "INBOX") == {}
+    assert count_messages(srv, ALICE) == 0
+
+
+def test_fetchmail_imap_other_folder_and_wrong_password(srv, workdir):
+    c = ssl_client(srv)
+    for i in (1, 2):
+        assert c.append("Archive", None, None, message(i, b"archived %d" % i))[0] == "OK"
+    c.logout()
+    got, out = fetchmail(srv, workdir, "archive", "folder Archive nokeep")
+    assert got == sorted(message(i, b"archived %d" % i) for i in (1, 2))
+    assert server_view(srv, "Archive") == {}
+    # A wrong password: fetchmail's exit code 3, authentication failed.
+    rc = workdir / "fetchmailrc-wrong"
+    rc.write_text(
+        f'poll 127.0.0.1 with proto IMAP service {srv.imaps_port}\n'
+        f'  user "{ALICE}" there with password "wrong" is root here\n'
+        f'  ssl sslcertck sslcertfile "{srv.ca}" sslcommonname "mx.example.test"\n'
+        f'  mda "/bin/false"\n')
+    rc.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    r, text = run_client(["fetchmail", "-f", str(rc), "--invisible", "--nosyslog", "-v",
+                          "--pidfile", str(workdir / "fetchmail-wrong.pid")], "fetchmail",
+                         env={"HOME": str(workdir)}, ok=False)
+    assert r.returncode == 3, text
