@@ -154,15 +154,15 @@ def put_local(folder, name, data, flags=""):
 
 # --- mbsync (isync) --------------------------------------------------------
 
-def mbsync_config(p, workdir, local):
+def mbsync_config(p, workdir, local, starttls=False, sync="All"):
     conf = workdir / "mbsyncrc"
     conf.write_text(
         "IMAPAccount alice\n"
         "Host localhost\n"
-        f"Port {p.imaps_port}\n"
+        f"Port {p.imap_port if starttls else p.imaps_port}\n"
         f"User {ALICE}\n"
         f"Pass {PASSWORDS[ALICE]}\n"
-        "SSLType IMAPS\n"
+        f"SSLType {'STARTTLS' if starttls else 'IMAPS'}\n"
         f"CertificateFile {p.ca}\n"
         "\n"
         "IMAPStore remote\n"
@@ -179,6 +179,7 @@ def mbsync_config(p, workdir, local):
         "Patterns *\n"
         "Create Both\n"
         "Expunge Both\n"
+        f"Sync {sync}\n"
         "SyncState *\n")
     conf.chmod(stat.S_IRUSR | stat.S_IWUSR)
     return conf
@@ -290,6 +291,36 @@ def test_mbsync_two_way(srv, workdir):
     mbsync(conf, workdir)
     assert local_messages(local / "INBOX") == before_local
     assert server_view(srv, "INBOX") == before_server
+
+
+EIGHT_BIT = ("From: carol@remote.test\r\nSubject: 8bit\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\nGr\u00fc\u00dfe, \u20ac100\r\n").encode() + \
+    b"latin-1 \xe9\xe8\xff\r\n"
+
+
+def big_message(lines=20000):
+    """About 1.5 MB: many 76-octet lines, some starting with a dot or "From "."""
+    body = b"".join((b"." if i % 7 == 0 else b"From " if i % 11 == 0 else b"") +
+                    b"%06d " % i + b"y" * 64 + b"\r\n" for i in range(lines))
+    return b"From: carol@remote.test\r\nSubject: big\r\n\r\n" + body
+
+
+def test_mbsync_starttls_pull_8bit_and_big(srv, workdir):
+    sent = [EIGHT_BIT, big_message()]
+    deliver(srv, sent)
+    local = workdir / "mbsync-pull"
+    local.mkdir()
+    conf = mbsync_config(srv, workdir, local, starttls=True, sync="Pull")
+    out = mbsync(conf, workdir)
+    assert "STARTTLS" in out
+    got = by_subject(local_messages(local / "INBOX"))
+    assert sorted(got) == [b"8bit", b"big"]
+    assert strip_trace(strip_tuid(got[b"8bit"][2]).replace(b"\n", b"\r\n")) == EIGHT_BIT
+    assert strip_trace(strip_tuid(got[b"big"][2]).replace(b"\n", b"\r\n")) == sent[1]
+    # Pull only: a local flag stays local.
+    set_local_flags(got[b"big"][0], "F")
+    mbsync(conf, workdir)
+    assert all(f == set() for f, _ in server_view(srv, "INBOX").values())
 
 
 # --- curl ---------------------------------------------------------------------
