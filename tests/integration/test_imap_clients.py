@@ -371,6 +371,25 @@ def test_curl_imaps_list_fetch_by_uid_search_and_append(srv, workdir):
     assert r.stdout == b"* SEARCH 2 3\r\n"
     r = curl(srv, f"{base}/INBOX", "-X", "UID FETCH 2:3 (FLAGS)")
     assert r.stdout == b"* 1 FETCH (UID 2 FLAGS (\\Seen))\r\n* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n"
+    # ;UIDVALIDITY= is checked by curl against SELECT's: the right one works,
+    # another one fails.
+    c = ssl_client(srv)
+    c.select("INBOX", readonly=True)
+    uidvalidity = int(c.untagged_responses["UIDVALIDITY"][0])
+    c.logout()
+    r = curl(srv, f"{base}/INBOX;UIDVALIDITY={uidvalidity};UID=3")
+    assert strip_trace(r.stdout) == sent[2]
+    r = curl(srv, f"{base}/INBOX;UIDVALIDITY={uidvalidity + 1};UID=3", ok=False)
+    assert r.returncode != 0 and r.stdout == b""
+    # Other commands through -X: STATUS, CREATE, then LIST shows the folder.
+    r = curl(srv, f"{base}/", "-X", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)")
+    assert re.fullmatch(rb'\* STATUS ("INBOX"|INBOX) \(MESSAGES 2 UIDNEXT 4 UNSEEN 0\)\r\n',
+                        r.stdout), r.stdout
+    curl(srv, f"{base}/", "-X", "CREATE Receipts")
+    lines = curl(srv, f"{base}/").stdout.decode().splitlines()
+    assert any(line.endswith(' "Receipts"') or line.endswith(" Receipts") for line in lines), lines
+    r = curl(srv, f"{base}/", "-X", "CREATE Receipts", ok=False)
+    assert r.returncode != 0  # it exists: NO
     # An upload is an APPEND, which curl sends with (\Seen): the server
     # holds the bytes and the flag.
     up = workdir / "upload.eml"
