@@ -509,7 +509,22 @@ def test_offlineimap_two_way(srv, workdir):
     got = local_messages(local / "Archive")
     assert len(got) == 1 and f",U={uid}," in next(iter(got)).name, got
 
-    # 5. A sync with nothing changed changes nothing either side.
+    # 5. A folder made locally (nested, with the "." both sides use) is
+    #    created on the server with its message.
+    note = message(11, b"a note")
+    put_local(local / "Notes.2026", "1764842401.M2P1.client", lf(note), "S")
+    for sub in ("cur", "new", "tmp"):  # offlineimap creates the parent on the server
+        (local / "Notes" / sub).mkdir(parents=True)  # and wants it locally too
+    offlineimap(conf, workdir)
+    view = server_view(srv, "Notes.2026")
+    assert [(f, re.sub(rb"X-OfflineIMAP: [^\r\n]*\r\n", b"", d, count=1))
+            for f, d in view.values()] == [({"\\Seen"}, note)]
+    c = ssl_client(srv)
+    typ, data = c.list('""', "Notes*")
+    c.logout()
+    assert sorted(d.decode().rsplit(" ", 1)[1].strip('"') for d in data) == ["Notes", "Notes.2026"]
+
+    # 6. A sync with nothing changed changes nothing either side.
     before_local, before_server = local_messages(local / "INBOX"), server_view(srv, "INBOX")
     offlineimap(conf, workdir)
     assert local_messages(local / "INBOX") == before_local
