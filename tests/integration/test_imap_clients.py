@@ -7,7 +7,6 @@ with what was sent byte for byte (minus Postern's trace headers), and what
 the server holds afterwards is read back with imaplib."""
 import os
 import re
-import shutil
 import smtplib
 import stat
 import subprocess
@@ -125,7 +124,7 @@ def local_messages(folder):
 
 
 def by_subject(msgs):
-    """{subject: value} of {key: (flags, bytes)}."""
+    """{subject: (key, flags, bytes)} of {key: (flags, bytes)}."""
     out = {}
     for key, (flags, data) in msgs.items():
         m = re.search(rb"^Subject: (.*?)\r?$", data, re.M)
@@ -285,7 +284,16 @@ def test_mbsync_two_way(srv, workdir):
                               "Projects", "Projects.2026", "Sent", "Trash"], data
     assert "\\HasChildren" in listed["Projects"] and "\\HasChildren" in listed["Lists"], data
 
-    # 6. A sync with nothing changed changes nothing either side.
+    # 6. A message deleted locally is expunged on the server (mbsync marks it
+    #    \Deleted, then expunges: CLOSE, as the server has no UIDPLUS).
+    inbox = by_subject(local_messages(local / "INBOX"))
+    inbox[b"client 2"][0].unlink()
+    mbsync(conf, workdir)
+    view = server_view(srv, "INBOX")
+    assert [(f, strip_trace(d)) for f, d in view.values()] == [({"\\Flagged"}, sent[2])]
+    assert sorted(by_subject(local_messages(local / "INBOX"))) == [b"client 3"]
+
+    # 7. A sync with nothing changed changes nothing either side.
     before_local = {k: v for k, v in local_messages(local / "INBOX").items()}
     before_server = server_view(srv, "INBOX")
     mbsync(conf, workdir)
