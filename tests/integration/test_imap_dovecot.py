@@ -214,6 +214,7 @@ def atom_names(r):
 
 def same(r):
     """What two servers' untagged responses must agree on byte for byte."""
+    r = re.sub(rb"^(\* (?:OK|NO|BAD|BYE)(?: \[[^\]]*\])?).*", rb"\1", r)  # the human text
     return atom_names(without_recent(r))
 
 
@@ -602,3 +603,233 @@ def test_fetch_bytes_of_tricky_messages(env, which):
     assert not diffs, f"{len(diffs)} differences:\n" + "\n".join(diffs)
     pc.close()
     dc.close()
+
+
+# --- changes made by one, seen by the other ---------------------------------
+
+def test_flags_set_in_postern_seen_by_dovecot(env):
+    p, md, dovecot = env
+    deliver(p, [SMTP_MSG % (i, i, i) for i in range(3)])
+    dc = dovecot()
+    dc.ok("SELECT INBOX")
+    pc = PosternImap(p)
+    pc.ok("SELECT INBOX")
+    pc.ok("STORE 2 +FLAGS (\\Flagged $Work)")
+    pc.ok("UID STORE 3 +FLAGS.SILENT (\\Seen)")
+    told, _ = dc.ok("NOOP")  # the open Dovecot session is told
+    assert flags_by_uid([r.replace(b"FETCH (", b"FETCH (UID %d " % int(r.split()[1]))
+                         for r in told if b" FETCH " in r]) == {
+        2: [b"$Work", b"\\Flagged"], 3: [b"\\Seen"]}, told
+    assert any(r.startswith(b"* FLAGS (") and b"$Work" in r for r in told), told
+    mine = flags_by_uid(pc.ok("UID FETCH 1:* (FLAGS)")[0])
+    assert flags_by_uid(dc.ok("UID FETCH 1:* (FLAGS)")[0]) == mine
+    fresh = dovecot()
+    assert flags_by_uid(fresh.ok("EXAMINE INBOX")[0] + fresh.ok("UID FETCH 1:* (FLAGS)")[0]) == mine
+    # And back: Postern's STORE -FLAGS takes them away for Dovecot too.
+    pc.ok("STORE 2 -FLAGS ($Work)")
+    dc.ok("NOOP")
+    assert flags_by_uid(dc.ok("UID FETCH 2 (FLAGS)")[0]) == {2: [b"\\Flagged"]}
+    pc.close()
+
+
+def apply_updates(uids, flags, untagged):
+    """A client's view after unsolicited FETCH/EXPUNGE/EXISTS responses."""
+    for r in untagged:
+        m = re.match(rb"\* (\d+) (FETCH|EXPUNGE|EXISTS)", r)
+        if not m:
+            continue
+        n = int(m[1])
+        if m[2] == b"EXPUNGE":
+            del uids[n - 1]
+        elif m[2] == b"FETCH":
+            fl = re.search(rb"FLAGS \(([^)]*)\)", r)
+            if fl:
+                flags[uids[n - 1]] = sorted(f for f in fl[1].split() if f != b"\\Recent")
+        else:
+            assert n == len(uids), f"EXISTS {n} for {uids} (new ones come in by UID FETCH)"
+
+
+def test_dovecot_store_and_expunge_seen_by_postern_noop(env):
+    p, md, dovecot = env
+    deliver(p, [SMTP_MSG % (i, i, i) for i in range(5)])
+    pc = PosternImap(p)
+    pc.ok("SELECT INBOX")
+    dc, watcher = dovecot(), dovecot()
+    watcher.ok("SELECT INBOX")  # a second Dovecot session: what Dovecot tells a client
+    dc.ok("SELECT INBOX")
+    dc.ok("STORE 2 +FLAGS (\\Seen \\Answered kw1)")
+    dc.ok("STORE 3:4 +FLAGS (\\Deleted)")
+    dc.ok("STORE 5 +FLAGS (\\Flagged)")
+    expunged, _ = dc.ok("EXPUNGE")
+    assert sorted(expunged) == [b"* 3 EXPUNGE", b"* 4 EXPUNGE"], expunged
+    told, _ = pc.ok("NOOP")
+    theirs, _ = watcher.ok("NOOP")
+    uids, flags = [1, 2, 3, 4, 5], {}
+    apply_updates(uids, flags, told)
+    assert uids == [1, 2, 5], told
+    assert flags[2] == [b"\\Answered", b"\\Seen", b"kw1"] and flags[5] == [b"\\Flagged"], told
+    w_uids, w_flags = [1, 2, 3, 4, 5], {}
+    apply_updates(w_uids, w_flags, theirs)
+    assert (w_uids, w_flags.get(2), w_flags.get(5)) == (uids, flags[2], flags[5]), (theirs, told)
+    # The same FLAGS/PERMANENTFLAGS news and the same FETCH data as Dovecot's
+    # session got. The order differs (Dovecot: FETCH 2, FETCH 5, EXPUNGE 4,
+    # EXPUNGE 3; Postern expunges first, then FETCH by the new numbers): both
+    # leave the client with the same view, which is all RFC 9051 7.5 asks.
+    news = [same(r) for r in told if not re.match(rb"\* \d+ (FETCH|EXPUNGE)", r)]
+    assert news == [same(r) for r in theirs if not re.match(rb"\* \d+ (FETCH|EXPUNGE)", r)], (
+        told, theirs)
+    assert len([r for r in told if r.endswith(b" EXPUNGE")]) == 2, told
+    for c in ("UID FETCH 1:* (UID FLAGS)", "FETCH 1:* (UID)", "UID SEARCH ALL",
+              "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"):
+        assert [same(r) for r in pc.ok(c)[0]] == [same(r) for r in dc.ok(c)[0]], c
+    pc.close()
+
+
+def test_appended_messages_get_the_uid_the_other_expects(env):
+    p, md, dovecot = env
+    deliver(p, [SMTP_MSG % (i, i, i) for i in range(2)])
+    pc, dc = PosternImap(p), dovecot()
+    pc.ok("SELECT INBOX")
+    dc.ok("SELECT INBOX")
+    uv = codes(pc.ok("EXAMINE INBOX")[0])["UIDVALIDITY"]
+    pc.ok("SELECT INBOX")
+    status, _ = pc.ok("STATUS INBOX (UIDNEXT)")
+    assert status[0].endswith(b"(UIDNEXT 3)"), status
+    msg = b"From: d@remote.test\r\nSubject: by Dovecot\r\n\r\nappended by Dovecot\r\n"
+    _, text = dc.ok(b'APPEND INBOX (\\Seen kwA) "05-Jan-2026 10:20:30 +0100" {%d+}\r\n%s'
+                    % (len(msg), msg))
+    assert text.startswith(b"[APPENDUID %s 3]" % uv), text
+    told, _ = pc.ok("NOOP")
+    assert b"* 3 EXISTS" in told, told
+    item_sets = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[]", "BODYSTRUCTURE"]
+    for it in item_sets:
+        c = f"UID FETCH 3 ({it})"
+        assert [same(r) for r in pc.ok(c)[0]] == [same(r) for r in dc.ok(c)[0]], c
+    # And the other way round.
+    msg = b"From: p@remote.test\r\nSubject: by Postern\r\n\r\nappended by Postern\r\n"
+    _, text = pc.ok(b'APPEND INBOX (\\Flagged kwB) "06-Jan-2026 23:59:59 -0500" {%d+}\r\n%s'
+                    % (len(msg), msg))
+    assert text.startswith(b"[APPENDUID %s 4]" % uv), text
+    told, _ = dc.ok("NOOP")
+    assert b"* 4 EXISTS" in told, told
+    for it in item_sets:
+        c = f"UID FETCH 4 ({it})"
+        assert [same(r) for r in pc.ok(c)[0]] == [same(r) for r in dc.ok(c)[0]], c
+    # Into another folder, with each server's UIDNEXT for it asked first.
+    for who, other, n in ((dc, pc, 1), (pc, dc, 2)):
+        before = [same(r) for r in other.ok("STATUS Sent (UIDNEXT UIDVALIDITY)")[0]]
+        _, text = who.ok(b"APPEND Sent {6+}\r\nsent\r\n")
+        assert re.match(rb"\[APPENDUID \d+ %d\]" % n, text), text
+        assert b"UIDNEXT %d " % n in before[0], before
+        assert [same(r) for r in other.ok("STATUS Sent (MESSAGES UIDNEXT UIDVALIDITY)")[0]] == [
+            same(r) for r in who.ok("STATUS Sent (MESSAGES UIDNEXT UIDVALIDITY)")[0]]
+    pc.close()
+
+
+LISTED = re.compile(rb'^\* (LIST|LSUB) \(([^)]*)\) ("."|NIL) (?:"((?:[^"\\]|\\.)*)"|(\S+))$')
+
+
+def listing(untagged):
+    """LIST/LSUB lines as a set of (kind, attributes, delimiter, name): the
+    order of the lines, of the attributes, and the quoting let go."""
+    out = set()
+    for r in untagged:
+        m = LISTED.match(r)
+        assert m, r
+        name = m[4] if m[4] is not None else m[5]
+        out.add((m[1], frozenset(a.lower() for a in m[2].split()), m[3], name))
+    return out
+
+
+def test_folders_and_subscriptions_agree(env):
+    p, md, dovecot = env
+    pc, dc = PosternImap(p), dovecot()
+    pc.ok('CREATE "Projects.2026"')
+    pc.ok('CREATE "Caf&AOk-"')
+    pc.ok('CREATE "Old"')
+    pc.ok('SUBSCRIBE "Projects.2026"')
+    pc.ok('SUBSCRIBE "Caf&AOk-"')
+    dc.ok('CREATE "Lists.Rust"')
+    dc.ok('CREATE "&ZeVnLIqe-.&U0o-"')
+    dc.ok('SUBSCRIBE "&ZeVnLIqe-.&U0o-"')
+    dc.ok('SUBSCRIBE "Lists.Rust"')
+    dc.ok('UNSUBSCRIBE "Junk"')
+    dc.ok('DELETE "Old"')
+    pc.ok('RENAME "Projects.2026" "Projects.2027"')
+    pc.close()
+    dc.close()
+    lines = (md / "subscriptions").read_bytes().split(b"\n")
+    assert b"Junk" not in lines and b"Lists\tRust" in lines, lines
+    pc, dc = PosternImap(p), dovecot()
+    problems = []
+    # What the user unsubscribed stays unsubscribed when Postern logs in again.
+    subscribed = {n for _, _, _, n in listing(dc.ok('LSUB "" "*"')[0])}
+    if subscribed != {b"Sent", b"Drafts", b"Trash", b"Archive", b"Projects.2026", b"Caf&AOk-",
+                      b"&ZeVnLIqe-.&U0o-", b"Lists.Rust"}:
+        problems.append(f"subscribed after Postern's login: {sorted(subscribed)}")
+    for c in ('LIST "" "*"', 'LSUB "" "*"', 'LIST "" "%"', 'LIST "" "Projects.%"',
+              'LIST "" "&ZeVnLIqe-*"', 'LSUB "" "%"', 'LIST "" "caf*"', 'LIST "" "inbox"'):
+        mine, theirs = listing(pc.ok(c)[0]), listing(dc.ok(c)[0])
+        if mine != theirs:
+            problems.append(f"{c}\n  only Dovecot: {sorted(theirs - mine)}\n"
+                            f"  only Postern: {sorted(mine - theirs)}")
+    names = {n for _, _, _, n in listing(pc.ok('LIST "" "*"')[0])}
+    assert {b"Projects.2027", b"Caf&AOk-", b"Lists.Rust", b"&ZeVnLIqe-.&U0o-"} <= names
+    assert b"Old" not in names and b"Projects.2026" not in names
+    for box in ("Projects.2027", "Caf&AOk-", "&ZeVnLIqe-.&U0o-", "Sent"):
+        c = f'STATUS "{box}" (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)'
+        mine, theirs = pc.ok(c)[0], dc.ok(c)[0]
+        if [same(r) for r in mine] != [same(r) for r in theirs]:
+            problems.append(f"{c}\n  Dovecot: {theirs!r}\n  Postern: {mine!r}")
+    assert not problems, "\n".join(problems)
+    pc.close()
+
+
+# --- SEARCH -------------------------------------------------------------------
+
+def utf8(word):
+    b = word.encode()
+    return b"{%d+}\r\n%s" % (len(b), b)
+
+
+SEARCHES = [
+    b"FROM renee", b"FROM remote.test", b"CHARSET UTF-8 SUBJECT " + utf8("café"),
+    b'SUBJECT "au lait"', b"CHARSET UTF-8 FROM " + utf8("Élodie"),
+    b"CHARSET UTF-8 SUBJECT " + utf8("crème"), b"CHARSET UTF-8 SUBJECT " + utf8("Grüße"),
+    b"BODY prices", b"CHARSET UTF-8 BODY " + utf8("café"), b"CHARSET UTF-8 BODY " + utf8("Schöne"),
+    b"TEXT rates", b"TEXT orig@remote.test", b"HEADER X-Custom marker", b"HEADER Message-ID remote.test",
+    b'HEADER In-Reply-To ""', b"TO undisclosed", b"CHARSET UTF-8 CC " + utf8("Günter"),
+    b"BCC ivy", b"SINCE 5-Mar-2026", b"BEFORE 4-Mar-2026", b"ON 4-Mar-2026",
+    # Messages 4 and 8 have no Date field: Dovecot takes that as 1970 and
+    # finds them by SENTBEFORE; RFC 9051 6.4.4 defines SENTBEFORE by the Date
+    # field, which they lack, so Postern's not finding them is as right. Only
+    # the messages with a Date are compared.
+    b'SENTBEFORE 4-Mar-2026 HEADER Date ""', b"SENTSINCE 4-Mar-2026", b"LARGER 1000", b"SMALLER 200",
+    b"KEYWORD $Work", b"UNKEYWORD $Work", b"KEYWORD Later", b"OR FROM bob SUBJECT LF",
+    b"NOT SEEN", b"NOT OR FLAGGED SEEN", b"UID 2:4", b"UID 3:*", b"2:5", b"UID 2,4,7 LARGER 300",
+    b"ALL", b"FLAGGED UNSEEN", b"OR (SUBJECT nested) (HEADER Content-Type message/rfc822) NOT UID 3",
+]
+
+
+def test_search_agrees(env):
+    p, md, dovecot = env
+    put_tricky(md)
+    pc, dc = PosternImap(p), dovecot()
+    pc.ok("SELECT INBOX")
+    dc.ok("SELECT INBOX")
+    pc.ok("STORE 1 +FLAGS (\\Seen $Work)")
+    pc.ok("STORE 3 +FLAGS (\\Flagged)")
+    dc.ok("STORE 5,6 +FLAGS (\\Seen Later)")
+    dc.ok("STORE 3 +FLAGS (\\Seen)")
+    pc.ok("NOOP")
+    dc.ok("NOOP")
+    diffs, hits = [], 0
+    for q in SEARCHES:
+        mine, ms, _ = pc.cmd(b"UID SEARCH " + q)
+        theirs, ts, _ = dc.cmd(b"UID SEARCH " + q)
+        hits += sum(len(r.split()) - 2 for r in theirs if r.startswith(b"* SEARCH"))
+        if (ms, mine) != (ts, theirs):
+            diffs.append(f"UID SEARCH {q!r}\n  Dovecot {ts}: {theirs!r}\n  Postern {ms}: {mine!r}")
+    assert hits > len(SEARCHES), "the searches find too little to tell anything"
+    assert not diffs, f"{len(diffs)} differences:\n" + "\n".join(diffs)
+    pc.close()
