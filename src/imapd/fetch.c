@@ -236,17 +236,48 @@ static void fetch_one(struct imapd_job *j, size_t seq)
         a->stream_left = stream_size;
         a->stream_cr = false;
     }
+    /* ENVELOPE, BODY and BODYSTRUCTURE come from the index's cache when it
+     * has them; the message is read only for what it does not have. */
+    static const struct {
+        unsigned item;
+        enum store_cache_field field;
+    } cached[] = {
+        {FI_ENVELOPE, STORE_CACHE_ENVELOPE},
+        {FI_BODY, STORE_CACHE_BODY},
+        {FI_BODYSTRUCTURE, STORE_CACHE_BODYSTRUCTURE},
+    };
+    char *structure[3] = {NULL, NULL, NULL};
+    bool need_message = !stream && a->n_sections > 0;
+    for (size_t i = 0; i < 3; i++)
+        if ((a->items & cached[i].item) &&
+            store_cache_get(sel->f, v->uid, cached[i].field, &structure[i]) != 0)
+            need_message = true;
     struct buf msg;
     buf_init(&msg);
     struct mime_part *root = NULL;
-    if (!stream && ((a->items & FI_CONTENT) || a->n_sections)) {
+    if (need_message) {
         if (!read_message(sel->f, v->uid, &msg)) {
             log_warn("event=imap_fetch_unreadable folder=%s uid=%u", log_q(sel->f->name),
                      (unsigned)v->uid);
             a->expunged_seen = true;
+            for (size_t i = 0; i < 3; i++)
+                free(structure[i]);
             return;
         }
         root = mime_parse(msg.data ? msg.data : "", msg.len);
+        for (size_t i = 0; i < 3; i++) {
+            if (!(a->items & cached[i].item) || structure[i])
+                continue;
+            struct buf b;
+            buf_init(&b);
+            if (cached[i].item == FI_ENVELOPE)
+                imap_envelope(msg.data + root->hdr_off, root->hdr_len, &b);
+            else
+                imap_bodystructure(msg.data, root, cached[i].item == FI_BODYSTRUCTURE, &b);
+            buf_append_char(&b, '\0');
+            store_cache_put(sel->f, v->uid, cached[i].field, b.data);
+            structure[i] = b.data; /* ours now */
+        }
     }
     bool flags_changed = a->sets_seen && mark_seen(sel, m);
     if (flags_changed) {
@@ -276,20 +307,13 @@ static void fetch_one(struct imapd_job *j, size_t seq)
         buf_printf(out, "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
         sp = " ";
     }
-    if (a->items & FI_ENVELOPE) {
-        buf_printf(out, "%sENVELOPE ", sp);
-        imap_envelope(msg.data + root->hdr_off, root->hdr_len, out);
-        sp = " ";
-    }
-    if (a->items & FI_BODY) {
-        buf_printf(out, "%sBODY ", sp);
-        imap_bodystructure(msg.data, root, false, out);
-        sp = " ";
-    }
-    if (a->items & FI_BODYSTRUCTURE) {
-        buf_printf(out, "%sBODYSTRUCTURE ", sp);
-        imap_bodystructure(msg.data, root, true, out);
-        sp = " ";
+    static const char *const structure_names[] = {"ENVELOPE", "BODY", "BODYSTRUCTURE"};
+    for (size_t i = 0; i < 3; i++) {
+        if (structure[i])
+            buf_printf(out, "%s%s %s", sp, structure_names[i], structure[i]);
+        if (structure[i])
+            sp = " ";
+        free(structure[i]);
     }
     if (stream) {
         /* The literal follows in pieces (stream_step), then ")". */

@@ -88,6 +88,40 @@ static bool has_subscribed_child(const struct store_list *l, const char *name)
     return false;
 }
 
+/* LSUB: a parent of a subscribed folder that matches the pattern when the
+ * folder does not (LSUB "" "%" with Lists.rust subscribed) is listed as
+ * \Noselect unless subscribed itself (RFC 3501 6.3.9). */
+static void lsub_parents(const struct list_args *a, const struct store_list *l, struct buf *out)
+{
+    char **done = NULL;
+    size_t n_done = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!(l->v[i].attrs & STORE_A_SUBSCRIBED))
+            continue;
+        const char *name = l->v[i].name;
+        for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+            char *parent = xstrndup(name, (size_t)(dot - name));
+            bool skip = !matches(a, parent) || matches(a, name);
+            for (size_t k = 0; k < l->n && !skip; k++)
+                skip = (l->v[k].attrs & STORE_A_SUBSCRIBED) && strcmp(l->v[k].name, parent) == 0;
+            for (size_t k = 0; k < n_done && !skip; k++)
+                skip = strcmp(done[k], parent) == 0;
+            if (skip) {
+                free(parent);
+                continue;
+            }
+            buf_append_str(out, "* LSUB (\\Noselect) \".\" ");
+            imapd_folder_quote(out, parent, a->utf8);
+            buf_append_str(out, "\r\n");
+            done = xrealloc(done, (n_done + 1) * sizeof(*done));
+            done[n_done++] = parent;
+        }
+    }
+    for (size_t k = 0; k < n_done; k++)
+        free(done[k]);
+    free(done);
+}
+
 static void list_work(struct imapd_job *j)
 {
     struct list_args *a = j->args;
@@ -123,6 +157,8 @@ static void list_work(struct imapd_job *j)
         if (a->status_items && !(e->attrs & (STORE_A_NOSELECT | STORE_A_NONEXISTENT)))
             imapd_status_format(j->store, e->name, a->status_items, a->utf8, &j->out);
     }
+    if (a->lsub)
+        lsub_parents(a, &l, &j->out);
     store_list_free(&l);
     imapd_job_tagged(j, "OK", "%s completed", verb);
 }

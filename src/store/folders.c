@@ -136,6 +136,14 @@ int maildir_setup(struct store *s)
     int rc = make_root(s->root);
     if (rc == 0 && !maildir_exists(s->root))
         rc = make_maildir(s->root, false);
+    /* The default folders are made and subscribed at the first login only
+     * (no subscriptions file yet): a folder the user deleted or
+     * unsubscribed later stays so. */
+    char *subs = xasprintf("%s/subscriptions", s->root);
+    bool first = access(subs, F_OK) != 0;
+    free(subs);
+    if (rc != 0 || !first)
+        return rc;
     const char *names[N_SPECIAL];
     for (size_t i = 0; rc == 0 && i < N_SPECIAL; i++) {
         names[i] = special_use[i].name;

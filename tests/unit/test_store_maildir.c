@@ -129,6 +129,15 @@ static void test_setup_layout(void **state)
     assert_true(find(&l, "Archive")->attrs & STORE_A_ARCHIVE);
     assert_false(find(&l, "INBOX")->attrs & STORE_A_SUBSCRIBED);
     store_list_free(&l);
+    /* Later logins leave the user's choices alone: an unsubscribed Junk
+     * stays unsubscribed, a deleted Trash stays deleted. */
+    assert_int_equal(store_subscribe(fx->s, "Junk", false), 0);
+    assert_int_equal(store_delete(fx->s, "Trash"), 0);
+    assert_int_equal(store_setup(fx->s), 0);
+    assert_int_equal(store_list(fx->s, &l), 0);
+    assert_false(find(&l, "Junk")->attrs & STORE_A_SUBSCRIBED);
+    assert_true(find(&l, "Trash") == NULL || (find(&l, "Trash")->attrs & STORE_A_NONEXISTENT));
+    store_list_free(&l);
 }
 
 static void test_folders(void **state)
