@@ -135,6 +135,10 @@ static bool cmd_enable(struct imapd_session *s, const struct imap_command *cmd)
         if (imap_arg_atom_is(&cmd->args[i], "UTF8=ACCEPT") && !s->utf8_enabled) {
             s->utf8_enabled = true; /* RFC 6855: names and strings in UTF-8 from now on */
             buf_append_str(&enabled, " UTF8=ACCEPT");
+        } else if (imap_arg_atom_is(&cmd->args[i], "IMAP4rev2") && !s->rev2) {
+            /* RFC 9051: no \Recent, ESEARCH results, LIST at SELECT. */
+            s->rev2 = true;
+            buf_append_str(&enabled, " IMAP4rev2");
         }
     imapd_reply_untagged(s, "%s", enabled.data);
     buf_free(&enabled);

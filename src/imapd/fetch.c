@@ -56,6 +56,7 @@ struct fetch_args {
     struct imap_seqlist seqs; /* sequence numbers to fetch (resolved at the start) */
     struct imap_seqlist_iter it;
     bool expunged_seen; /* some were expunged meanwhile */
+    bool unknown_cte;   /* BINARY of a part whose encoding is not known */
     /* A message being streamed (see IMAPD_FETCH_STREAM_MIN) */
     int stream_fd;        /* -1: none */
     uint64_t stream_left; /* CRLF octets of the literal still to send */
@@ -331,8 +332,10 @@ static void fetch_one(struct imapd_job *j, size_t seq)
             imap_section_resolve(sec, msg.data ? msg.data : "", msg.len, root, &o);
         buf_printf(out, "%s%s ", sp, a->section_names[i] ? a->section_names[i] : sec->name);
         sp = " ";
-        if (st != IMAP_SECTION_OK)
+        if (st != IMAP_SECTION_OK) {
+            a->unknown_cte |= st == IMAP_SECTION_UNKNOWN_CTE;
             buf_append_str(out, "NIL");
+        }
         else if (sec->item == IMAP_ITEM_BINARY_SIZE)
             buf_printf(out, "%zu", o.size);
         else if (o.built)
@@ -354,29 +357,15 @@ static void fetch_work(struct imapd_job *j)
         a->started = true;
         /* UID FETCH may report expunges; FETCH by number must not. */
         imapd_view_update(sel, &j->out, j->uid);
-        if (j->uid) {
-            uint32_t *seqs = xcalloc(sel->n ? sel->n : 1, sizeof(*seqs));
-            size_t n = 0;
-            uint32_t star = sel->n ? sel->v[sel->n - 1].uid : 0;
-            for (size_t i = 0; i < sel->n; i++)
-                if (imap_seqset_contains(&a->set, sel->v[i].uid, star))
-                    seqs[n++] = (uint32_t)(i + 1);
-            imap_seqlist_from_numbers(seqs, n, &a->seqs);
-            free(seqs);
-        } else {
-            uint32_t star = (uint32_t)sel->n;
-            for (size_t r = 0; r < a->set.n; r++) {
-                const struct imap_seq_range *rg = &a->set.ranges[r];
-                uint32_t lo = rg->first == IMAP_SEQ_STAR ? star : rg->first;
-                uint32_t hi = rg->last == IMAP_SEQ_STAR ? star : rg->last;
-                if (lo > star || hi > star || sel->n == 0) {
-                    imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)",
-                                     sel->n);
-                    return;
-                }
-            }
-            imap_seqset_resolve(&a->set, star, &a->seqs);
+        size_t n;
+        bool bad;
+        uint32_t *seqs = imapd_view_resolve(sel, &a->set, j->uid, &n, &bad);
+        if (bad) {
+            imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+            return;
         }
+        imap_seqlist_from_numbers(seqs, n, &a->seqs);
+        free(seqs);
         imap_seqlist_iter_init(&a->it, &a->seqs);
     }
     uint32_t seq;
@@ -393,7 +382,10 @@ static void fetch_work(struct imapd_job *j)
         j->more = true; /* again once this batch is out */
         return;
     }
-    if (a->expunged_seen)
+    if (a->unknown_cte)
+        imapd_job_tagged(j, "NO", "[UNKNOWN-CTE] A part has a transfer encoding BINARY cannot "
+                                  "decode");
+    else if (a->expunged_seen)
         imapd_job_tagged(j, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
     else
         imapd_job_tagged(j, "OK", "%sFETCH completed", j->uid ? "UID " : "");
@@ -470,7 +462,7 @@ bool imapd_cmd_fetch(struct imapd_session *s, const struct imap_command *cmd)
     }
     struct fetch_args *a = xcalloc(1, sizeof(*a));
     a->stream_fd = -1;
-    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
+    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, true, &a->set);
     if (r != IMAP_SEQSET_OK) {
         imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));
         fetch_args_free(a);

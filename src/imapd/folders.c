@@ -114,6 +114,7 @@ enum status_item {
     ST_UIDVALIDITY = 1u << 3,
     ST_UNSEEN = 1u << 4,
     ST_SIZE = 1u << 5,
+    ST_DELETED = 1u << 6,
 };
 
 bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, unsigned *items_r)
@@ -123,7 +124,7 @@ bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, un
         unsigned bit;
     } items[] = {
         {"MESSAGES", ST_MESSAGES},       {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
-        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
+        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE}, {"DELETED", ST_DELETED},
     };
     if (list->type != IMAP_ARG_LIST || list->n == 0) {
         imapd_reply_bad(s, "Expected a list of STATUS items such as (MESSAGES UNSEEN)");
@@ -168,6 +169,7 @@ int imapd_status_format(struct store *store, const char *name, unsigned items, b
     ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", (unsigned)st.uidvalidity);
     ITEM(ST_UNSEEN, "UNSEEN %u", (unsigned)st.unseen);
     ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)st.size);
+    ITEM(ST_DELETED, "DELETED %u", (unsigned)st.deleted);
 #undef ITEM
     buf_append_str(out, ")\r\n");
     return 0;

@@ -20,38 +20,6 @@
 #include "proto/imap_seqset.h"
 #include "util/xmalloc.h"
 
-/* The view's sequence numbers a set names (UIDs for a UID command), in
- * ascending order; *n_r of them (caller frees). Returns NULL and sets
- * *bad_r for a message number past the last one. */
-static uint32_t *resolve(const struct imapd_selected *sel, const struct imap_seqset *set, bool uid,
-                         size_t *n_r, bool *bad_r)
-{
-    uint32_t *seqs = xcalloc(sel->n ? sel->n : 1, sizeof(*seqs));
-    size_t n = 0;
-    *bad_r = false;
-    if (uid) {
-        uint32_t star = sel->n ? sel->v[sel->n - 1].uid : 0;
-        for (size_t i = 0; i < sel->n; i++)
-            if (imap_seqset_contains(set, sel->v[i].uid, star))
-                seqs[n++] = (uint32_t)(i + 1);
-    } else {
-        for (size_t r = 0; r < set->n; r++) {
-            uint32_t lo = set->ranges[r].first, hi = set->ranges[r].last;
-            if (sel->n == 0 || (lo != IMAP_SEQ_STAR && lo > sel->n) ||
-                (hi != IMAP_SEQ_STAR && hi > sel->n)) {
-                *bad_r = true;
-                free(seqs);
-                return NULL;
-            }
-        }
-        for (size_t i = 0; i < sel->n; i++)
-            if (imap_seqset_contains(set, (uint32_t)(i + 1), (uint32_t)sel->n))
-                seqs[n++] = (uint32_t)(i + 1);
-    }
-    *n_r = n;
-    return seqs;
-}
-
 /* The keywords of m by name; returns how many. */
 static size_t keyword_names(const struct store_folder *f, uint32_t bits,
                             const char *names[STORE_KEYWORDS_MAX])
@@ -115,7 +83,7 @@ static void store_work(struct imapd_job *j)
     imapd_view_update(sel, &j->out, j->uid);
     size_t n;
     bool bad;
-    uint32_t *seqs = resolve(sel, &a->set, j->uid, &n, &bad);
+    uint32_t *seqs = imapd_view_resolve(sel, &a->set, j->uid, &n, &bad);
     if (bad) {
         imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
         return;
@@ -180,7 +148,7 @@ bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
         store_args_free(a);
         return true;
     }
-    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
+    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, true, &a->set);
     if (r != IMAP_SEQSET_OK) {
         imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));
         store_args_free(a);
@@ -218,7 +186,7 @@ static void copy_work(struct imapd_job *j)
     imapd_view_update(sel, &j->out, j->uid);
     size_t n;
     bool bad;
-    uint32_t *seqs = resolve(sel, &a->set, j->uid, &n, &bad);
+    uint32_t *seqs = imapd_view_resolve(sel, &a->set, j->uid, &n, &bad);
     if (bad) {
         imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
         return;
@@ -280,7 +248,7 @@ bool imapd_cmd_copy(struct imapd_session *s, const struct imap_command *cmd)
     }
     struct copy_args *a = xcalloc(1, sizeof(*a));
     a->move = move;
-    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, false, &a->set);
+    enum imap_seqset_result r = imap_seqset_parse(args[0].str, args[0].len, true, &a->set);
     if (r != IMAP_SEQSET_OK) {
         imapd_reply_bad(s, "Bad message set: %s", imap_seqset_error(r));
         copy_args_free(a);
@@ -342,6 +310,7 @@ static void search_work(struct imapd_job *j)
     struct imap_search_mailbox mb = {
         .messages = (uint32_t)sel->n,
         .uid_max = sel->n ? sel->v[sel->n - 1].uid : 0,
+        .saved_uids = &sel->saved,
     };
     imap_search_prepare(a->search, &mb);
     bool content = imap_search_needs(a->search) != IMAP_SEARCH_NEEDS_NOTHING;
@@ -378,9 +347,20 @@ static void search_work(struct imapd_job *j)
             hits[n_hits++] = j->uid ? v->uid : (uint32_t)(i + 1);
     }
     buf_free(&data);
-    if (imap_search_is_esearch(a->search))
-        imap_search_format_esearch(&j->out, j->tag, j->uid, imap_search_return(a->search), hits,
-                                   n_hits);
+    unsigned ret = imap_search_return(a->search);
+    if (ret & IMAP_SEARCH_RETURN_SAVE) {
+        /* RFC 5182: the result, as UIDs, for "$" in later commands. */
+        uint32_t *uids = xcalloc(n_hits ? n_hits : 1, sizeof(*uids));
+        for (size_t i = 0; i < n_hits; i++)
+            uids[i] = j->uid ? hits[i] : sel->v[hits[i] - 1].uid;
+        imap_seqlist_free(&sel->saved);
+        imap_seqlist_from_numbers(uids, n_hits, &sel->saved);
+        free(uids);
+    }
+    if (ret == IMAP_SEARCH_RETURN_SAVE)
+        ; /* SAVE alone: no result now (RFC 5182 2.4) */
+    else if (imap_search_is_esearch(a->search) || sel->rev2)
+        imap_search_format_esearch(&j->out, j->tag, j->uid, ret, hits, n_hits);
     else
         imap_search_format_search(&j->out, hits, n_hits);
     free(hits);
@@ -395,12 +375,14 @@ bool imapd_cmd_search(struct imapd_session *s, const struct imap_command *cmd)
     struct search_args *a = xcalloc(1, sizeof(*a));
     char err[256];
     enum imap_search_status st = imap_search_compile(args, n, &a->search, err, sizeof(err));
-    if (st == IMAP_SEARCH_OK && (imap_search_uses_saved(a->search) ||
-                                 (imap_search_return(a->search) & IMAP_SEARCH_RETURN_SAVE))) {
-        snprintf(err, sizeof(err), "The saved search result ($, SAVE) is not supported");
-        st = IMAP_SEARCH_BAD;
-    }
     if (st != IMAP_SEARCH_OK) {
+        /* A failed SEARCH that asked to SAVE empties the saved result
+         * (RFC 5182 2.1). */
+        if (n && args[0].type == IMAP_ARG_ATOM && imap_arg_atom_is(&args[0], "RETURN") && n > 1 &&
+            args[1].type == IMAP_ARG_LIST)
+            for (size_t i = 0; i < args[1].n; i++)
+                if (imap_arg_atom_is(&args[1].list[i], "SAVE"))
+                    imap_seqlist_free(&s->sel->saved);
         if (st == IMAP_SEARCH_BADCHARSET)
             imapd_reply_tagged(s, "NO", "%s", err);
         else

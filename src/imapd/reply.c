@@ -59,7 +59,7 @@ void imapd_bye(struct imapd_session *s, const char *text)
 
 void imapd_capabilities(const struct imapd_session *s, struct buf *out)
 {
-    buf_append_str(out, "IMAP4rev1");
+    buf_append_str(out, "IMAP4rev1 IMAP4rev2");
     if (s->state == IMAPD_NOT_AUTHENTICATED) {
         if (s->service == SERVICE_IMAP && s->snap->tls && !imapd_secure(s))
             buf_append_str(out, " STARTTLS");
@@ -73,6 +73,6 @@ void imapd_capabilities(const struct imapd_session *s, struct buf *out)
     if (s->state == IMAPD_NOT_AUTHENTICATED)
         return; /* the rest after login (RFC 9051 7.2.2 lets the list change) */
     buf_append_str(out, " IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH "
-                        "LIST-EXTENDED LIST-STATUS STATUS=SIZE UTF8=ACCEPT");
+                        "LIST-EXTENDED LIST-STATUS STATUS=SIZE UTF8=ACCEPT SEARCHRES BINARY");
     buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->snap->conf->message_size);
 }

@@ -30,6 +30,7 @@ void imapd_selected_free(struct imapd_selected *sel)
     store_free(sel->store);
     for (size_t i = 0; i < STORE_KEYWORDS_MAX; i++)
         free(sel->keywords_reported[i]);
+    imap_seqlist_free(&sel->saved);
     free(sel->v);
     free(sel);
 }
@@ -57,7 +58,7 @@ void imapd_flags_format(struct buf *out, const struct imapd_selected *sel, unsig
             buf_printf(out, "%s%s", first ? "" : " ", sel->f->keywords[i]);
             first = false;
         }
-    if (recent)
+    if (recent && !sel->rev2) /* IMAP4rev2 has no \Recent */
         buf_printf(out, "%s\\Recent", first ? "" : " ");
     buf_append_char(out, ')');
 }
@@ -78,6 +79,39 @@ struct imapd_view_msg *imapd_view_by_uid(struct imapd_selected *sel, uint32_t ui
         return &sel->v[lo];
     }
     return NULL;
+}
+
+uint32_t *imapd_view_resolve(const struct imapd_selected *sel, const struct imap_seqset *set,
+                             bool uid, size_t *n_r, bool *bad_r)
+{
+    uint32_t *seqs = xcalloc(sel->n ? sel->n : 1, sizeof(*seqs));
+    size_t n = 0;
+    *bad_r = false;
+    if (set->saved) {
+        for (size_t i = 0; i < sel->n; i++)
+            if (imap_seqlist_contains(&sel->saved, sel->v[i].uid))
+                seqs[n++] = (uint32_t)(i + 1);
+    } else if (uid) {
+        uint32_t star = sel->n ? sel->v[sel->n - 1].uid : 0;
+        for (size_t i = 0; i < sel->n; i++)
+            if (imap_seqset_contains(set, sel->v[i].uid, star))
+                seqs[n++] = (uint32_t)(i + 1);
+    } else {
+        for (size_t r = 0; r < set->n; r++) {
+            uint32_t lo = set->ranges[r].first, hi = set->ranges[r].last;
+            if (sel->n == 0 || (lo != IMAP_SEQ_STAR && lo > sel->n) ||
+                (hi != IMAP_SEQ_STAR && hi > sel->n)) {
+                *bad_r = true;
+                free(seqs);
+                return NULL;
+            }
+        }
+        for (size_t i = 0; i < sel->n; i++)
+            if (imap_seqset_contains(set, (uint32_t)(i + 1), (uint32_t)sel->n))
+                seqs[n++] = (uint32_t)(i + 1);
+    }
+    *n_r = n;
+    return seqs;
 }
 
 /* The FLAGS and PERMANENTFLAGS responses when the keyword list changed. */
@@ -160,7 +194,7 @@ void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunge
         recent += sel->v[i].recent;
     if (sel->n != before || w != before) {
         buf_printf(out, "* %zu EXISTS\r\n", sel->n);
-        if (sel->n != before)
+        if (sel->n != before && !sel->rev2)
             buf_printf(out, "* %zu RECENT\r\n", recent);
     }
 }
@@ -170,6 +204,7 @@ void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunge
 struct select_args {
     char *name;
     bool read_only;
+    bool rev2, utf8;
     int err;
 };
 
@@ -194,13 +229,18 @@ static void select_work(struct imapd_job *j)
     j->store = NULL;
     sel->f = f;
     sel->read_only = a->read_only;
+    sel->rev2 = a->rev2;
     report_keywords(sel, &j->out, true);
     imapd_view_update(sel, &j->out, true);
-    if (sel->n == 0) {
-        /* imapd_view_update reports EXISTS only on a change. */
-        buf_printf(&j->out, "* 0 EXISTS\r\n* 0 RECENT\r\n");
+    if (sel->n == 0) /* imapd_view_update reports EXISTS only on a change */
+        buf_printf(&j->out, a->rev2 ? "* 0 EXISTS\r\n" : "* 0 EXISTS\r\n* 0 RECENT\r\n");
+    if (a->rev2) {
+        /* RFC 9051 6.3.2: the folder's name as the server spells it. */
+        buf_append_str(&j->out, "* LIST () \".\" ");
+        imapd_folder_quote(&j->out, f->name, a->utf8);
+        buf_append_str(&j->out, "\r\n");
     }
-    for (size_t i = 0; i < sel->n; i++)
+    for (size_t i = 0; i < sel->n && !a->rev2; i++)
         if (!(sel->v[i].flags & STORE_F_SEEN)) {
             buf_printf(&j->out, "* OK [UNSEEN %zu] First unseen\r\n", i + 1);
             break;
@@ -245,6 +285,8 @@ bool imapd_cmd_select(struct imapd_session *s, const struct imap_command *cmd)
     struct select_args *a = xcalloc(1, sizeof(*a));
     a->name = name;
     a->read_only = strcmp(cmd->name, "EXAMINE") == 0;
+    a->rev2 = s->rev2;
+    a->utf8 = s->utf8_enabled;
     struct imapd_job *j = imapd_job_new(s, select_work, a, select_args_free);
     j->done = select_done;
     return imapd_job_submit(j);
@@ -279,7 +321,8 @@ static void expunge_work(struct imapd_job *j)
             uint32_t star = sel->f->n ? sel->f->msgs[sel->f->n - 1].uid : 0;
             for (size_t i = 0; i < sel->f->n; i++)
                 if ((sel->f->msgs[i].flags & STORE_F_DELETED) &&
-                    imap_seqset_contains(&a->uids, sel->f->msgs[i].uid, star))
+                    (a->uids.saved ? imap_seqlist_contains(&sel->saved, sel->f->msgs[i].uid)
+                                   : imap_seqset_contains(&a->uids, sel->f->msgs[i].uid, star)))
                     want[n_want++] = sel->f->msgs[i].uid;
         }
         uint32_t *gone = NULL;
@@ -338,7 +381,7 @@ bool imapd_cmd_expunge(struct imapd_session *s, const struct imap_command *cmd)
     a->expunge = true;
     if (uid) {
         enum imap_seqset_result r =
-            imap_seqset_parse(cmd->args[1].str, cmd->args[1].len, false, &a->uids);
+            imap_seqset_parse(cmd->args[1].str, cmd->args[1].len, true, &a->uids);
         if (r != IMAP_SEQSET_OK) {
             imapd_reply_bad(s, "Bad UID set: %s", imap_seqset_error(r));
             expunge_args_free(a);

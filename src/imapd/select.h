@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/imap_seqset.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -39,6 +40,8 @@ struct imapd_selected {
     struct imapd_view_msg *v; /* by sequence number - 1 */
     size_t n, cap;
     char *keywords_reported[STORE_KEYWORDS_MAX]; /* the FLAGS list last sent */
+    struct imap_seqlist saved; /* SEARCH RETURN (SAVE)'s result as UIDs (RFC 5182) */
+    bool rev2;                 /* IMAP4rev2 is enabled: no \Recent, no RECENT */
 };
 
 void imapd_selected_free(struct imapd_selected *sel);
@@ -48,6 +51,11 @@ void imapd_selected_free(struct imapd_selected *sel);
  * FETCH, STORE or SEARCH by sequence number); until then the view keeps
  * the expunged messages' places. */
 void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunges);
+/* The view's sequence numbers a set names (UIDs for a UID command, the
+ * saved result for "$"), ascending; *n_r of them (caller frees). NULL with
+ * *bad_r set when a message number is past the last one. */
+uint32_t *imapd_view_resolve(const struct imapd_selected *sel, const struct imap_seqset *set,
+                             bool uid, size_t *n_r, bool *bad_r);
 /* The view's message with this UID (binary search), or NULL. */
 struct imapd_view_msg *imapd_view_by_uid(struct imapd_selected *sel, uint32_t uid, size_t *seq_r);
 /* The flag list "(\Seen \Flagged $Label1)" of flags and keywords. */

@@ -45,6 +45,8 @@ static void count_dir(const char *dir, const char *sub, const struct stem *known
             st->recent++;
         if (!(mn.flags & STORE_F_SEEN))
             st->unseen++;
+        if (mn.flags & STORE_F_DELETED)
+            st->deleted++;
         struct stem key = {de->d_name, mn.info_at, 0, false};
         const struct stem *k = nknown ? bsearch(&key, known, nknown, sizeof(key), stem_cmp) : NULL;
         if (k == NULL)
@@ -88,6 +90,7 @@ int maildir_status(struct store *s, const char *name, struct store_status *st)
         for (size_t i = 0; i < f->n; i++) {
             st->recent += f->msgs[i].recent;
             st->unseen += !(f->msgs[i].flags & STORE_F_SEEN);
+            st->deleted += (f->msgs[i].flags & STORE_F_DELETED) != 0;
             st->size += f->msgs[i].size;
         }
         st->uidnext = f->uidnext;

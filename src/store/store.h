@@ -121,6 +121,7 @@ struct store_changes {
 
 struct store_status {
     uint32_t messages, recent, unseen, uidnext, uidvalidity;
+    uint32_t deleted; /* messages with \Deleted (STATUS DELETED, RFC 9051) */
     uint64_t size; /* sum of RFC822.SIZE */
 };
 

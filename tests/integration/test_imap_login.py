@@ -27,7 +27,7 @@ def plain(user, password, authzid=""):
 
 def test_greeting_and_capability_before_tls(srv):
     c = RawImap(srv.imap_port, srv.ca)
-    assert c.greeting.startswith(b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED")
+    assert c.greeting.startswith(b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED")
     untagged, text = c.ok("CAPABILITY")
     caps = untagged[0].split()
     assert caps[:2] == [b"*", b"CAPABILITY"]

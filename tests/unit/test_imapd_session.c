@@ -161,7 +161,7 @@ static void connect_imap(void)
     assert_true(fd >= 0);
     imapd_session_start(&d, SERVICE_IMAP, fd, peer, len);
     const char *g = reply();
-    assert_non_null(strstr(g, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN"));
+    assert_non_null(strstr(g, "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN"));
     assert_non_null(strstr(g, "mx.example.test Postern IMAP ready\r\n"));
 }
 
