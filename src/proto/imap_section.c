@@ -190,17 +190,30 @@ void imap_section_free(struct imap_section *sec)
 
 /* ---- resolving ---- */
 
+/* A message/rfc822 part whose embedded message was parsed. */
+static bool is_message(const struct mime_part *p)
+{
+    return p->kind == MIME_MESSAGE && !p->truncated && p->first_child != NULL;
+}
+
+/* The part that sec's numbers name, Dovecot's way (RFC 3501 6.4.5): the
+ * numbers of a multipart are its children; the only number of any other
+ * part is 1, the part itself, and after it the path goes on only into a
+ * message/rfc822, whose numbers are those of the embedded message. So the
+ * root, even when it is message/rfc822 itself, is part 1 of a message that
+ * is not multipart, and 1.1 of a plain message does not exist. */
 static const struct mime_part *find_part(const struct imap_section *sec,
                                          const struct mime_part *root)
 {
     const struct mime_part *p = root;
     for (size_t i = 0; i < sec->n_parts && p != NULL; i++) {
-        if (p->kind == MIME_MESSAGE && !p->truncated && p->first_child != NULL)
-            p = p->first_child;
+        bool more = i + 1 < sec->n_parts;
         if (p->kind == MIME_MULTIPART && !p->truncated)
             p = mime_child(p, sec->parts[i]);
-        else if (sec->parts[i] != 1)
+        else if (sec->parts[i] != 1 || (more && !is_message(p)))
             p = NULL;
+        if (p != NULL && more && is_message(p))
+            p = p->first_child;
     }
     return p;
 }
@@ -269,7 +282,7 @@ enum imap_section_status imap_section_resolve(const struct imap_section *sec, co
     } else {
         const struct mime_part *m = p;
         if (sec->n_parts > 0)
-            m = p->kind == MIME_MESSAGE && !p->truncated ? p->first_child : NULL;
+            m = is_message(p) ? p->first_child : NULL;
         if (m == NULL) {
             /* HEADER or TEXT of a part that is no message: empty */
         } else if (sec->text == IMAP_SECTION_TEXT) {

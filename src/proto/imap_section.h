@@ -4,7 +4,9 @@
  * against a MIME tree to the octets to send, and the name the response
  * echoes (pure). As Dovecot 2.3.19: a part that does not exist is the
  * empty string, HEADER/TEXT of a part that is not message/rfc822 too, part
- * 1 of a message that is not multipart is the message itself.
+ * 1 of a message that is not multipart (message/rfc822 at the top too) is
+ * the message itself, and past a part that is neither multipart nor
+ * message/rfc822 the path ends (1.1 of a plain message is empty).
  */
 #ifndef POSTERN_PROTO_IMAP_SECTION_H
 #define POSTERN_PROTO_IMAP_SECTION_H

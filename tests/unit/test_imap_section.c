@@ -78,6 +78,54 @@ static const char *const m1_msg = "From: A <a@b.c>\n"
                                   "Subject: hi\n"
                                   "\n"
                                   "body\n";
+/* The whole body is a message (Content-Type: message/rfc822 at the top): its
+ * part 1 is the embedded message, not the embedded message's body. */
+static const char *const top_rfc822_msg = "From: fwd@remote.test\n"
+                                          "To: alice@example.test\n"
+                                          "Subject: forwarded as the whole body\n"
+                                          "Date: Sat, 7 Mar 2026 10:00:00 +0000\n"
+                                          "MIME-Version: 1.0\n"
+                                          "Content-Type: message/rfc822\n"
+                                          "\n"
+                                          "From: orig@remote.test\n"
+                                          "Subject: original\n"
+                                          "Content-Type: text/plain; charset=us-ascii\n"
+                                          "\n"
+                                          "original body\n";
+/* The same, the embedded message multipart, with a message/rfc822 in it. */
+static const char *const top_multi_msg = "From: fwd@x.y\n"
+                                         "Subject: fw\n"
+                                         "MIME-Version: 1.0\n"
+                                         "Content-Type: message/rfc822\n"
+                                         "\n"
+                                         "From: orig@x.y\n"
+                                         "Subject: inner multi\n"
+                                         "MIME-Version: 1.0\n"
+                                         "Content-Type: multipart/mixed; boundary=b\n"
+                                         "\n"
+                                         "--b\n"
+                                         "Content-Type: text/plain\n"
+                                         "\n"
+                                         "part one\n"
+                                         "--b\n"
+                                         "Content-Type: message/rfc822\n"
+                                         "\n"
+                                         "Subject: deep\n"
+                                         "Content-Type: text/plain\n"
+                                         "Content-Transfer-Encoding: base64\n"
+                                         "\n"
+                                         "ZGVlcCBib2R5Cg==\n"
+                                         "--b--\n";
+/* A message/rfc822 at the top whose embedded message is one too. */
+static const char *const top_twice_msg = "Subject: outer\n"
+                                         "Content-Type: message/rfc822\n"
+                                         "\n"
+                                         "Subject: middle\n"
+                                         "Content-Type: message/rfc822\n"
+                                         "\n"
+                                         "Subject: innermost\n"
+                                         "\n"
+                                         "last\n";
 
 struct section_case {
     const char *msg;
@@ -90,7 +138,7 @@ struct section_case {
     size_t len;
 };
 
-/* From Dovecot 2.3.19: FETCH of each item. */
+/* From Dovecot 2.3.19: FETCH of each item (BODY.PEEK/BINARY.PEEK sent). */
 static const struct section_case cases[] = {
     {m2_msg, "BODY[1]", "BODY[1]", false, false, 0,
      "caf=E9 soft=\r\n"
@@ -226,6 +274,207 @@ static const struct section_case cases[] = {
      "body\r\n",
      38},
     {m1_msg, "BODY[TEXT]", "BODY[TEXT]", false, false, 0, "body\r\n", 6},
+    /* From Dovecot 2.3.19 too: part numbers of message/rfc822 at the top and
+     * below it; past a part that is neither multipart nor message/rfc822
+     * only a last .1 names the part itself. */
+    {top_rfc822_msg, "BODY[1]", "BODY[1]", false, false, 0,
+     "From: orig@remote.test\r\n"
+     "Subject: original\r\n"
+     "Content-Type: text/plain; charset=us-ascii\r\n"
+     "\r\n"
+     "original body\r\n",
+     104},
+    {top_rfc822_msg, "BODY[1.MIME]", "BODY[1.MIME]", false, false, 0,
+     "From: fwd@remote.test\r\n"
+     "To: alice@example.test\r\n"
+     "Subject: forwarded as the whole body\r\n"
+     "Date: Sat, 7 Mar 2026 10:00:00 +0000\r\n"
+     "MIME-Version: 1.0\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n",
+     174},
+    {top_rfc822_msg, "BODY[1.HEADER]", "BODY[1.HEADER]", false, false, 0,
+     "From: orig@remote.test\r\n"
+     "Subject: original\r\n"
+     "Content-Type: text/plain; charset=us-ascii\r\n"
+     "\r\n",
+     89},
+    {top_rfc822_msg, "BODY[1.TEXT]", "BODY[1.TEXT]", false, false, 0, "original body\r\n", 15},
+    {top_rfc822_msg, "BODY[1.1]", "BODY[1.1]", false, false, 0, "original body\r\n", 15},
+    {top_rfc822_msg, "BODY[1.1.MIME]", "BODY[1.1.MIME]", false, false, 0,
+     "From: orig@remote.test\r\n"
+     "Subject: original\r\n"
+     "Content-Type: text/plain; charset=us-ascii\r\n"
+     "\r\n",
+     89},
+    {top_rfc822_msg, "BODY[1.1.1]", "BODY[1.1.1]", false, false, 0, "", 0},
+    {top_rfc822_msg, "BODY[1.2]", "BODY[1.2]", false, false, 0, "", 0},
+    {top_rfc822_msg, "BODY[2]", "BODY[2]", false, false, 0, "", 0},
+    {top_rfc822_msg, "BINARY[1]", "BINARY[1]", false, false, 0,
+     "From: orig@remote.test\r\n"
+     "Subject: original\r\n"
+     "Content-Type: text/plain; charset=us-ascii\r\n"
+     "\r\n"
+     "original body\r\n",
+     104},
+    {top_rfc822_msg, "BINARY.SIZE[1]", "BINARY.SIZE[1]", true, false, 104, NULL, 0},
+    {top_rfc822_msg, "BINARY[1.1]", "BINARY[1.1]", false, false, 0, "original body\r\n", 15},
+    {top_rfc822_msg, "BODY[1]<0.5>", "BODY[1]<0>", false, false, 0, "From:", 5},
+    {top_rfc822_msg, "BODY[1.HEADER.FIELDS (Subject)]", "BODY[1.HEADER.FIELDS (SUBJECT)]", false,
+     false, 0,
+     "Subject: original\r\n"
+     "\r\n",
+     21},
+    {top_rfc822_msg, "BODY[1.1.HEADER]", "BODY[1.1.HEADER]", false, false, 0, "", 0},
+    {top_rfc822_msg, "BODY[1.1.TEXT]", "BODY[1.1.TEXT]", false, false, 0, "", 0},
+    {top_multi_msg, "BODY[1]", "BODY[1]", false, false, 0,
+     "From: orig@x.y\r\n"
+     "Subject: inner multi\r\n"
+     "MIME-Version: 1.0\r\n"
+     "Content-Type: multipart/mixed; boundary=b\r\n"
+     "\r\n"
+     "--b\r\n"
+     "Content-Type: text/plain\r\n"
+     "\r\n"
+     "part one\r\n"
+     "--b\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n"
+     "Subject: deep\r\n"
+     "Content-Type: text/plain\r\n"
+     "Content-Transfer-Encoding: base64\r\n"
+     "\r\n"
+     "ZGVlcCBib2R5Cg==\r\n"
+     "--b--\r\n",
+     285},
+    {top_multi_msg, "BODY[1.MIME]", "BODY[1.MIME]", false, false, 0,
+     "From: fwd@x.y\r\n"
+     "Subject: fw\r\n"
+     "MIME-Version: 1.0\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n",
+     79},
+    {top_multi_msg, "BODY[1.HEADER]", "BODY[1.HEADER]", false, false, 0,
+     "From: orig@x.y\r\n"
+     "Subject: inner multi\r\n"
+     "MIME-Version: 1.0\r\n"
+     "Content-Type: multipart/mixed; boundary=b\r\n"
+     "\r\n",
+     102},
+    {top_multi_msg, "BODY[1.TEXT]", "BODY[1.TEXT]", false, false, 0,
+     "--b\r\n"
+     "Content-Type: text/plain\r\n"
+     "\r\n"
+     "part one\r\n"
+     "--b\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n"
+     "Subject: deep\r\n"
+     "Content-Type: text/plain\r\n"
+     "Content-Transfer-Encoding: base64\r\n"
+     "\r\n"
+     "ZGVlcCBib2R5Cg==\r\n"
+     "--b--\r\n",
+     183},
+    {top_multi_msg, "BODY[1.1]", "BODY[1.1]", false, false, 0, "part one", 8},
+    {top_multi_msg, "BODY[1.1.MIME]", "BODY[1.1.MIME]", false, false, 0,
+     "Content-Type: text/plain\r\n"
+     "\r\n",
+     28},
+    {top_multi_msg, "BODY[1.1.1]", "BODY[1.1.1]", false, false, 0, "part one", 8},
+    {top_multi_msg, "BODY[1.1.HEADER]", "BODY[1.1.HEADER]", false, false, 0, "", 0},
+    {top_multi_msg, "BODY[1.2]", "BODY[1.2]", false, false, 0,
+     "Subject: deep\r\n"
+     "Content-Type: text/plain\r\n"
+     "Content-Transfer-Encoding: base64\r\n"
+     "\r\n"
+     "ZGVlcCBib2R5Cg==",
+     94},
+    {top_multi_msg, "BODY[1.2.MIME]", "BODY[1.2.MIME]", false, false, 0,
+     "Content-Type: message/rfc822\r\n"
+     "\r\n",
+     32},
+    {top_multi_msg, "BODY[1.2.HEADER]", "BODY[1.2.HEADER]", false, false, 0,
+     "Subject: deep\r\n"
+     "Content-Type: text/plain\r\n"
+     "Content-Transfer-Encoding: base64\r\n"
+     "\r\n",
+     78},
+    {top_multi_msg, "BODY[1.2.TEXT]", "BODY[1.2.TEXT]", false, false, 0, "ZGVlcCBib2R5Cg==", 16},
+    {top_multi_msg, "BODY[1.2.HEADER.FIELDS (subject)]", "BODY[1.2.HEADER.FIELDS (SUBJECT)]", false,
+     false, 0,
+     "Subject: deep\r\n"
+     "\r\n",
+     17},
+    {top_multi_msg, "BODY[1.2.1]", "BODY[1.2.1]", false, false, 0, "ZGVlcCBib2R5Cg==", 16},
+    {top_multi_msg, "BODY[1.2.1.MIME]", "BODY[1.2.1.MIME]", false, false, 0,
+     "Subject: deep\r\n"
+     "Content-Type: text/plain\r\n"
+     "Content-Transfer-Encoding: base64\r\n"
+     "\r\n",
+     78},
+    {top_multi_msg, "BODY[1.2.1.1]", "BODY[1.2.1.1]", false, false, 0, "", 0},
+    {top_multi_msg, "BODY[1.3]", "BODY[1.3]", false, false, 0, "", 0},
+    {top_multi_msg, "BODY[2]", "BODY[2]", false, false, 0, "", 0},
+    {top_multi_msg, "BINARY[1.2.1]", "BINARY[1.2.1]", false, true, 0, "deep body\n", 10},
+    {top_multi_msg, "BINARY.SIZE[1.2.1]", "BINARY.SIZE[1.2.1]", true, false, 10, NULL, 0},
+    {top_multi_msg, "BINARY[1.1]", "BINARY[1.1]", false, false, 0, "part one", 8},
+    {top_multi_msg, "BODY[1.2]<3.10>", "BODY[1.2]<3>", false, false, 0, "ject: deep", 10},
+    {top_twice_msg, "BODY[1]", "BODY[1]", false, false, 0,
+     "Subject: middle\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n"
+     "Subject: innermost\r\n"
+     "\r\n"
+     "last\r\n",
+     77},
+    {top_twice_msg, "BODY[1.MIME]", "BODY[1.MIME]", false, false, 0,
+     "Subject: outer\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n",
+     48},
+    {top_twice_msg, "BODY[1.HEADER]", "BODY[1.HEADER]", false, false, 0,
+     "Subject: middle\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n",
+     49},
+    {top_twice_msg, "BODY[1.TEXT]", "BODY[1.TEXT]", false, false, 0,
+     "Subject: innermost\r\n"
+     "\r\n"
+     "last\r\n",
+     28},
+    {top_twice_msg, "BODY[1.1]", "BODY[1.1]", false, false, 0,
+     "Subject: innermost\r\n"
+     "\r\n"
+     "last\r\n",
+     28},
+    {top_twice_msg, "BODY[1.1.MIME]", "BODY[1.1.MIME]", false, false, 0,
+     "Subject: middle\r\n"
+     "Content-Type: message/rfc822\r\n"
+     "\r\n",
+     49},
+    {top_twice_msg, "BODY[1.1.HEADER]", "BODY[1.1.HEADER]", false, false, 0,
+     "Subject: innermost\r\n"
+     "\r\n",
+     22},
+    {top_twice_msg, "BODY[1.1.TEXT]", "BODY[1.1.TEXT]", false, false, 0, "last\r\n", 6},
+    {top_twice_msg, "BODY[1.1.1]", "BODY[1.1.1]", false, false, 0, "last\r\n", 6},
+    {top_twice_msg, "BODY[1.1.1.MIME]", "BODY[1.1.1.MIME]", false, false, 0,
+     "Subject: innermost\r\n"
+     "\r\n",
+     22},
+    {top_twice_msg, "BODY[1.1.1.1]", "BODY[1.1.1.1]", false, false, 0, "", 0},
+    {top_twice_msg, "BODY[1.2]", "BODY[1.2]", false, false, 0, "", 0},
+    {top_twice_msg, "BINARY.SIZE[1.1]", "BINARY.SIZE[1.1]", true, false, 28, NULL, 0},
+    {m1_msg, "BODY[1.1]", "BODY[1.1]", false, false, 0, "", 0},
+    {m1_msg, "BODY[1.1.MIME]", "BODY[1.1.MIME]", false, false, 0, "", 0},
+    {m1_msg, "BODY[1.HEADER]", "BODY[1.HEADER]", false, false, 0, "", 0},
+    {m1_msg, "BODY[1.TEXT]", "BODY[1.TEXT]", false, false, 0, "", 0},
+    {m1_msg, "BODY[1.1.1]", "BODY[1.1.1]", false, false, 0, "", 0},
+    {m4_msg, "BODY[1.1]", "BODY[1.1]", false, false, 0, "see attached", 12},
+    {m4_msg, "BODY[1.1.1]", "BODY[1.1.1]", false, false, 0, "", 0},
+    {m4_msg, "BODY[2.1.1.1]", "BODY[2.1.1.1]", false, false, 0, "", 0},
+    {m4_msg, "BODY[1.1.MIME]", "BODY[1.1.MIME]", false, false, 0, "\r\n", 2},
 };
 
 static void test_section_dovecot(void **state)
@@ -242,13 +491,12 @@ static void test_section_dovecot(void **state)
         assert_true(imap_section_parse(c->item, strlen(c->item), &sec));
         assert_string_equal(sec.name, c->name);
         assert_int_equal(imap_section_resolve(&sec, msg.data, msg.len, root, &o), IMAP_SECTION_OK);
-        if (c->is_size) {
-            assert_int_equal(o.size, c->size);
-        } else {
-            assert_int_equal(o.len, c->len);
-            assert_memory_equal(o.built ? o.data.data : msg.data + o.off, c->data, c->len);
-            assert_int_equal(o.literal8, c->literal8);
-        }
+        if (c->is_size ? o.size != c->size
+                       : o.len != c->len || o.literal8 != c->literal8 ||
+                             memcmp(o.built ? o.data.data : msg.data + o.off, c->data, c->len) != 0)
+            fail_msg("case %zu, %s: got %zu octets (size %zu, literal8 %d): \"%.*s\"", i, c->item,
+                     o.len, o.size, o.literal8, (int)o.len,
+                     o.built ? o.data.data : msg.data + o.off);
         buf_free(&o.data);
         imap_section_free(&sec);
         mime_free(root);
