@@ -392,3 +392,71 @@ def test_envelope_and_bodystructure_come_from_the_index(srv):
     _, body = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"HIDDEN!" in body[0][1]
     c.logout()
+
+
+def test_searchres_saved_result(srv):
+    deliver(srv, 4)
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    c.ok("SELECT INBOX")
+    c.ok("STORE 2,4 +FLAGS (\\Flagged)")
+    # SAVE alone: no ESEARCH now; "$" names the result later.
+    untagged, _ = c.ok("SEARCH RETURN (SAVE) FLAGGED")
+    assert untagged == []
+    untagged, _ = c.ok("FETCH $ (UID)")
+    assert untagged == [b"* 2 FETCH (UID 2)", b"* 4 FETCH (UID 4)"]
+    untagged, _ = c.ok("UID SEARCH UID $ NOT UID 4")
+    assert untagged == [b"* SEARCH 2"]
+    untagged, _ = c.ok("SEARCH RETURN (SAVE COUNT) UNFLAGGED")
+    assert untagged == [b'* ESEARCH (TAG "t%d") COUNT 2' % c.n], untagged
+    _, text = c.ok("COPY $ Archive")
+    assert b"COPYUID" in text
+    untagged, _ = c.ok("STATUS Archive (MESSAGES)")
+    assert b"MESSAGES 2" in untagged[0]
+    # A failed SEARCH with SAVE empties the saved result.
+    _, status, _ = c.cmd("SEARCH RETURN (SAVE) FROBNICATE")
+    assert status == "BAD"
+    untagged, _ = c.ok("FETCH $ (UID)")
+    assert untagged == []
+    c.close()
+
+
+def test_imap4rev2_enabled(srv):
+    deliver(srv, 2)
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    assert b"IMAP4rev2" in c.greeting
+    c.login()
+    untagged, _ = c.ok("ENABLE IMAP4rev2")
+    assert untagged == [b"* ENABLED IMAP4rev2"]
+    untagged, _ = c.ok("SELECT INBOX")
+    assert not any(b"RECENT" in l or b"UNSEEN" in l for l in untagged), untagged
+    assert b'* LIST () "." "INBOX"' in untagged
+    untagged, _ = c.ok("FETCH 1:* (FLAGS)")
+    assert not any(b"\\Recent" in l for l in untagged)
+    untagged, _ = c.ok("SEARCH ALL")
+    assert untagged == [b'* ESEARCH (TAG "t%d") ALL 1:2' % c.n], untagged
+    c.ok("STORE 1 +FLAGS (\\Deleted)")
+    untagged, _ = c.ok("STATUS INBOX (DELETED MESSAGES)")
+    assert untagged == [b'* STATUS "INBOX" (MESSAGES 2 DELETED 1)'], untagged
+    c.close()
+
+
+def test_binary_append_and_fetch(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    msg = (b"Subject: bin\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\nAAECA/8=\r\n")
+    c.send(b"a APPEND INBOX ~{%d+}\r\n%s\r\n" % (len(msg), msg))
+    _, status, text = c.until_tagged("a")
+    assert status == "OK", text
+    c.ok("SELECT INBOX")
+    c.send(b"b FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])\r\n")
+    line = c.line()
+    assert line.startswith(b"* 1 FETCH (BINARY[1] ~{5}"), line
+    data = c.buf[:5]
+    assert data == b"\x00\x01\x02\x03\xff"
+    c.buf = c.buf[5:]
+    assert c.line() == b" BINARY.SIZE[1] 5)"
+    _, status, _ = c.until_tagged("b")
+    assert status == "OK"
+    c.close()
