@@ -319,12 +319,29 @@ static bool remove_message(const char *path, const char *rel)
     return false;
 }
 
+/* The name of a retrieved message once seen: ":2,S" added, or S put into
+ * its flags in ASCII order as Dovecot writes them; NULL if it has S already. */
+static char *seen_name(const char *name)
+{
+    const char *info = strstr(name, ":2,");
+    if (info == NULL)
+        return xasprintf("%s:2,S", name);
+    const char *flags = info + 3;
+    if (strchr(flags, 'S'))
+        return NULL;
+    size_t at = (size_t)(flags - name);
+    while (name[at] && (unsigned char)name[at] < 'S')
+        at++;
+    return xasprintf("%.*sS%s", (int)at, name, name + at);
+}
+
 void pop3d_mailbox_update(struct pop3d_mailbox *box, struct pop3d_update_result *r)
 {
     memset(r, 0, sizeof(*r));
     for (size_t i = 0; i < box->n; i++) {
         struct pop3d_msg *m = &box->msgs[i];
-        if (!m->deleted && !(m->retrieved && !m->in_cur))
+        char *seen = m->retrieved && !m->deleted ? seen_name(m->name) : NULL;
+        if (!m->deleted && seen == NULL && !(m->retrieved && !m->in_cur))
             continue;
         char *rel = pop3d_mailbox_rel(box, i);
         if (m->deleted) {
@@ -333,11 +350,10 @@ void pop3d_mailbox_update(struct pop3d_mailbox *box, struct pop3d_update_result 
             else
                 r->failed++;
         } else {
-            /* Seen by its owner: a Maildir reader expects it in cur/ with
-             * the info part, ":2,S" (seen). */
+            /* Seen by its owner: a Maildir reader (IMAP here, or Dovecot)
+             * expects it in cur/ with \Seen in the info part. */
             char *from = xasprintf("%s/%s", box->path, rel);
-            char *to =
-                xasprintf("%s/cur/%s%s", box->path, m->name, strchr(m->name, ':') ? "" : ":2,S");
+            char *to = xasprintf("%s/cur/%s", box->path, seen ? seen : m->name);
             if (rename(from, to) == 0)
                 r->moved++;
             else if (errno != ENOENT)
@@ -346,6 +362,7 @@ void pop3d_mailbox_update(struct pop3d_mailbox *box, struct pop3d_update_result 
             free(from);
             free(to);
         }
+        free(seen);
         free(rel);
     }
     if (r->removed || r->moved || r->failed) {

@@ -249,3 +249,21 @@ def test_plaintext_auth_allowed_when_configured(make_postern, workdir):
         c.close()
     finally:
         p.stop()
+
+
+def test_deep_nesting_and_huge_input_are_bad_not_fatal(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    c.login()
+    c.ok("SELECT INBOX")
+    _, status, text = c.cmd("SEARCH " + "(" * 200 + "ALL" + ")" * 200)
+    assert status == "BAD" and b"nested" in text.lower(), text
+    _, status, text = c.cmd("SEARCH " + "NOT " * 100 + "ALL")
+    assert status == "BAD", text
+    _, status, text = c.cmd("SEARCH " + " ".join(["OR ALL"] * 60) + " ALL")
+    assert status == "BAD", text
+    _, status, text = c.cmd("FETCH " + ",".join(str(i) for i in range(1, 5000)) + " FLAGS")
+    assert status == "BAD"  # past the last message; and no memory per number
+    untagged, status, _ = c.cmd("UID FETCH 1:4294967295,1:4294967295 (UID)")
+    assert status == "OK" and untagged == []
+    untagged, _ = c.ok("NOOP")
+    c.close()

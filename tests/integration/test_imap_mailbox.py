@@ -460,3 +460,40 @@ def test_binary_append_and_fetch(srv):
     _, status, _ = c.until_tagged("b")
     assert status == "OK"
     c.close()
+
+
+def test_pop3_and_imap_on_the_same_mailbox(make_postern, workdir):
+    """POP3's QUIT changes (retrieved messages to cur/ with \\Seen, deletions)
+    reach an IMAP session on the same Maildir at its next command."""
+    import poplib
+    from tlsenv import PASSWORDS, client_context
+    from conftest import free_port
+    p = imap_server(make_postern, workdir, start=False)
+    try:
+        p.pop3s_port = free_port()
+        p.settings["listen"]["pop3s"] = f"127.0.0.1:{p.pop3s_port}"
+        p.write_conf()
+        p.start()
+        deliver(p, 3)
+        c = RawImap(p.imaps_port, p.ca, implicit_tls=True)
+        c.login()
+        c.ok("SELECT INBOX")
+        untagged, _ = c.ok("FETCH 1:* (UID FLAGS)")
+        assert len(untagged) == 3
+        pop = poplib.POP3_SSL("127.0.0.1", p.pop3s_port, context=client_context(p.ca), timeout=30)
+        pop.user(ALICE)
+        pop.pass_(PASSWORDS[ALICE])
+        assert pop.stat()[0] == 3
+        pop.retr(2)
+        pop.dele(3)
+        pop.quit()
+        untagged, _ = c.ok("NOOP")
+        assert b"* 3 EXPUNGE" in untagged, untagged
+        untagged, _ = c.ok("FETCH 1:* (UID FLAGS)")
+        assert untagged[0].startswith(b"* 1 FETCH (UID 1 FLAGS (")
+        assert b"\\Seen" not in untagged[0]
+        assert untagged[1].startswith(b"* 2 FETCH (UID 2 FLAGS (\\Seen")
+        assert len(untagged) == 2
+        c.close()
+    finally:
+        p.stop()
