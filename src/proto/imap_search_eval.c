@@ -36,7 +36,7 @@ struct eval {
      * two parts). */
     bool texts_done;
     struct buf texts;
-    size_t *text_ends, n_texts;
+    size_t *text_ends, n_texts, cap_texts;
     struct buf value, scratch;
 };
 
@@ -167,7 +167,10 @@ static void add_part_text(struct eval *e, const struct mime_part *p)
     buf_reset(&e->value);
     search_to_utf8(e->scratch.data, e->scratch.len, param(&p->type_params, "charset"), &e->value);
     search_fold(e->value.data, e->value.len, &e->texts);
-    e->text_ends = xrealloc(e->text_ends, (e->n_texts + 1) * sizeof(*e->text_ends));
+    if (e->n_texts == e->cap_texts) {
+        e->cap_texts = e->cap_texts ? e->cap_texts * 2 : 8;
+        e->text_ends = xrealloc(e->text_ends, e->cap_texts * sizeof(*e->text_ends));
+    }
     e->text_ends[e->n_texts++] = e->texts.len;
 }
 
