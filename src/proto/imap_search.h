@@ -21,12 +21,17 @@
  * Extended-A, Greek and Cyrillic capitals are folded). Header values are
  * unfolded and their RFC 2047 encoded words decoded (B and Q, from UTF-8,
  * US-ASCII and ISO-8859-1; others are left as written). BODY looks at the
- * body, decoded from base64 or quoted-printable when the message's own
- * Content-Transfer-Encoding says so (its octets taken as UTF-8); the parts
- * of a multipart message are searched as stored, not decoded. TEXT is the
- * header section (raw and decoded) or the body (raw or decoded). Dates: BEFORE/ON/SINCE compare the
- * internal date's day in its own offset; SENT* the Date: field's day as written (a message without
- * a valid Date: field matches no SENT* key).
+ * body of every part of the MIME tree whose type is text/..., message/...
+ * or none (Dovecot's rule), decoded from base64 or quoted-printable and
+ * converted from the part's charset to UTF-8 (tables for ISO-8859-1 and
+ * Windows-1252, iconv(3) for the rest, the octets as stored for a charset
+ * iconv does not know); attachments of other types, a multipart's preamble
+ * and epilogue are not searched, HTML is searched with its tags and
+ * entities, and a match does not span two parts. TEXT is that or the
+ * header of any part (the message's own and the MIME ones), raw or
+ * decoded. Dates: BEFORE/ON/SINCE compare the internal date's day in its
+ * own offset; SENT* the Date: field's day as written (a message without a
+ * valid Date: field matches no SENT* key).
  */
 #ifndef POSTERN_PROTO_IMAP_SEARCH_H
 #define POSTERN_PROTO_IMAP_SEARCH_H

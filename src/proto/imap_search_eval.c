@@ -1,8 +1,17 @@
 /*
  * imap_search_eval: matching a compiled search against one message, and
  * the untagged SEARCH and ESEARCH responses. What a message's text costs
- * (locating its header section, decoding a field) is done only for the
- * keys that ask for it.
+ * (locating its header section, decoding a field, its MIME tree and the
+ * decoded text of its parts) is done only for the keys that ask for it,
+ * and at most once per message.
+ *
+ * BODY and TEXT follow Dovecot (lib-mail message-search.c): the body of
+ * every part whose type is text/... or message/... (or none: text/plain)
+ * is searched, decoded from its Content-Transfer-Encoding and converted
+ * from its charset to UTF-8; other parts (images, attachments), the
+ * preamble and epilogue of a multipart are not searched. TEXT adds the
+ * header of every part, the message's own and the MIME ones, raw and
+ * decoded. HTML is text as it stands: tags and entities are not touched.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +19,9 @@
 
 #include "proto/imap_date.h"
 #include "proto/imap_search_int.h"
+#include "proto/imap_section.h"
+#include "proto/mime.h"
+#include "util/xmalloc.h"
 
 struct eval {
     const struct imap_search *s;
@@ -18,8 +30,14 @@ struct eval {
     bool split;
     int sent; /* -1: not looked up yet; 0: no valid Date: field; 1: sent_day */
     int64_t sent_day;
-    int decoded; /* -1: not looked at yet; 0: the body is as stored; 1: body_text */
-    struct buf value, scratch, body_text;
+    struct mime_part *tree; /* NULL until a BODY or TEXT key needs it */
+    /* The decoded, UTF-8, case-folded text of the searched parts, one
+     * after another; part k ends at text_ends[k] (a match must not span
+     * two parts). */
+    bool texts_done;
+    struct buf texts;
+    size_t *text_ends, n_texts, cap_texts;
+    struct buf value, scratch;
 };
 
 static void split(struct eval *e)
@@ -39,15 +57,14 @@ static bool name_is(const char *name, size_t len, const char *want, size_t want_
     return len == want_len && strncasecmp(name, want, len) == 0;
 }
 
-/* Whether a field named name (or any field, name NULL) has needle in its
- * decoded value. */
-static bool field_match(struct eval *e, const char *name, size_t name_len, const struct buf *needle)
+/* Whether a field of the header h[0..len) named name (or any field, name
+ * NULL) has needle in its decoded value. */
+static bool fields_match(struct eval *e, const char *h, size_t len, const char *name,
+                         size_t name_len, const struct buf *needle)
 {
     const char *fname, *value;
     size_t fname_len, value_len, pos = 0;
-    split(e);
-    while (search_next_field(e->m->data, e->header_len, &pos, &fname, &fname_len, &value,
-                             &value_len)) {
+    while (search_next_field(h, len, &pos, &fname, &fname_len, &value, &value_len)) {
         if (name != NULL && !name_is(fname, fname_len, name, name_len))
             continue;
         buf_reset(&e->value);
@@ -56,6 +73,13 @@ static bool field_match(struct eval *e, const char *name, size_t name_len, const
             return true;
     }
     return false;
+}
+
+/* The same in the message's own header section. */
+static bool field_match(struct eval *e, const char *name, size_t name_len, const struct buf *needle)
+{
+    split(e);
+    return fields_match(e, e->m->data, e->header_len, name, name_len, needle);
 }
 
 static bool sent_day(struct eval *e, int64_t *day_r)
@@ -82,39 +106,123 @@ static bool sent_day(struct eval *e, int64_t *day_r)
     return e->sent == 1;
 }
 
-/* The body to search: decoded when the message's own
- * Content-Transfer-Encoding is base64 or quoted-printable (a single-part
- * message; the parts of a multipart one are searched as stored). */
-static void body(struct eval *e, const char **b_r, size_t *len_r)
+static const char *param(const struct mime_params *ps, const char *name)
 {
-    split(e);
-    if (e->decoded < 0) {
-        const char *fname, *value;
-        size_t fname_len, value_len, pos = 0;
-        e->decoded = 0;
-        while (search_next_field(e->m->data, e->header_len, &pos, &fname, &fname_len, &value,
-                                 &value_len)) {
-            if (!name_is(fname, fname_len, "Content-Transfer-Encoding", 25))
-                continue;
-            while (value_len > 0 && (*value == ' ' || *value == '\t'))
-                value++, value_len--;
-            while (value_len > 0 && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t'))
-                value_len--;
-            bool b64 = name_is(value, value_len, "base64", 6);
-            if (b64 || name_is(value, value_len, "quoted-printable", 16)) {
-                e->decoded = 1;
-                search_decode_body(e->m->data + e->body, e->m->len - e->body, b64, &e->body_text);
-            }
-            break;
-        }
+    for (size_t k = 0; k < ps->n; k++)
+        if (strcasecmp(ps->v[k].name, name) == 0)
+            return ps->v[k].value;
+    return NULL;
+}
+
+/* The part's Content-Transfer-Encoding. The tree drops the Content-*
+ * fields of a header without MIME-Version or Content-Type; Dovecot's
+ * decoder still honours such a field, and so is it read here. */
+static void part_encoding(const struct eval *e, const struct mime_part *p, struct buf *out)
+{
+    buf_reset(out);
+    buf_append(out, "", 0); /* a string, even when empty */
+    if (p->encoding != NULL) {
+        buf_append_str(out, p->encoding);
+        return;
     }
-    if (e->decoded == 1) {
-        *b_r = e->body_text.data;
-        *len_r = e->body_text.len;
+    struct mime_field f;
+    size_t pos = 0;
+    while (mime_field_next(e->m->data + p->hdr_off, p->hdr_len, &pos, &f)) {
+        if (!name_is(f.name, f.name_len, "Content-Transfer-Encoding", 25))
+            continue;
+        const char *v = f.value;
+        size_t n = f.value_len;
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+            n--;
+        buf_append(out, v, n);
+        return; /* the first one counts */
+    }
+}
+
+/* Whether Dovecot searches the part's body: text/... or message/..., or
+ * no Content-Type (text/plain); a multipart's own body (preamble,
+ * epilogue) is not. */
+static bool part_is_searched(const struct mime_part *p)
+{
+    if (p->first_child != NULL)
+        return false;
+    return p->type == NULL || strcasecmp(p->type, "text") == 0 ||
+           strcasecmp(p->type, "message") == 0;
+}
+
+/* Appends the searched text of p (decoded, UTF-8, folded) to e->texts. */
+static void add_part_text(struct eval *e, const struct mime_part *p)
+{
+    const char *body = e->m->data + p->body_off;
+    size_t len = p->body_len;
+    part_encoding(e, p, &e->value);
+    buf_reset(&e->scratch);
+    if (strcasecmp(e->value.data, "base64") == 0) {
+        imap_decode_base64(body, len, &e->scratch);
+    } else if (strcasecmp(e->value.data, "quoted-printable") == 0) {
+        imap_decode_qp(body, len, &e->scratch);
     } else {
-        *b_r = e->m->data + e->body;
-        *len_r = e->m->len - e->body;
+        buf_append(&e->scratch, body, len); /* 7bit, 8bit, binary, unknown: as stored */
     }
+    buf_reset(&e->value);
+    search_to_utf8(e->scratch.data, e->scratch.len, param(&p->type_params, "charset"), &e->value);
+    search_fold(e->value.data, e->value.len, &e->texts);
+    if (e->n_texts == e->cap_texts) {
+        e->cap_texts = e->cap_texts ? e->cap_texts * 2 : 8;
+        e->text_ends = xrealloc(e->text_ends, e->cap_texts * sizeof(*e->text_ends));
+    }
+    e->text_ends[e->n_texts++] = e->texts.len;
+}
+
+static struct mime_part *tree(struct eval *e)
+{
+    if (e->tree == NULL)
+        e->tree = mime_parse(e->m->data, e->m->len); /* LF lines parse as well */
+    return e->tree;
+}
+
+/* The next part of the tree in depth-first order after p, or NULL. */
+static const struct mime_part *next_part(const struct mime_part *p)
+{
+    if (p->first_child != NULL)
+        return p->first_child;
+    while (p != NULL && p->next == NULL)
+        p = p->parent;
+    return p != NULL ? p->next : NULL;
+}
+
+/* Whether the needle is in the decoded text of a searched part. */
+static bool body_match(struct eval *e, const struct buf *needle)
+{
+    if (needle->len == 0)
+        return true;
+    if (!e->texts_done) {
+        e->texts_done = true;
+        for (const struct mime_part *p = tree(e); p != NULL; p = next_part(p))
+            if (part_is_searched(p))
+                add_part_text(e, p);
+    }
+    size_t start = 0;
+    for (size_t k = 0; k < e->n_texts; k++) {
+        size_t end = e->text_ends[k];
+        if (memmem(e->texts.data + start, end - start, needle->data, needle->len) != NULL)
+            return true;
+        start = end;
+    }
+    return false;
+}
+
+/* Whether the needle is in the header of a part, the message's own or a
+ * MIME one, as stored or decoded. */
+static bool headers_match(struct eval *e, const struct buf *needle)
+{
+    for (const struct mime_part *p = tree(e); p != NULL; p = next_part(p)) {
+        const char *h = e->m->data + p->hdr_off;
+        if (search_contains(h, p->hdr_len, needle, &e->scratch) ||
+            fields_match(e, h, p->hdr_len, NULL, 0, needle))
+            return true;
+    }
+    return false;
 }
 
 static bool has_keyword(const struct imap_search_msg *m, const char *kw, size_t len)
@@ -139,8 +247,6 @@ static bool eval_node(struct eval *e, const struct search_node *node)
 {
     const struct imap_search_msg *m = e->m;
     int64_t day;
-    const char *b;
-    size_t blen;
     switch (node->type) {
     case SN_AND:
         for (size_t k = 0; k < node->n_kids; k++)
@@ -174,19 +280,9 @@ static bool eval_node(struct eval *e, const struct search_node *node)
     case SN_HEADER:
         return field_match(e, node->str, node->str_len, &node->needle);
     case SN_BODY:
-        if (m->data == NULL)
-            return false;
-        body(e, &b, &blen);
-        return search_contains(b, blen, &node->needle, &e->scratch);
+        return m->data != NULL && body_match(e, &node->needle);
     case SN_TEXT:
-        if (m->data == NULL)
-            return false;
-        if (search_contains(m->data, m->len, &node->needle, &e->scratch))
-            return true; /* raw: header and body at once */
-        body(e, &b, &blen);
-        if (e->decoded == 1 && search_contains(b, blen, &node->needle, &e->scratch))
-            return true;
-        return field_match(e, NULL, 0, &node->needle);
+        return m->data != NULL && (headers_match(e, &node->needle) || body_match(e, &node->needle));
     case SN_SEQ:
         return in_set(e, node, m->seq);
     case SN_UID:
@@ -197,14 +293,17 @@ static bool eval_node(struct eval *e, const struct search_node *node)
 
 bool imap_search_match(const struct imap_search *s, const struct imap_search_msg *m)
 {
-    struct eval e = {.s = s, .m = m, .sent = -1, .decoded = -1};
+    struct eval e = {.s = s, .m = m, .sent = -1};
     buf_init(&e.value);
     buf_init(&e.scratch);
-    buf_init(&e.body_text);
+    buf_init(&e.texts);
     bool r = eval_node(&e, &s->root);
     buf_free(&e.value);
     buf_free(&e.scratch);
-    buf_free(&e.body_text);
+    buf_free(&e.texts);
+    free(e.text_ends);
+    if (e.tree != NULL)
+        mime_free(e.tree);
     return r;
 }
 

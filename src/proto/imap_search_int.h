@@ -72,7 +72,10 @@ bool search_next_field(const char *h, size_t len, size_t *pos, const char **name
  * decoded to UTF-8 where the charset is known. */
 void search_decode_value(const char *v, size_t len, struct buf *out);
 
-/* Appends a body decoded from base64 (liberally) or quoted-printable. */
-void search_decode_body(const char *b, size_t len, bool base64, struct buf *out);
+/* Appends s[0..len), text in charset (NULL: none given), converted to
+ * UTF-8: UTF-8 and US-ASCII as they are, ISO-8859-1 and Windows-1252 by
+ * table, others through iconv(3); an unknown charset's octets as they are,
+ * and so are the octets iconv cannot convert. */
+void search_to_utf8(const char *s, size_t len, const char *charset, struct buf *out);
 
 #endif

@@ -2,8 +2,12 @@
  * imap_search_text: the text side of SEARCH. Case folding of UTF-8 (ASCII
  * and the two-octet alphabets whose case pairs are regular: Latin-1,
  * Latin Extended-A, Greek, Cyrillic), substring search, the header fields
- * of a message, unfolding and RFC 2047 encoded words.
+ * of a message, unfolding and RFC 2047 encoded words, a body part's charset
+ * to UTF-8 (tables for Latin-1 and Windows-1252, iconv(3) for the rest:
+ * no I/O, and its state lives only for the call).
  */
+#include <errno.h>
+#include <iconv.h>
 #include <string.h>
 #include <strings.h>
 
@@ -245,32 +249,95 @@ static size_t encoded_word(const char *v, size_t len, size_t i, const char **cs,
     return k + 2 - i;
 }
 
-void search_decode_body(const char *b, size_t len, bool base64, struct buf *out)
+/* Windows-1252 0x80..0x9F (the five holes kept as the C1 controls, as
+ * WHATWG does); the rest is Latin-1. */
+static const unsigned short cp1252_c1[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+static void put_cp(struct buf *out, unsigned cp)
 {
-    if (base64) {
-        decode_word(b, len, true, EW_UTF8,
-                    out); /* line ends are skipped like any non-alphabet octet */
+    char b[3];
+    if (cp < 0x80) {
+        buf_append_char(out, (char)cp);
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xC0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3F));
+        buf_append(out, b, 2);
+    } else {
+        b[0] = (char)(0xE0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (cp & 0x3F));
+        buf_append(out, b, 3);
+    }
+}
+
+static bool name_in(const char *cs, const char *const *names)
+{
+    for (; *names != NULL; names++)
+        if (strcasecmp(cs, *names) == 0)
+            return true;
+    return false;
+}
+
+/* Through iconv(3); false if it does not know the charset. Octets it
+ * cannot convert are kept as they are. */
+static bool iconv_to_utf8(const char *s, size_t len, const char *charset, struct buf *out)
+{
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1)
+        return false;
+    char *in = (char *)s; /* iconv's prototype; it does not write there */
+    size_t in_left = len;
+    while (in_left > 0) {
+        buf_reserve(out, in_left * 4 + 16);
+        char *o = out->data + out->len;
+        size_t o_left = out->cap - out->len - 1;
+        size_t r = iconv(cd, &in, &in_left, &o, &o_left);
+        out->len = (size_t)(o - out->data);
+        if (r != (size_t)-1 || errno == E2BIG)
+            continue;
+        if (errno == EINVAL) { /* an incomplete sequence at the end */
+            buf_append(out, in, in_left);
+            break;
+        }
+        buf_append_char(out, *in); /* EILSEQ: keep the octet, go on after it */
+        in++;
+        in_left--;
+    }
+    buf_reserve(out, 16);
+    char *o = out->data + out->len;
+    size_t o_left = out->cap - out->len - 1;
+    (void)iconv(cd, NULL, NULL, &o, &o_left); /* a stateful charset's final shift */
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    iconv_close(cd);
+    return true;
+}
+
+void search_to_utf8(const char *s, size_t len, const char *charset, struct buf *out)
+{
+    static const char *const as_is[] = {"UTF-8", "UTF8", "US-ASCII", "ASCII", NULL};
+    static const char *const latin1[] = {"ISO-8859-1", "ISO8859-1", "ISO_8859-1", "LATIN1",
+                                         "LATIN-1",    "L1",        NULL};
+    static const char *const cp1252[] = {"WINDOWS-1252", "CP1252", NULL};
+    if (charset == NULL || charset[0] == '\0' || name_in(charset, as_is)) {
+        buf_append(out, s, len);
         return;
     }
-    for (size_t i = 0; i < len; i++) {
-        if (b[i] != '=') {
-            buf_append_char(out, b[i]);
-        } else if (i + 2 < len && hexval(b[i + 1]) >= 0 && hexval(b[i + 2]) >= 0) {
-            buf_append_char(out, (char)(hexval(b[i + 1]) * 16 + hexval(b[i + 2])));
-            i += 2;
-        } else {
-            /* a soft line break: "=" then blanks and the line end */
-            size_t k = i + 1;
-            while (k < len && (b[k] == ' ' || b[k] == '\t'))
-                k++;
-            if (k < len && b[k] == '\r')
-                k++;
-            if (k < len && b[k] == '\n')
-                i = k;
-            else
-                buf_append_char(out, '='); /* a stray "=" stays */
+    bool is_1252 = name_in(charset, cp1252);
+    if (is_1252 || name_in(charset, latin1)) {
+        buf_reserve(out, len * 2);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)s[i];
+            put_cp(out, is_1252 && c >= 0x80 && c < 0xA0 ? cp1252_c1[c - 0x80] : c);
         }
+        return;
     }
+    if (!iconv_to_utf8(s, len, charset, out))
+        buf_append(out, s, len); /* an unknown charset: the octets as they are */
 }
 
 static bool charset_is(const char *cs, size_t len, const char *name)

@@ -2,10 +2,13 @@
  * sequence sets under them. The input is tokenized into an argument tree
  * (atoms, "quoted" strings, {n}literals, NIL, lists; the command parser is
  * not linked), compiled, and when it compiles, prepared for a small mailbox
- * and matched against a fixed message given whole, as its header alone
+ * and matched against fixed messages (single-part, and a multipart with
+ * encoded parts in several charsets) given whole, as their header alone
  * and not at all; the matches make an ESEARCH response. Failures must come
  * with an error text and no search. The input is also parsed as a
- * sequence set, whose unresolved and resolved membership must agree. */
+ * sequence set, whose unresolved and resolved membership must agree, and
+ * searched as a message itself by BODY and TEXT (its MIME tree, the
+ * decoders, the charset conversions). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +127,41 @@ static const char message[] = "From: =?UTF-8?B?SsO8cmdlbg==?= <j@example.org>\r\
                               "\r\n"
                               "Body text \xc3\x84\xce\xa3\r\n";
 
+static const char multipart[] =
+    "From: x@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n"
+    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 soft=\r\n break\r\n"
+    "--b\r\nContent-Type: text/html; charset=windows-1252\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>=80 Caf=E9</p>\r\n"
+    "--b\r\nContent-Type: text/plain; charset=koi8-r\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n8NLJ18XU\r\n"
+    "--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n"
+    "--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    "UE5H\r\n--b--\r\nepilogue\r\n";
+
+/* The input as a message, searched by BODY and TEXT: whatever its MIME
+ * structure, encodings and charsets, no crash, no leak. */
+static void search_input_as_message(const uint8_t *data, size_t size)
+{
+    static const struct imap_arg key[] = {
+        {.type = IMAP_ARG_ATOM, .str = "OR", .len = 2},
+        {.type = IMAP_ARG_ATOM, .str = "BODY", .len = 4},
+        {.type = IMAP_ARG_STRING, .str = "caf\xc3\xa9", .len = 5},
+        {.type = IMAP_ARG_ATOM, .str = "TEXT", .len = 4},
+        {.type = IMAP_ARG_STRING, .str = "zz", .len = 2},
+    };
+    struct imap_search *search;
+    char err[128];
+    if (imap_search_compile(key, 5, &search, err, sizeof(err)) != IMAP_SEARCH_OK)
+        abort();
+    struct imap_search_mailbox mb = {.messages = 1, .uid_max = 1};
+    imap_search_prepare(search, &mb);
+    struct imap_search_msg m = {.seq = 1, .uid = 1, .data = (const char *)data, .len = size};
+    (void)imap_search_match(search, &m);
+    imap_search_free(search);
+}
+
 static void check_seqset(const uint8_t *data, size_t size)
 {
     struct imap_seqset set;
@@ -152,6 +190,7 @@ static void check_seqset(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_seqset(data, size);
+    search_input_as_message(data, size);
     struct args t = {0};
     const char *s = (const char *)data;
     struct imap_arg *top;
@@ -175,7 +214,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     imap_seqlist_from_numbers(saved_uids, 2, &saved);
     struct imap_search_mailbox mb = {.messages = 5, .uid_max = 50, .saved_uids = &saved};
     imap_search_prepare(search, &mb);
-    size_t header_len = (size_t)(strstr(message, "\r\n\r\n") - message) + 2;
     enum imap_search_needs needs = imap_search_needs(search);
     uint32_t found[5];
     size_t nfound = 0;
@@ -189,9 +227,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             .internal_date = (time_t)760147199 + (time_t)seq * 43200,
             .internal_tz = (int)seq * 60 - 180,
             .size = seq * 100,
-            .data = message,
-            .len = sizeof(message) - 1,
+            .data = seq % 2 ? message : multipart,
+            .len = seq % 2 ? sizeof(message) - 1 : sizeof(multipart) - 1,
         };
+        size_t header_len = (size_t)(strstr(m.data, "\r\n\r\n") - m.data) + 2;
         bool whole = imap_search_match(search, &m);
         if (whole)
             found[nfound++] = m.uid;
