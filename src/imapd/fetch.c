@@ -28,7 +28,7 @@
 /* A message at least this big, fetched whole (BODY[], RFC822) with no item
  * that needs its structure, is streamed from its file in batches instead
  * of being read into memory. */
-#define IMAPD_FETCH_STREAM_MIN (1024 * 1024)
+#define IMAPD_FETCH_STREAM_MIN   (1024 * 1024)
 #define IMAPD_FETCH_SECTIONS_MAX 64
 
 enum fetch_item {
@@ -335,8 +335,7 @@ static void fetch_one(struct imapd_job *j, size_t seq)
         if (st != IMAP_SECTION_OK) {
             a->unknown_cte |= st == IMAP_SECTION_UNKNOWN_CTE;
             buf_append_str(out, "NIL");
-        }
-        else if (sec->item == IMAP_ITEM_BINARY_SIZE)
+        } else if (sec->item == IMAP_ITEM_BINARY_SIZE)
             buf_printf(out, "%zu", o.size);
         else if (o.built)
             append_literal(out, o.data.data ? o.data.data : "", o.data.len, o.literal8);
@@ -383,8 +382,9 @@ static void fetch_work(struct imapd_job *j)
         return;
     }
     if (a->unknown_cte)
-        imapd_job_tagged(j, "NO", "[UNKNOWN-CTE] A part has a transfer encoding BINARY cannot "
-                                  "decode");
+        imapd_job_tagged(j, "NO",
+                         "[UNKNOWN-CTE] A part has a transfer encoding BINARY cannot "
+                         "decode");
     else if (a->expunged_seen)
         imapd_job_tagged(j, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
     else

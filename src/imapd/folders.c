@@ -24,6 +24,7 @@ enum folder_op { OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE, OP_UNSUBSCRIBE }
 struct folder_args {
     enum folder_op op;
     char *name, *to;
+    unsigned use; /* CREATE ... (USE (...)): special-use bits */
 };
 
 static void folder_args_free(void *arg)
@@ -43,6 +44,11 @@ static void folder_work(struct imapd_job *j)
     switch (a->op) {
     case OP_CREATE:
         err = store_create(j->store, a->name);
+        if (err == 0 && a->use && store_set_special_use(j->store, a->name, a->use) != 0) {
+            store_delete(j->store, a->name);
+            imapd_job_tagged(j, "NO", "[USEATTR] The special use could not be recorded");
+            return;
+        }
         break;
     case OP_DELETE:
         /* The selected folder may not vanish under the session. */
@@ -72,7 +78,19 @@ bool imapd_cmd_folder(struct imapd_session *s, const struct imap_command *cmd)
         if (strcmp(cmd->name, op_names[i]) == 0)
             op = (enum folder_op)i;
     size_t want = op == OP_RENAME ? 2 : 1;
-    /* CREATE may carry a USE list (CREATE-SPECIAL-USE): not offered. */
+    unsigned use = 0;
+    if (op == OP_CREATE && cmd->n == 2) {
+        /* CREATE name (USE (\Archive)), RFC 6154 3 */
+        const struct imap_arg *o = &cmd->args[1];
+        if (o->type != IMAP_ARG_LIST || o->n != 2 || !imap_arg_atom_is(&o->list[0], "USE") ||
+            o->list[1].type != IMAP_ARG_LIST) {
+            imapd_reply_bad(s, "CREATE expects a folder name and optionally (USE (attributes))");
+            return true;
+        }
+        if (!imapd_special_use_parse(s, &o->list[1], &use))
+            return true;
+        want = 2;
+    }
     if (cmd->n != want) {
         imapd_reply_bad(
             s, op == OP_RENAME ? "RENAME expects two folder names" : "%s expects one folder name",
@@ -81,6 +99,7 @@ bool imapd_cmd_folder(struct imapd_session *s, const struct imap_command *cmd)
     }
     struct folder_args *a = xcalloc(1, sizeof(*a));
     a->op = op;
+    a->use = use;
     a->name = imapd_folder_arg(s, &cmd->args[0]);
     if (a->name && op == OP_RENAME)
         a->to = imapd_folder_arg(s, &cmd->args[1]);
@@ -124,7 +143,8 @@ bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, un
         unsigned bit;
     } items[] = {
         {"MESSAGES", ST_MESSAGES},       {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
-        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE}, {"DELETED", ST_DELETED},
+        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
+        {"DELETED", ST_DELETED},
     };
     if (list->type != IMAP_ARG_LIST || list->n == 0) {
         imapd_reply_bad(s, "Expected a list of STATUS items such as (MESSAGES UNSEEN)");
@@ -215,6 +235,32 @@ bool imapd_cmd_status(struct imapd_session *s, const struct imap_command *cmd)
     a->items = want;
     a->utf8 = s->utf8_enabled;
     return imapd_job_submit(imapd_job_new(s, status_work, a, status_args_free));
+}
+
+bool imapd_special_use_parse(struct imapd_session *s, const struct imap_arg *list, unsigned *use_r)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } uses[] = {
+        {"\\Sent", STORE_A_SENT}, {"\\Drafts", STORE_A_DRAFTS},   {"\\Trash", STORE_A_TRASH},
+        {"\\Junk", STORE_A_JUNK}, {"\\Archive", STORE_A_ARCHIVE},
+    };
+    *use_r = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        unsigned bit = 0;
+        for (size_t k = 0; k < sizeof(uses) / sizeof(uses[0]) && !bit; k++)
+            if (list->list[i].type == IMAP_ARG_ATOM &&
+                strcasecmp(list->list[i].str, uses[k].name) == 0)
+                bit = uses[k].bit;
+        if (bit == 0) {
+            /* \All and \Flagged are virtual folders Postern does not have. */
+            imapd_reply_tagged(s, "NO", "[USEATTR] Unsupported special use");
+            return false;
+        }
+        *use_r |= bit;
+    }
+    return true;
 }
 
 /* Flags in APPEND and STORE. */

@@ -29,6 +29,8 @@ int imapd_status_format(struct store *store, const char *name, unsigned items, b
 /* LIST and LSUB (list.c) */
 bool imapd_cmd_list(struct imapd_session *s, const struct imap_command *cmd);
 
+/* A special-use list "(\Sent \Archive)" as STORE_A_* bits; false after a NO. */
+bool imapd_special_use_parse(struct imapd_session *s, const struct imap_arg *list, unsigned *use_r);
 /* A flag list (or one flag): system flags as enum store_flag bits, and
  * keywords (caller frees with imapd_keywords_free). False after a BAD. */
 bool imapd_flags_parse(struct imapd_session *s, const struct imap_arg *list, unsigned *flags_r,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ static const struct {
     {"Junk", STORE_A_JUNK}, {"Archive", STORE_A_ARCHIVE},
 };
 #define N_SPECIAL (sizeof(special_use) / sizeof(special_use[0]))
+
+static unsigned read_special_use(struct store *s, const char *name);
 
 static int mkdir_ok(const char *path)
 {
@@ -241,10 +244,69 @@ int maildir_list(struct store *s, struct store_list *out)
         for (size_t j = 0; j < N_SPECIAL; j++)
             if (i < real && strcmp(e->name, special_use[j].name) == 0)
                 e->attrs |= special_use[j].attr;
+        if (i < real)
+            e->attrs |= read_special_use(s, e->name);
     }
     qsort(out->v, out->n, sizeof(*out->v), entry_cmp);
     store_names_free(&names);
     store_names_free(&subs);
+    return rc;
+}
+
+#define SPECIAL_USE_FILE "postern-special-use"
+
+/* The special use written by CREATE (USE (...)), as attribute bits. */
+static unsigned read_special_use(struct store *s, const char *name)
+{
+    char *dir = maildir_folder_dir(s, name);
+    if (dir == NULL)
+        return 0;
+    char *path = xasprintf("%s/" SPECIAL_USE_FILE, dir);
+    free(dir);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (f == NULL)
+        return 0;
+    char line[64];
+    unsigned use = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        for (size_t i = 0; i < N_SPECIAL; i++)
+            if (line[0] == '\\' && strcasecmp(line + 1, special_use[i].name) == 0)
+                use |= special_use[i].attr;
+    }
+    fclose(f);
+    return use;
+}
+
+int maildir_set_special_use(struct store *s, const char *name, unsigned use)
+{
+    char *dir = maildir_folder_dir(s, name);
+    if (dir == NULL)
+        return EINVAL;
+    int rc = maildir_exists(dir) ? 0 : ENOENT;
+    char *path = xasprintf("%s/" SPECIAL_USE_FILE, dir);
+    char *tmp = xasprintf("%s.tmp", path);
+    if (rc == 0 && use == 0) {
+        rc = unlink(path) == 0 || errno == ENOENT ? 0 : errno;
+    } else if (rc == 0) {
+        FILE *f = fopen(tmp, "w");
+        rc = f ? 0 : errno;
+        for (size_t i = 0; rc == 0 && i < N_SPECIAL; i++)
+            if (use & special_use[i].attr)
+                fprintf(f, "\\%s\n", special_use[i].name);
+        if (f && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+            rc = errno;
+        if (f && fclose(f) != 0 && rc == 0)
+            rc = errno;
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = errno;
+        if (rc != 0)
+            unlink(tmp);
+    }
+    free(tmp);
+    free(path);
+    free(dir);
     return rc;
 }
 

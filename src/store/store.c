@@ -18,6 +18,7 @@ static const struct store_ops maildir_ops = {
     .setup = maildir_setup,
     .list = maildir_list,
     .create = maildir_create,
+    .set_special_use = maildir_set_special_use,
     .delete_folder = maildir_delete,
     .rename = maildir_rename,
     .subscribe = maildir_subscribe,
@@ -74,6 +75,11 @@ void store_list_free(struct store_list *l)
 int store_create(struct store *s, const char *name)
 {
     return s->ops->create(s, name);
+}
+
+int store_set_special_use(struct store *s, const char *name, unsigned use)
+{
+    return s->ops->set_special_use(s, name, use);
 }
 
 int store_delete(struct store *s, const char *name)

@@ -122,7 +122,7 @@ struct store_changes {
 struct store_status {
     uint32_t messages, recent, unseen, uidnext, uidvalidity;
     uint32_t deleted; /* messages with \Deleted (STATUS DELETED, RFC 9051) */
-    uint64_t size; /* sum of RFC822.SIZE */
+    uint64_t size;    /* sum of RFC822.SIZE */
 };
 
 /* COPYUID: src[i] became dst[i] in a folder with this UIDVALIDITY. */
@@ -156,6 +156,7 @@ struct store_ops {
     int (*open_msg)(struct store_folder *f, uint32_t uid);
     int (*status)(struct store *s, const char *name, struct store_status *st);
     int (*watch_paths)(struct store *s, const char *name, char **new_r, char **cur_r);
+    int (*set_special_use)(struct store *s, const char *name, unsigned use);
 };
 
 /* The store of one user whose Maildir (INBOX) is root. Nothing is touched
@@ -175,6 +176,10 @@ void store_list_free(struct store_list *l);
 /* CREATE: also the parents that do not exist as folders are left implied
  * (\Noselect), as Dovecot's Maildir++ does. */
 int store_create(struct store *s, const char *name);
+/* CREATE-SPECIAL-USE (RFC 6154): the folder's special use (STORE_A_SENT,
+ * ... bits; 0 clears it), kept in its directory ("postern-special-use"),
+ * listed besides the one its name gives (Sent, Drafts, ...). */
+int store_set_special_use(struct store *s, const char *name, unsigned use);
 /* DELETE: the folder and its messages. A folder with children is deleted
  * all the same and remains as their \Noselect parent (as Dovecot does); a
  * \Noselect name itself fails with ENOTEMPTY; INBOX with EPERM. The

@@ -58,6 +58,7 @@ bool maildir_exists(const char *dir);
 int maildir_setup(struct store *s);
 int maildir_list(struct store *s, struct store_list *out);
 int maildir_create(struct store *s, const char *name);
+int maildir_set_special_use(struct store *s, const char *name, unsigned use);
 int maildir_delete(struct store *s, const char *name);
 int maildir_rename(struct store *s, const char *from, const char *to);
 int maildir_subscribe(struct store *s, const char *name, bool subscribe);

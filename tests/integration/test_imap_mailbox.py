@@ -497,3 +497,24 @@ def test_pop3_and_imap_on_the_same_mailbox(make_postern, workdir):
         c.close()
     finally:
         p.stop()
+
+
+def test_create_special_use(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    _, text = c.login()
+    assert b"CREATE-SPECIAL-USE" in text
+    c.ok('CREATE "Old Mail" (USE (\\Archive))')
+    untagged, _ = c.ok('LIST (SPECIAL-USE) "" "*"')
+    old = [l for l in untagged if l.endswith(b'"Old Mail"')]
+    assert old and b"\\Archive" in old[0], untagged
+    _, status, text = c.cmd('CREATE "Everything" (USE (\\All))')
+    assert status == "NO" and b"[USEATTR]" in text
+    untagged, _ = c.ok('LIST "" "Everything"')
+    assert untagged == []
+    _, status, _ = c.cmd('CREATE "X" (FROB (\\Archive))')
+    assert status == "BAD"
+    # The attribute lives with the folder: it follows a RENAME.
+    c.ok('RENAME "Old Mail" "Older Mail"')
+    untagged, _ = c.ok('LIST "" "Older Mail"')
+    assert b"\\Archive" in untagged[0]
+    c.close()
