@@ -381,6 +381,7 @@ static void fetch_work(struct imapd_job *j)
         j->more = true; /* again once this batch is out */
         return;
     }
+    store_commit(sel->f); /* \Seen set by this FETCH */
     if (a->unknown_cte)
         imapd_job_tagged(j, "NO",
                          "[UNKNOWN-CTE] A part has a transfer encoding BINARY cannot "

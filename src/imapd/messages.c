@@ -117,6 +117,9 @@ static void store_work(struct imapd_job *j)
         }
     }
     free(seqs);
+    int durable = store_commit(sel->f); /* the new flags are on disk before OK */
+    if (failed == 0)
+        failed = durable;
     if (failed)
         imapd_job_tagged(j, "NO", "%s", imapd_store_error(failed, sel->f->name));
     else

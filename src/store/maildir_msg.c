@@ -236,6 +236,7 @@ int maildir_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
             m->file = rel;
             m->flags = flags;
             m->keywords = mask;
+            f->priv->renamed = true; /* store_commit() makes it durable */
             break;
         }
         free(rel);

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "store/dotlock.h"
 #include "store/store_int.h"
 #include "util/xmalloc.h"
 
@@ -75,6 +76,17 @@ void store_list_free(struct store_list *l)
 int store_create(struct store *s, const char *name)
 {
     return s->ops->create(s, name);
+}
+
+int store_commit(struct store_folder *f)
+{
+    if (f->priv == NULL || !f->priv->renamed)
+        return 0;
+    f->priv->renamed = false;
+    char *cur = xasprintf("%s/cur", f->path);
+    int rc = fsync_dir(cur);
+    free(cur);
+    return rc;
 }
 
 int store_set_special_use(struct store *s, const char *name, unsigned use)

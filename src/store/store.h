@@ -229,6 +229,9 @@ int store_append(struct store *s, const char *name, const char *data, size_t len
  * added to it. Renames the file; the opened folder's view follows. */
 int store_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
                     const char *const *keywords, size_t n_keywords);
+/* Makes the flag changes since the last call durable (one fsync of the
+ * folder's cur/ for all of them): call it before telling the client. */
+int store_commit(struct store_folder *f);
 /* EXPUNGE: the given UIDs, or with uids NULL every \Deleted message.
  * *expunged_r (caller frees) lists what was removed, ascending. */
 int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,

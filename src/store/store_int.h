@@ -24,6 +24,7 @@ struct store_folder_priv {
     uint64_t highest_modseq;
     bool synced;      /* a sync has filled msgs */
     bool index_dirty; /* cached strings postern-index does not have yet */
+    bool renamed;     /* flag changes (renames in cur/) not yet fsynced */
 };
 
 /* Frees a message's file name and cached strings. */
