@@ -279,7 +279,10 @@ bool imapd_cmd_select(struct imapd_session *s, const struct imap_command *cmd)
     if (s->sel) {
         imapd_selected_free(s->sel);
         s->sel = NULL;
-        conn_printf(s->conn, "* OK [CLOSED] Previous folder closed\r\n");
+        /* [CLOSED] is RFC 9051's (and QRESYNC's); IMAP4rev1 clients get
+         * none, as from Dovecot. */
+        if (s->rev2)
+            conn_printf(s->conn, "* OK [CLOSED] Previous folder closed\r\n");
     }
     s->state = IMAPD_AUTHENTICATED;
     struct select_args *a = xcalloc(1, sizeof(*a));

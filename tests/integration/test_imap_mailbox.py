@@ -112,6 +112,7 @@ def test_select_fetch_store_search(srv):
     assert c.search(None, "ALL") == ("OK", [b"1 2 3"])
     assert c.search(None, "SEEN") == ("OK", [b"2"])
     assert c.search(None, "UNSEEN") == ("OK", [b"1 3"])
+    assert c.check()[0] == "OK" 
     assert c.search(None, "KEYWORD", "$Label1") == ("OK", [b"3"])
     assert c.search(None, "SUBJECT", '"hello 1"') == ("OK", [b"2"])
     assert c.search(None, "BODY", '"body line 2"') == ("OK", [b"3"])
