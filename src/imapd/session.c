@@ -232,14 +232,8 @@ static size_t op_on_raw(struct session *base, const char *data, size_t len)
     if (r == IMAP_PARSE_LITERAL)
         return take;
     s->wait = IMAPD_WAIT_COMMAND;
-    if (r == IMAP_PARSE_ERROR) {
-        /* A NUL in a literal. The rest of the command is on its way and
-         * would be read as new commands: answer, then close. */
-        const char *tag = imap_parser_tag(s->parser);
-        snprintf(s->tag, sizeof(s->tag), "%s", tag ? tag : "");
-        imapd_reply_bad(s, "%s", imap_parser_error(s->parser));
-        imapd_bye(s, "Cannot resynchronise after a bad literal");
-    }
+    if (r == IMAP_PARSE_ERROR) /* fed more than announced: cannot happen */
+        imapd_bye(s, imap_parser_error(s->parser));
     return take;
 }
 

@@ -57,6 +57,10 @@ struct imap_parser {
     size_t lit_node, lit_size, lit_left;
     bool lit_nonsync, lit_started;
     const char *error;
+    /* An error found inside a literal: the command is read to its end
+     * (its octets and the rest of its lines are on their way) and then
+     * refused with this, so the session stays in step. */
+    const char *deferred;
     bool fatal, too_big;
     struct imap_arg *tree;
     struct imap_command command;
@@ -99,7 +103,7 @@ void imap_parser_reset(struct imap_parser *p)
     p->depth = 0;
     p->lit_node = p->lit_size = p->lit_left = 0;
     p->lit_nonsync = p->lit_started = false;
-    p->error = NULL;
+    p->error = p->deferred = NULL;
     p->fatal = p->too_big = false;
     memset(&p->command, 0, sizeof(p->command));
 }
@@ -523,6 +527,8 @@ enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const char *
     }
     if (r == IMAP_PARSE_ERROR && ends_in_nonsync_literal(line, len))
         p->fatal = true;
+    if (r == IMAP_PARSE_DONE && p->deferred)
+        r = fail(p, p->deferred);
     return r;
 }
 
@@ -565,10 +571,9 @@ enum imap_parse_result imap_parser_feed_literal(struct imap_parser *p, const cha
         return fail(p, "Literals too large");
     }
     p->lit_started = true;
-    if (len > 0 && !p->nodes[p->lit_node].literal8 && memchr(data, '\0', len)) {
-        p->fatal = true; /* the rest of the literal would be read as commands */
-        return fail(p, "NUL in literal");
-    }
+    if (len > 0 && !p->nodes[p->lit_node].literal8 && memchr(data, '\0', len) &&
+        p->deferred == NULL)
+        p->deferred = "NUL in literal"; /* answered once the command is complete */
     buf_append(&p->arena, data, len);
     p->literals_len += len;
     p->lit_left -= len;

@@ -212,8 +212,9 @@ def test_line_and_literal_limits(make_postern, workdir):
         # NUL is not allowed in a literal.
         c = RawImap(p.imaps_port, p.ca, implicit_tls=True)
         c.send(b"d LOGIN {3+}\r\na\0b x\r\n")
-        line = c.line()
-        assert line.startswith(b"d BAD") or line.startswith(b"* BYE"), line
+        assert c.line() == b"d BAD NUL in literal"
+        untagged, status, _ = c.cmd("NOOP")  # and the session goes on
+        assert status == "OK"
     finally:
         p.stop()
 
@@ -266,4 +267,27 @@ def test_deep_nesting_and_huge_input_are_bad_not_fatal(srv):
     untagged, status, _ = c.cmd("UID FETCH 1:4294967295,1:4294967295 (UID)")
     assert status == "OK" and untagged == []
     untagged, _ = c.ok("NOOP")
+    c.close()
+
+
+def test_huge_and_hostile_credentials(srv):
+    """10 KB credentials, NUL, CR/LF inside literals: NO or BAD, never a
+    login, never a crash; the session goes on."""
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    big = b"x" * 10000
+    c.send(b"a LOGIN alice@example.test {%d+}\r\n%s\r\n" % (len(big), big))
+    _, status, text = c.until_tagged("a")
+    assert status == "NO" and b"AUTHENTICATIONFAILED" in text
+    pw = PASSWORDS[ALICE].encode()
+    for bad in (b"\r\n" + pw, pw + b"\r\n", b"\x00" + pw):
+        c.send(b"b LOGIN {%d+}\r\n%s {%d+}\r\n%s\r\n" % (len(ALICE), ALICE.encode(), len(bad), bad))
+        _, status, _ = c.until_tagged("b")
+        assert status in ("NO", "BAD")
+    c.send(b"c AUTHENTICATE PLAIN\r\n")
+    assert c.line() == b"+ "
+    c.send(base64.b64encode(b"\0alice@example.test\0" + big) + b"\r\n")
+    _, status, _ = c.until_tagged("c")
+    assert status in ("NO", "BAD")
+    untagged, _ = c.ok("NOOP")
+    c.login()
     c.close()
