@@ -74,10 +74,16 @@ static void job_done(void *arg)
         s->sel = j->sel;
         j->sel = NULL;
     }
-    bool idle = j->idle;
+    bool idle = j->idle, enters_idle = j->enters_idle;
     job_free(j);
     if (idle) {
         imapd_idle_job_done(s);
+        return;
+    }
+    if (enters_idle && s->state != IMAPD_LOGOUT) {
+        s->wait = IMAPD_WAIT_IDLE;
+        imapd_arm_deadline(s);
+        session_process_input(&s->base);
         return;
     }
     imapd_command_done(s);

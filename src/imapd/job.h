@@ -33,9 +33,10 @@ struct imapd_job {
     struct store *store;        /* the user's mailboxes (owned by the job) */
     struct imapd_selected *sel; /* lent by the session, or NULL */
     char tag[IMAP_TAG_MAX + 1];
-    bool uid;  /* a UID command */
-    bool more; /* work() has more to send (see above) */
-    bool idle; /* IDLE's update: not a command, the session stays in IDLE */
+    bool uid;         /* a UID command */
+    bool more;        /* work() has more to send (see above) */
+    bool idle;        /* IDLE's update: not a command, the session stays in IDLE */
+    bool enters_idle; /* set by done(): the command (IDLE) goes on, waiting for DONE */
     void (*work)(struct imapd_job *j);
     void (*done)(struct imapd_job *j);
     void (*free_args)(void *args);

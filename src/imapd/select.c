@@ -457,33 +457,62 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
         idle_update(s);
 }
 
-/* The watch belongs to the session, not to the folder, which a job may
- * hold when the session ends: an event must never outlive its session. */
-static bool watch_folder(struct imapd_session *s)
+/* IDLE starts with a job: the watch is set up and what changed since the
+ * last command is found in a worker (path lookups touch the disk); on the
+ * loop the session gets the watch and says "+ idling". The watch belongs
+ * to the session, not to the folder, which a job may hold when the
+ * session ends: an event must never outlive its session. */
+struct idle_args {
+    int fd; /* the inotify descriptor, or -1 */
+    int err;
+};
+
+static void idle_args_free(void *arg)
 {
-    struct imapd_selected *sel = s->sel;
-    if (s->watch)
-        return true;
+    struct idle_args *a = arg;
+    if (a->fd >= 0)
+        close(a->fd);
+    free(a);
+}
+
+static void idle_start_work(struct imapd_job *j)
+{
+    struct idle_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
     char *new_dir = NULL, *cur_dir = NULL;
-    if (store_watch_paths(sel->store, sel->f->name, &new_dir, &cur_dir) != 0)
-        return false;
-    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    bool ok = fd >= 0;
-    uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE;
-    ok = ok && inotify_add_watch(fd, new_dir, mask) >= 0 &&
-         inotify_add_watch(fd, cur_dir, mask) >= 0;
+    a->err = store_watch_paths(sel->store, sel->f->name, &new_dir, &cur_dir);
+    if (a->err == 0) {
+        a->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE;
+        if (a->fd < 0 || inotify_add_watch(a->fd, new_dir, mask) < 0 ||
+            inotify_add_watch(a->fd, cur_dir, mask) < 0)
+            a->err = errno;
+    }
     free(new_dir);
     free(cur_dir);
-    if (!ok) {
-        log_warn("event=imap_watch_failed client=%s error=%s", s->ip, log_q(strerror(errno)));
-        if (fd >= 0)
-            close(fd);
-        return false;
+    if (a->err) {
+        imapd_job_tagged(j, "NO", "[SERVERBUG] Cannot watch the folder for changes");
+        return;
     }
-    s->inotify_fd = fd;
-    s->watch = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_inotify, s);
+    imapd_view_update(sel, &j->out, true); /* sent after "+ idling" */
+}
+
+static void idle_start_done(struct imapd_job *j)
+{
+    struct idle_args *a = j->args;
+    struct imapd_session *s = j->s;
+    if (a->err) {
+        log_warn("event=imap_watch_failed client=%s error=%s", s->ip, log_q(strerror(a->err)));
+        return;
+    }
+    if (s->conn)
+        conn_printf(s->conn, "+ idling\r\n");
+    imapd_idle_stop(s); /* none should be left; never two */
+    s->inotify_fd = a->fd;
+    a->fd = -1;
+    s->watch = event_new(s->d->base, s->inotify_fd, EV_READ | EV_PERSIST, on_inotify, s);
     event_add(s->watch, NULL);
-    return true;
+    j->enters_idle = true;
 }
 
 bool imapd_cmd_idle(struct imapd_session *s, const struct imap_command *cmd)
@@ -492,17 +521,18 @@ bool imapd_cmd_idle(struct imapd_session *s, const struct imap_command *cmd)
         imapd_reply_bad(s, "IDLE takes no arguments");
         return true;
     }
-    if (s->sel && !watch_folder(s)) {
-        imapd_reply_tagged(s, "NO", "[SERVERBUG] Cannot watch the folder for changes");
+    if (s->sel == NULL) {
+        /* Nothing selected: nothing to watch; DONE ends it. */
+        conn_printf(s->conn, "+ idling\r\n");
+        s->wait = IMAPD_WAIT_IDLE;
+        imapd_arm_deadline(s);
         return true;
     }
-    conn_printf(s->conn, "+ idling\r\n");
-    s->wait = IMAPD_WAIT_IDLE;
-    imapd_arm_deadline(s);
-    /* What changed since the last command is reported at once. */
-    if (s->sel)
-        idle_update(s);
-    return true;
+    struct idle_args *a = xcalloc(1, sizeof(*a));
+    a->fd = -1;
+    struct imapd_job *j = imapd_job_new(s, idle_start_work, a, idle_args_free);
+    j->done = idle_start_done;
+    return imapd_job_submit(j);
 }
 
 void imapd_idle_stop(struct imapd_session *s)
