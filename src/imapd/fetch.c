@@ -161,28 +161,6 @@ static bool streamable(const struct fetch_args *a, const struct store_msg *m)
            !sec->partial;
 }
 
-/* The whole message, with CRLF line ends. */
-static bool read_message(struct store_folder *f, uint32_t uid, struct buf *out)
-{
-    int fd = store_open_msg(f, uid);
-    if (fd < 0)
-        return false;
-    struct buf raw;
-    buf_init(&raw);
-    char chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        buf_append(&raw, chunk, (size_t)n);
-    close(fd);
-    if (n < 0) {
-        buf_free(&raw);
-        return false;
-    }
-    mime_to_crlf(raw.data ? raw.data : "", raw.len, out);
-    buf_free(&raw);
-    return true;
-}
-
 static void append_literal(struct buf *out, const char *data, size_t len, bool literal8)
 {
     buf_printf(out, "%s{%zu}\r\n", literal8 ? "~" : "", len);
@@ -206,10 +184,7 @@ static bool mark_seen(struct imapd_selected *sel, struct store_msg *m)
     if (sel->read_only || (m->flags & STORE_F_SEEN))
         return false;
     const char *kw[STORE_KEYWORDS_MAX];
-    size_t n = 0;
-    for (size_t i = 0; i < STORE_KEYWORDS_MAX; i++)
-        if ((m->keywords & (1u << i)) && sel->f->keywords[i])
-            kw[n++] = sel->f->keywords[i];
+    size_t n = imapd_keyword_names(sel->f, m->keywords, kw);
     return store_set_flags(sel->f, m->uid, m->flags | STORE_F_SEEN, kw, n) == 0;
 }
 
@@ -257,7 +232,7 @@ static void fetch_one(struct imapd_job *j, size_t seq)
     buf_init(&msg);
     struct mime_part *root = NULL;
     if (need_message) {
-        if (!read_message(sel->f, v->uid, &msg)) {
+        if (!imapd_read_message(sel->f, v->uid, true, &msg)) {
             log_warn("event=imap_fetch_unreadable folder=%s uid=%u", log_q(sel->f->name),
                      (unsigned)v->uid);
             a->expunged_seen = true;
@@ -354,15 +329,10 @@ static void fetch_work(struct imapd_job *j)
     struct imapd_selected *sel = j->sel;
     if (!a->started) {
         a->started = true;
-        /* UID FETCH may report expunges; FETCH by number must not. */
-        imapd_view_update(sel, &j->out, j->uid);
         size_t n;
-        bool bad;
-        uint32_t *seqs = imapd_view_resolve(sel, &a->set, j->uid, &n, &bad);
-        if (bad) {
-            imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+        uint32_t *seqs = imapd_job_messages(j, &a->set, &n);
+        if (seqs == NULL)
             return;
-        }
         imap_seqlist_from_numbers(seqs, n, &a->seqs);
         free(seqs);
         imap_seqlist_iter_init(&a->it, &a->seqs);

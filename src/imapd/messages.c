@@ -20,17 +20,6 @@
 #include "proto/imap_seqset.h"
 #include "util/xmalloc.h"
 
-/* The keywords of m by name; returns how many. */
-static size_t keyword_names(const struct store_folder *f, uint32_t bits,
-                            const char *names[STORE_KEYWORDS_MAX])
-{
-    size_t n = 0;
-    for (size_t i = 0; i < STORE_KEYWORDS_MAX; i++)
-        if ((bits & (1u << i)) && f->keywords[i])
-            names[n++] = f->keywords[i];
-    return n;
-}
-
 /* STORE */
 
 enum store_mode { STORE_SET, STORE_ADD, STORE_REMOVE };
@@ -57,7 +46,7 @@ static size_t new_keywords(const struct store_args *a, const struct store_folder
                            const char *out[STORE_KEYWORDS_MAX * 2])
 {
     const char *have[STORE_KEYWORDS_MAX];
-    size_t n_have = a->mode == STORE_SET ? 0 : keyword_names(f, bits, have), n = 0;
+    size_t n_have = a->mode == STORE_SET ? 0 : imapd_keyword_names(f, bits, have), n = 0;
     for (size_t i = 0; i < n_have; i++) {
         bool removed = false;
         for (size_t k = 0; k < a->n_keywords && a->mode == STORE_REMOVE && !removed; k++)
@@ -80,14 +69,10 @@ static void store_work(struct imapd_job *j)
 {
     struct store_args *a = j->args;
     struct imapd_selected *sel = j->sel;
-    imapd_view_update(sel, &j->out, j->uid);
     size_t n;
-    bool bad;
-    uint32_t *seqs = imapd_view_resolve(sel, &a->set, j->uid, &n, &bad);
-    if (bad) {
-        imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+    uint32_t *seqs = imapd_job_messages(j, &a->set, &n);
+    if (seqs == NULL)
         return;
-    }
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
         struct imapd_view_msg *v = &sel->v[seqs[i] - 1];
@@ -186,14 +171,10 @@ static void copy_work(struct imapd_job *j)
 {
     struct copy_args *a = j->args;
     struct imapd_selected *sel = j->sel;
-    imapd_view_update(sel, &j->out, j->uid);
     size_t n;
-    bool bad;
-    uint32_t *seqs = imapd_view_resolve(sel, &a->set, j->uid, &n, &bad);
-    if (bad) {
-        imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+    uint32_t *seqs = imapd_job_messages(j, &a->set, &n);
+    if (seqs == NULL)
         return;
-    }
     uint32_t *uids = xcalloc(n ? n : 1, sizeof(*uids));
     for (size_t i = 0; i < n; i++)
         uids[i] = sel->v[seqs[i] - 1].uid;
@@ -292,19 +273,6 @@ static unsigned search_flags(unsigned flags, bool recent)
     return f;
 }
 
-static bool read_all(struct store_folder *f, uint32_t uid, struct buf *out)
-{
-    int fd = store_open_msg(f, uid);
-    if (fd < 0)
-        return false;
-    char chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        buf_append(out, chunk, (size_t)n);
-    close(fd);
-    return n == 0;
-}
-
 static void search_work(struct imapd_job *j)
 {
     struct search_args *a = j->args;
@@ -327,7 +295,7 @@ static void search_work(struct imapd_job *j)
         if (m == NULL)
             continue;
         const char *kw[STORE_KEYWORDS_MAX];
-        size_t n_kw = keyword_names(sel->f, m->keywords, kw);
+        size_t n_kw = imapd_keyword_names(sel->f, m->keywords, kw);
         time_t when = (time_t)m->internal_date;
         struct tm tm;
         localtime_r(&when, &tm);
@@ -342,7 +310,7 @@ static void search_work(struct imapd_job *j)
             .size = m->size,
         };
         buf_reset(&data);
-        if (content && !read_all(sel->f, v->uid, &data))
+        if (content && !imapd_read_message(sel->f, v->uid, false, &data))
             continue;
         sm.data = data.data ? data.data : "";
         sm.len = data.len;

@@ -18,6 +18,7 @@
 #include "imapd/session.h"
 #include "net/conn.h"
 #include "proto/imap_seqset.h"
+#include "proto/mime.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -112,6 +113,47 @@ uint32_t *imapd_view_resolve(const struct imapd_selected *sel, const struct imap
     }
     *n_r = n;
     return seqs;
+}
+
+size_t imapd_keyword_names(const struct store_folder *f, uint32_t bits,
+                           const char *names[STORE_KEYWORDS_MAX])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < STORE_KEYWORDS_MAX; i++)
+        if ((bits & (1u << i)) && f->keywords[i])
+            names[n++] = f->keywords[i];
+    return n;
+}
+
+uint32_t *imapd_job_messages(struct imapd_job *j, const struct imap_seqset *set, size_t *n_r)
+{
+    struct imapd_selected *sel = j->sel;
+    imapd_view_update(sel, &j->out, j->uid);
+    bool bad;
+    uint32_t *seqs = imapd_view_resolve(sel, set, j->uid, n_r, &bad);
+    if (bad)
+        imapd_job_tagged(j, "BAD", "Message number out of range (there are %zu)", sel->n);
+    return seqs;
+}
+
+bool imapd_read_message(struct store_folder *f, uint32_t uid, bool crlf, struct buf *out)
+{
+    int fd = store_open_msg(f, uid);
+    if (fd < 0)
+        return false;
+    struct buf raw;
+    buf_init(&raw);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_append(&raw, chunk, (size_t)n);
+    close(fd);
+    if (n == 0 && crlf)
+        mime_to_crlf(raw.data ? raw.data : "", raw.len, out);
+    else if (n == 0)
+        buf_append(out, raw.data ? raw.data : "", raw.len);
+    buf_free(&raw);
+    return n == 0;
 }
 
 /* The FLAGS and PERMANENTFLAGS responses when the keyword list changed. */

@@ -56,6 +56,15 @@ void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunge
  * *bad_r set when a message number is past the last one. */
 uint32_t *imapd_view_resolve(const struct imapd_selected *sel, const struct imap_seqset *set,
                              bool uid, size_t *n_r, bool *bad_r);
+/* In a job of a message command: brings the view up to date (expunges
+ * reported only for a UID command, RFC 9051 7.5.1) and resolves set.
+ * NULL after a BAD for a number past the last message. */
+uint32_t *imapd_job_messages(struct imapd_job *j, const struct imap_seqset *set, size_t *n_r);
+/* In a worker: the message's octets, with CRLF line ends when crlf. */
+bool imapd_read_message(struct store_folder *f, uint32_t uid, bool crlf, struct buf *out);
+/* The names of the folder's keywords in bits; returns how many. */
+size_t imapd_keyword_names(const struct store_folder *f, uint32_t bits,
+                           const char *names[STORE_KEYWORDS_MAX]);
 /* The view's message with this UID (binary search), or NULL. */
 struct imapd_view_msg *imapd_view_by_uid(struct imapd_selected *sel, uint32_t uid, size_t *seq_r);
 /* The flag list "(\Seen \Flagged $Label1)" of flags and keywords. */
