@@ -19,6 +19,7 @@
 #include "net/conn.h"
 #include "proto/imap_seqset.h"
 #include "proto/mime.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -141,19 +142,19 @@ bool imapd_read_message(struct store_folder *f, uint32_t uid, bool crlf, struct 
     int fd = store_open_msg(f, uid);
     if (fd < 0)
         return false;
+    if (!crlf) {
+        int rc = fd_read_all(fd, out);
+        close(fd);
+        return rc == 0;
+    }
     struct buf raw;
     buf_init(&raw);
-    char chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        buf_append(&raw, chunk, (size_t)n);
+    int rc = fd_read_all(fd, &raw);
     close(fd);
-    if (n == 0 && crlf)
+    if (rc == 0)
         mime_to_crlf(raw.data ? raw.data : "", raw.len, out);
-    else if (n == 0)
-        buf_append(out, raw.data ? raw.data : "", raw.len);
     buf_free(&raw);
-    return n == 0;
+    return rc == 0;
 }
 
 /* The FLAGS and PERMANENTFLAGS responses when the keyword list changed. */

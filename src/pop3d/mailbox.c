@@ -12,6 +12,7 @@
 
 #include "proto/pop3_msg.h"
 #include "util/log.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 /* The base name: up to the first ',' (S=, W= fields) or ':' (info). */
@@ -79,21 +80,8 @@ static int measure(int dfd, const char *name, uint64_t *size_r)
     int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return errno;
-    struct pop3_msg_counter c = {0};
-    char chunk[65536];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = errno;
-        if (n <= 0)
-            break;
-        pop3_msg_count(&c, chunk, (size_t)n);
-    }
+    int rc = fd_crlf_size(fd, size_r);
     close(fd);
-    *size_r = c.size;
     return rc;
 }
 

@@ -9,27 +9,12 @@
 
 #include "store/dotlock.h"
 #include "store/keywords.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 static int read_file(const char *path, struct buf *b)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    char chunk[4096];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = errno;
-        if (n <= 0)
-            break;
-        buf_append(b, chunk, (size_t)n);
-    }
-    close(fd);
-    return rc;
+    return file_read_all(path, 0, b);
 }
 
 int keywords_read(const char *dir, char *names[STORE_KEYWORDS_MAX])

@@ -15,6 +15,7 @@
 #include "store/maildir_name.h"
 #include "store/store_int.h"
 #include "store/uidlist.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 /* A file found in new/ or cur/. */
@@ -149,21 +150,8 @@ static int measure(const char *path, uint64_t *size_r)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return errno;
-    struct pop3_msg_counter c = {0};
-    char chunk[65536];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = errno;
-        if (n <= 0)
-            break;
-        pop3_msg_count(&c, chunk, (size_t)n);
-    }
+    int rc = fd_crlf_size(fd, size_r);
     close(fd);
-    *size_r = c.size;
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "store/maildir_name.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 void uidlist_free(struct uidlist *u)
@@ -235,18 +236,7 @@ int uidlist_read(const char *dir, struct uidlist *u)
         return errno;
     struct buf b;
     buf_init(&b);
-    int rc = 0;
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = errno;
-        if (n <= 0)
-            break;
-        buf_append(&b, chunk, (size_t)n);
-    }
+    int rc = fd_read_all(fd, &b);
     close(fd);
     if (rc == 0)
         rc = uidlist_parse(b.data ? b.data : "", b.len, u);
