@@ -165,8 +165,10 @@ static enum session_input op_input(struct session *base)
     struct imapd_session *s = imap(base);
     if (s->state == IMAPD_LOGOUT)
         return SESSION_INPUT_HOLD;
-    if (s->job || s->paced)
-        return SESSION_INPUT_BUSY; /* a job has the folder (an IDLE update) */
+    if (s->paced)
+        return SESSION_INPUT_HOLD; /* the client must read: the deadline runs */
+    if (s->job)
+        return SESSION_INPUT_BUSY; /* our work: the client waits */
     switch (s->wait) {
     case IMAPD_WAIT_LITERAL:
         return SESSION_INPUT_RAW;
@@ -250,8 +252,11 @@ static void op_too_many_errors(struct session *base)
 static void op_on_timeout(struct session *base)
 {
     struct imapd_session *s = imap(base);
-    log_info("event=imap_timeout client=%s state=%d", s->ip, (int)s->state);
-    imapd_bye(s, "Autologout; idle for too long");
+    log_info("event=imap_timeout client=%s state=%d sending=%s", s->ip, (int)s->state,
+             s->paced ? "yes" : "no");
+    /* A client that stopped reading a FETCH: nothing can be said inside
+     * its literal; the connection just ends. */
+    imapd_bye(s, s->paced ? NULL : "Autologout; idle for too long");
 }
 
 static void op_on_shutdown(struct session *base)
