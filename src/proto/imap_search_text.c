@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/digits.h"
 #include "proto/imap_search_int.h"
 
 /* The lower-case code point of cp (only where the pair is regular). */
@@ -159,28 +160,12 @@ bool search_next_field(const char *h, size_t len, size_t *pos, const char **name
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return hex_digit_value((unsigned char)c);
 }
 
 static int b64val(char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return base64_digit_value((unsigned char)c, '/');
 }
 
 enum ew_charset { EW_UTF8, EW_LATIN1 };

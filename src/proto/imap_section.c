@@ -3,6 +3,7 @@
  * item text, the part lookup, HEADER.FIELDS filtering, the partial, and the
  * BINARY decoders.
  */
+#include "proto/digits.h"
 #include "proto/imap_section.h"
 
 #include <ctype.h>
@@ -331,17 +332,7 @@ enum imap_section_status imap_section_resolve(const struct imap_section *sec, co
 
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return base64_digit_value(c, '/');
 }
 
 void imap_decode_base64(const char *s, size_t len, struct buf *out)
@@ -363,13 +354,7 @@ void imap_decode_base64(const char *s, size_t len, struct buf *out)
 
 static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return hex_digit_value((unsigned char)c);
 }
 
 void imap_decode_qp(const char *s, size_t len, struct buf *out)

@@ -7,23 +7,14 @@
 
 #include <stdint.h>
 
+#include "proto/digits.h"
 #include "util/buf.h"
 
 static const char BASE64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int base64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == ',')
-        return 63;
-    return -1;
+    return base64_digit_value(c, ',');
 }
 
 static bool is_printable_ascii(uint32_t c)

@@ -1,5 +1,6 @@
 /* The envelope in memory and its escaped, line-per-field text form on
  * disk: serializing and the strict parser (see envelope.h). */
+#include "proto/digits.h"
 #include "queue/envelope.h"
 
 #include <errno.h>
@@ -145,13 +146,7 @@ void envelope_serialize(const struct envelope *env, struct buf *out)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return hex_digit_value((unsigned char)c);
 }
 
 /* Decodes one escaped token; NULL for a malformed one. "-" decodes to NULL
