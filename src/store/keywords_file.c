@@ -63,31 +63,36 @@ int keywords_mask(const char *dir, char *names[STORE_KEYWORDS_MAX], const char *
     free(path);
     if (rc != 0)
         return rc;
-    /* Another program may have added keywords since we read the file. */
-    keywords_free(names);
-    rc = keywords_read(dir, names);
+    /* Another program may have added keywords since we read the file. kw
+     * may point into names (a message's present keywords, as STORE +FLAGS
+     * passes them), so names is replaced only once kw is read no more. */
+    char *fresh[STORE_KEYWORDS_MAX];
+    rc = keywords_read(dir, fresh);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (keywords_find(names, kw[i]) >= 0)
+        if (keywords_find(fresh, kw[i]) >= 0)
             continue;
         int free_idx = -1;
         for (int j = 0; j < STORE_KEYWORDS_MAX && free_idx < 0; j++)
-            if (names[j] == NULL)
+            if (fresh[j] == NULL)
                 free_idx = j;
         if (free_idx < 0)
             rc = ENOSPC;
         else
-            names[free_idx] = xstrdup(kw[i]);
+            fresh[free_idx] = xstrdup(kw[i]);
     }
     if (rc != 0) {
+        keywords_free(fresh);
         dotlock_release(&lock);
         return rc;
     }
     struct buf out;
     buf_init(&out);
-    keywords_format(names, &out);
+    keywords_format(fresh, &out);
     rc = dotlock_replace(&lock, out.data ? out.data : "", out.len);
     buf_free(&out);
     if (rc == 0)
-        *mask_r = known_mask(names, kw, n, &missing);
+        *mask_r = known_mask(fresh, kw, n, &missing);
+    keywords_free(names);
+    memcpy(names, fresh, sizeof(fresh));
     return rc;
 }

@@ -556,6 +556,32 @@ static void test_concurrent_sync(void **state)
     store_free(s2);
 }
 
+/* STORE +FLAGS passes a message's present keywords as pointers into
+ * f->keywords; adding a new one rereads the file under its lock, and the
+ * names passed must still be read after that (found by fuzz_imap_session). */
+static void test_keywords_from_the_folder(void **state)
+{
+    struct fixture *fx = *state;
+    uint32_t uv, uid;
+    const char *kw[] = {"Work"};
+    assert_int_equal(store_append(fx->s, "Sent", "m\n", 2, 0, kw, 1, 0, &uv, &uid), 0);
+    struct store_folder *f;
+    assert_int_equal(store_open(fx->s, "Sent", false, &f), 0);
+    assert_string_equal(f->keywords[0], "Work");
+    const char *both[] = {f->keywords[0], "Later"};
+    assert_int_equal(store_set_flags(f, uid, STORE_F_SEEN, both, 2), 0);
+    struct store_msg *m = store_msg_by_uid(f, uid);
+    assert_int_equal(m->keywords, 3);
+    assert_string_equal(f->keywords[0], "Work");
+    assert_string_equal(f->keywords[1], "Later");
+    char *p = xasprintf("%s/.Sent/dovecot-keywords", fx->root);
+    char *k = slurp(p);
+    assert_string_equal(k, "0 Work\n1 Later\n");
+    free(k);
+    free(p);
+    store_close(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +589,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flags_expunge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keywords_from_the_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_move_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_uidlist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uids_exhausted, setup, teardown),
