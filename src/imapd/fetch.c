@@ -425,7 +425,7 @@ bool imapd_cmd_fetch(struct imapd_session *s, const struct imap_command *cmd)
 {
     /* FETCH set items, or UID FETCH set items (args after the subcommand) */
     bool uid = strcmp(cmd->name, "UID") == 0;
-    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
     if (n != 2 || args[0].type != IMAP_ARG_ATOM) {
         imapd_reply_bad(s, "%sFETCH expects a message set and fetch items", uid ? "UID " : "");

@@ -114,7 +114,7 @@ static void store_work(struct imapd_job *j)
 bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
 {
     bool uid = strcmp(cmd->name, "UID") == 0;
-    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
     if (n != 3 || args[0].type != IMAP_ARG_ATOM || args[1].type != IMAP_ARG_ATOM) {
         imapd_reply_bad(s, "STORE expects a message set, FLAGS, +FLAGS or -FLAGS, and flags");
@@ -219,7 +219,7 @@ static void copy_work(struct imapd_job *j)
 bool imapd_cmd_copy(struct imapd_session *s, const struct imap_command *cmd)
 {
     bool uid = strcmp(cmd->name, "UID") == 0;
-    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
     bool move = strcasecmp(uid ? cmd->args[0].str : cmd->name, "MOVE") == 0;
     if (n != 2 || args[0].type != IMAP_ARG_ATOM) {
@@ -341,7 +341,7 @@ static void search_work(struct imapd_job *j)
 bool imapd_cmd_search(struct imapd_session *s, const struct imap_command *cmd)
 {
     bool uid = strcmp(cmd->name, "UID") == 0;
-    const struct imap_arg *args = cmd->args + (uid ? 1 : 0);
+    const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
     struct search_args *a = xcalloc(1, sizeof(*a));
     char err[256];
