@@ -505,8 +505,6 @@ void imap_sort_format_esort(struct buf *out, const char *tag, bool uid, unsigned
         buf_printf(out, " MIN %u", (unsigned)nums[0]);
     if (n > 0 && (ret & IMAP_SEARCH_RETURN_MAX))
         buf_printf(out, " MAX %u", (unsigned)nums[n - 1]);
-    if (ret & IMAP_SEARCH_RETURN_COUNT)
-        buf_printf(out, " COUNT %zu", n);
     if (n > 0 && (ret & IMAP_SEARCH_RETURN_ALL)) {
         buf_append_str(out, " ALL ");
         /* In sort order: only ascending runs (n, n+1, ...) become ranges. */
@@ -523,5 +521,7 @@ void imap_sort_format_esort(struct buf *out, const char *tag, bool uid, unsigned
             k = e + 1;
         }
     }
+    if (ret & IMAP_SEARCH_RETURN_COUNT) /* after ALL, where Dovecot 2.3.19 puts it */
+        buf_printf(out, " COUNT %zu", n);
     buf_append_str(out, "\r\n");
 }

@@ -105,7 +105,7 @@ void imap_sort_order(const struct imap_sort_spec *s, const struct imap_sort_key 
 
 /* "* SORT 2 3 1\r\n" (numbers as given, in their order). */
 void imap_sort_format_sort(struct buf *out, const uint32_t *nums, size_t n);
-/* "* ESEARCH (TAG "a") UID MIN 5 MAX 4 COUNT 3 ALL 5,3:4\r\n" for nums[0..n) in
+/* "* ESEARCH (TAG "a") UID MIN 5 MAX 4 ALL 5,3:4 COUNT 3\r\n" for nums[0..n) in
  * sort order (RFC 5267 3.2): MIN is the first in sort order and MAX the
  * last, ALL keeps the order (only ascending runs become ranges); no option
  * at all (or SAVE alone) is ALL; MIN, MAX and ALL are left out when

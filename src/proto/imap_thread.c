@@ -61,7 +61,8 @@ enum imap_search_status imap_thread_compile(const struct imap_arg *args, size_t 
 }
 
 /* The next msg-id of a field value from v[i]: "<...>" with blanks and line
- * ends taken out, comments and other text between ids skipped. *id_r is
+ * ends taken out, comments and other text between ids skipped, an id
+ * without '@' skipped too. *id_r is
  * the id (the caller frees it) or NULL at the end; returns where to go on. */
 static size_t next_msg_id(const char *v, size_t len, size_t i, char **id_r)
 {
@@ -98,7 +99,7 @@ static size_t next_msg_id(const char *v, size_t len, size_t i, char **id_r)
             if (v[p] != ' ' && v[p] != '\t' && v[p] != '\r' && v[p] != '\n')
                 id[k++] = v[p];
         id[k] = '\0';
-        if (k > 0) {
+        if (k > 0 && memchr(id, '@', k) != NULL) { /* Dovecot 2.3.19 skips ids without '@' */
             *id_r = id;
             return j + 1;
         }

@@ -332,6 +332,12 @@ static void test_esort_format(void **state)
           nums, 7, "* ESEARCH (TAG \"t\\\"1\") MIN 5 MAX 2 COUNT 7\r\n");
     esort(IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT, "a", true,
           nums, 0, "* ESEARCH (TAG \"a\") UID COUNT 0\r\n");
+    /* Dovecot 2.3.19's answer to SORT RETURN (MIN MAX ALL COUNT) (DATE) UTF-8 ALL */
+    const uint32_t dc[] = {9, 6, 4, 5, 1, 3, 2, 12, 10, 11, 7, 8};
+    esort(IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX | IMAP_SEARCH_RETURN_ALL |
+              IMAP_SEARCH_RETURN_COUNT,
+          "t3", false, dc, 12,
+          "* ESEARCH (TAG \"t3\") MIN 9 MAX 8 ALL 9,6,4:5,1,3,2,12,10:11,7:8 COUNT 12\r\n");
     const uint32_t top[] = {4294967294u, 4294967295u, 1};
     esort(IMAP_SEARCH_RETURN_ALL, NULL, false, top, 3, "* ESEARCH ALL 4294967294:4294967295,1\r\n");
 }
