@@ -25,8 +25,9 @@ bool imap_base_subject(const char *raw, size_t len, struct buf *out);
 /* Appends s[0..len) (UTF-8) in the form two strings are compared in, for
  * i;unicode-casemap (RFC 5051) as far as it goes here: the simple
  * upper-case of ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
- * letters (upper, as i;ascii-casemap does, so that "_" sorts before
- * letters as it does in Dovecot); no decomposition, other code points and
+ * letters (upper, as i;ascii-casemap does, so that "_" sorts after
+ * letters as it does in Dovecot); no decomposition (Dovecot's "Ä" sorts
+ * as "A", this one after "Z"), other code points and
  * invalid octets as they are. The result compares with strcmp(). */
 void imap_casemap(const char *s, size_t len, struct buf *out);
 

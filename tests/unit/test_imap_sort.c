@@ -309,6 +309,16 @@ static void test_order(void **state)
     sorted("(TO) UTF-8 ALL", hdrs, internal, sizes, 5, "* SORT 1 2 3 4 5\r\n"); /* all ties */
     sorted("(REVERSE TO) UTF-8 ALL", hdrs, internal, sizes, 5, "* SORT 1 2 3 4 5\r\n");
     sorted("(SIZE) UTF-8 ALL", hdrs, internal, sizes, 0, "* SORT\r\n");
+
+    /* Dovecot 2.3.19's answer to SORT (SUBJECT) UTF-8 ALL over these. */
+    const char *subjects[] = {
+        "Subject: Re: [list] Fwd: Re: hello (fwd)\r\n",
+        "Subject: =?UTF-8?Q?Re=3A_caf=C3=A9?=\r\n",
+        "Subject: [fwd: [fwd: x] (fwd)]\r\n",
+        "Subject: _under\r\n",
+        "Subject: Hello\r\n",
+    };
+    sorted("(SUBJECT) UTF-8 ALL", subjects, internal, sizes, 5, "* SORT 2 1 5 3 4\r\n");
 }
 
 static void esort(unsigned ret, const char *tag, bool uid, const uint32_t *nums, size_t n,
