@@ -64,7 +64,8 @@ void expunges_add(struct expunges *h, uint32_t uid, uint64_t modseq)
         if (r->modseq >= modseq)
             return;
         /* Split the range around uid: it alone gets the larger modseq. */
-        struct expunge_range before = {r->lo, uid - 1, r->modseq}, after = {uid + 1, r->hi, r->modseq};
+        struct expunge_range before = {r->lo, uid - 1, r->modseq},
+                             after = {uid + 1, r->hi, r->modseq};
         bool has_before = r->lo < uid, has_after = uid < r->hi;
         *r = (struct expunge_range){uid, uid, modseq};
         if (has_after)
@@ -179,8 +180,7 @@ int expunges_decode(const unsigned char *p, size_t len, struct expunges *h)
         struct expunge_range r = {(uint32_t)get(q, 4), (uint32_t)get(q + 4, 4), get(q + 8, 8)};
         const struct expunge_range *prev = i ? &h->v[i - 1] : NULL;
         if (r.lo == 0 || r.lo > r.hi || r.modseq == 0 ||
-            (prev && (prev->hi >= r.lo ||
-                      (prev->hi + 1 == r.lo && prev->modseq == r.modseq)))) {
+            (prev && (prev->hi >= r.lo || (prev->hi + 1 == r.lo && prev->modseq == r.modseq)))) {
             expunges_free(h);
             return EINVAL;
         }

@@ -34,12 +34,12 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-#define INDEX_FILE       "postern-index"
-#define INDEX_VERSION    1
-#define INDEX_NAME_MAX   4096
-#define INDEX_CACHED_MAX (16u << 20) /* one cached string */
-#define INDEX_FILE_MAX   (1u << 30)  /* a larger file is not read */
-#define INDEX_RACY_SECS  2           /* a directory changed this recently is not trusted */
+#define INDEX_FILE           "postern-index"
+#define INDEX_VERSION        1
+#define INDEX_NAME_MAX       4096
+#define INDEX_CACHED_MAX     (16u << 20) /* one cached string */
+#define INDEX_FILE_MAX       (1u << 30)  /* a larger file is not read */
+#define INDEX_RACY_SECS      2           /* a directory changed this recently is not trusted */
 #define INDEX_BLOCK_EXPUNGES 1
 
 /* What a directory or file looked like; ino 0: not to be trusted. */

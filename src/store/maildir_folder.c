@@ -511,8 +511,8 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
     if (rc == 0) {
         /* Still under the lock, and before the uidlist is in place: an
          * index that names a uidlist not there yet is merely not used. */
-        struct folder_index out = {u.uidvalidity, u.nextuid, f->highest_modseq, now, msgs, n,
-                                   f->priv->expunged};
+        struct folder_index out = {u.uidvalidity, u.nextuid, f->highest_modseq, now,
+                                   msgs,          n,         f->priv->expunged};
         if (index_write(f->path, &out) == 0) {
             f->priv->index_dirty = false;
             take_index_stamp(f->path, &f->priv->index_seen);

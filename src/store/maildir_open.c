@@ -65,7 +65,7 @@ static void save_cache(struct store_folder *f)
             highest = f->priv->expunged.v[i].modseq;
     /* Every value in it must be on disk in postern-modseq first. */
     if (maildir_modseq_flush(f) == 0) {
-        struct folder_index ix = {f->uidvalidity, f->uidnext, highest, f->priv->stamps,
+        struct folder_index ix = {f->uidvalidity, f->uidnext, highest,          f->priv->stamps,
                                   f->msgs,        f->n,       f->priv->expunged};
         index_write(f->path, &ix);
     }

@@ -25,8 +25,7 @@ void modseq_format(uint64_t v, char out[44])
 
 bool modseq_parse(const char *line, size_t len, uint64_t *v_r)
 {
-    if (len != MODSEQ_LINE || memcmp(line, "PMS1 ", 5) != 0 || line[25] != ' ' ||
-        line[42] != '\n')
+    if (len != MODSEQ_LINE || memcmp(line, "PMS1 ", 5) != 0 || line[25] != ' ' || line[42] != '\n')
         return false;
     uint64_t v = 0;
     for (int i = 5; i < 25; i++) {

@@ -122,9 +122,9 @@ struct store_changes {
 
 struct store_status {
     uint32_t messages, recent, unseen, uidnext, uidvalidity;
-    uint32_t deleted; /* messages with \Deleted (STATUS DELETED, RFC 9051) */
+    uint32_t deleted;        /* messages with \Deleted (STATUS DELETED, RFC 9051) */
     uint64_t highest_modseq; /* STATUS HIGHESTMODSEQ: no change yet seen is above it */
-    uint64_t size;    /* sum of RFC822.SIZE */
+    uint64_t size;           /* sum of RFC822.SIZE */
 };
 
 /* COPYUID: src[i] became dst[i] in a folder with this UIDVALIDITY. */

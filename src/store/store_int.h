@@ -21,14 +21,14 @@ struct store {
 
 /* What the Maildir backend keeps about an opened folder. */
 struct store_folder_priv {
-    struct index_stamps stamps; /* cur/, new/, uidlist as the last sync saw them */
+    struct index_stamps stamps;    /* cur/, new/, uidlist as the last sync saw them */
     struct index_stamp index_seen; /* postern-index as this view last read or wrote it */
     struct expunges expunged;      /* the expunge history as this view knows it */
     int modseq_fd;                 /* postern-modseq, or -1 not opened yet */
     bool modseq_unsynced;          /* a value written to it not fdatasync'ed yet */
-    bool synced;      /* a sync has filled msgs */
-    bool index_dirty; /* cached strings postern-index does not have yet */
-    bool renamed;     /* flag changes (renames in cur/) not yet fsynced */
+    bool synced;                   /* a sync has filled msgs */
+    bool index_dirty;              /* cached strings postern-index does not have yet */
+    bool renamed;                  /* flag changes (renames in cur/) not yet fsynced */
 };
 
 /* Modification sequences (maildir_modseq.c, see store.h and modseq.h).
