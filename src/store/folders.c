@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "store/dotlock.h"
+#include "store/modseq.h"
 #include "store/store_int.h"
 #include "util/xmalloc.h"
 
@@ -49,6 +50,8 @@ static int make_maildir(const char *dir, bool folder)
             close(fd);
         free(p);
     }
+    if (rc == 0)
+        rc = modseq_init_new(dir);
     if (rc == 0)
         rc = fsync_dir(dir);
     if (rc == 0)

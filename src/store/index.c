@@ -43,6 +43,7 @@ void index_free(struct folder_index *ix)
             free(ix->msgs[i].cache[k]);
     }
     free(ix->msgs);
+    expunges_free(&ix->expunged);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -111,7 +112,14 @@ void index_format(const struct folder_index *ix, struct buf *out)
             buf_append(out, m->cache[k], clen);
         }
     }
-    put32(out, 0); /* no blocks yet */
+    put32(out, 1);
+    struct buf blk;
+    buf_init(&blk);
+    expunges_encode(&ix->expunged, &blk);
+    put32(out, INDEX_BLOCK_EXPUNGES);
+    put32(out, (uint32_t)blk.len);
+    buf_append(out, blk.data, blk.len);
+    buf_free(&blk);
     put64(out, index_checksum(out->data + start, out->len - start));
 }
 
@@ -233,13 +241,19 @@ int index_parse(const char *data, size_t len, struct folder_index *ix)
     if (ok && ix->n && ix->uidnext != 0 && ix->msgs[ix->n - 1].uid >= ix->uidnext)
         ok = false;
     uint32_t nblocks = ok ? get32(&r) : 0;
+    bool have_expunges = false;
     for (uint32_t i = 0; ok && !r.bad && i < nblocks; i++) {
-        get32(&r); /* the type: none is known yet */
+        uint32_t type = get32(&r);
         uint32_t blen = get32(&r);
-        if (r.bad || (size_t)(r.end - r.p) < blen)
+        if (r.bad || (size_t)(r.end - r.p) < blen) {
             ok = false;
-        else
-            r.p += blen;
+            break;
+        }
+        if (type == INDEX_BLOCK_EXPUNGES) {
+            ok = !have_expunges && expunges_decode(r.p, blen, &ix->expunged) == 0;
+            have_expunges = true;
+        }
+        r.p += blen;
     }
     if (!ok || r.bad || r.p != r.end) {
         index_free(ix);

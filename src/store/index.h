@@ -17,9 +17,9 @@
  *           u64 modseq u64 RFC822.SIZE u64 file size i64 internal date
  *           file name ("cur/..." or "new/...")
  *           u32 cached count, then each: u32 field u32 length octets
- *   blocks  u32 count, then each: u32 type u32 length octets (room for
- *           what CONDSTORE/QRESYNC add, e.g. expunged UIDs with their
- *           modseq; a reader skips the types it does not know)
+ *   blocks  u32 count, then each: u32 type u32 length octets; a reader
+ *           skips the types it does not know. Type 1 (INDEX_BLOCK_EXPUNGES,
+ *           at most once): the expunge history (store/expunges.h)
  *   trailer u64 FNV-1a of everything before it
  * Parse and format are pure; index_read / index_write do I/O.
  */
@@ -30,15 +30,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/expunges.h"
 #include "store/store.h"
 #include "util/buf.h"
 
-#define INDEX_FILE       "postern-index"
-#define INDEX_VERSION    1
-#define INDEX_NAME_MAX   4096
-#define INDEX_CACHED_MAX (16u << 20) /* one cached string */
-#define INDEX_FILE_MAX   (1u << 30)  /* a larger file is not read */
-#define INDEX_RACY_SECS  2           /* a directory changed this recently is not trusted */
+#define INDEX_FILE           "postern-index"
+#define INDEX_VERSION        1
+#define INDEX_NAME_MAX       4096
+#define INDEX_CACHED_MAX     (16u << 20) /* one cached string */
+#define INDEX_FILE_MAX       (1u << 30)  /* a larger file is not read */
+#define INDEX_RACY_SECS      2           /* a directory changed this recently is not trusted */
+#define INDEX_BLOCK_EXPUNGES 1
 
 /* What a directory or file looked like; ino 0: not to be trusted. */
 struct index_stamp {
@@ -56,6 +58,7 @@ struct folder_index {
     struct index_stamps stamps;
     struct store_msg *msgs; /* ascending UIDs; recent is not kept */
     size_t n;
+    struct expunges expunged; /* QRESYNC's history */
 };
 
 /* 0, or EINVAL for anything not exactly a version-1 index (then it is

@@ -374,22 +374,41 @@ static int install(struct store_folder *f, struct store_msg *msgs, size_t n, uin
 }
 
 /* First open: the index is the folder when new/, cur/ and the uidlist are
- * as it saw them (and, for SELECT, nothing waits in new/ to be moved). */
+ * as it saw them (and, for SELECT, nothing waits in new/ to be moved), and
+ * postern-modseq vouches for its modseqs. */
 static bool from_index(struct store_folder *f, struct folder_index *ix,
                        const struct index_stamps *now, int *rc)
 {
     uint32_t uidvalidity;
     if (!index_stamps_same(now, &ix->stamps) ||
-        uidlist_read_uidvalidity(f->path, &uidvalidity) != 0 || uidvalidity != ix->uidvalidity)
+        uidlist_read_uidvalidity(f->path, &uidvalidity) != 0 || uidvalidity != ix->uidvalidity ||
+        ix->highest_modseq == 0 || ix->expunged.since == 0)
         return false;
-    for (size_t i = 0; !f->read_only && i < ix->n; i++)
-        if (ix->msgs[i].recent)
+    for (size_t i = 0; i < ix->n; i++)
+        if ((!f->read_only && ix->msgs[i].recent) || ix->msgs[i].modseq == 0)
             return false;
-    f->priv->highest_modseq = ix->highest_modseq;
+    uint64_t base;
+    bool trusted;
+    if (maildir_modseq_begin(f, false, &base, &trusted) != 0)
+        return false;
+    maildir_modseq_end(f, base, base, false);
+    if (!trusted)
+        return false;
+    f->highest_modseq = ix->highest_modseq;
+    expunges_free(&f->priv->expunged);
+    f->priv->expunged = ix->expunged;
+    memset(&ix->expunged, 0, sizeof(ix->expunged));
     *rc = install(f, ix->msgs, ix->n, ix->uidvalidity, ix->uidnext, now, NULL);
     ix->msgs = NULL;
     ix->n = 0;
     return true;
+}
+
+static void take_index_stamp(const char *dir, struct index_stamp *st)
+{
+    char *p = xasprintf("%s/" INDEX_FILE, dir);
+    index_stamp_take(p, false, st); /* rewritten by rename: a new inode each time */
+    free(p);
 }
 
 int maildir_sync(struct store_folder *f, struct store_changes *changes)
@@ -412,16 +431,25 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
         return rc;
     take_stamps(f->path, &now);
     struct folder_index ix = {0};
-    if (!f->priv->synced && index_read(f->path, &ix) == 0) {
-        if (from_index(f, &ix, &now, &rc)) {
-            dotlock_release(&lock);
-            return rc;
-        }
-        f->priv->highest_modseq = ix.highest_modseq;
+    /* The index again when another session wrote it since: its modseqs
+     * and expunge history are merged in. */
+    struct index_stamp ixst;
+    take_index_stamp(f->path, &ixst);
+    bool ix_ok = false;
+    if (!f->priv->synced || !index_stamp_same(&ixst, &f->priv->index_seen)) {
+        ix_ok = index_read(f->path, &ix) == 0;
+        f->priv->index_seen = ixst;
+    }
+    if (!f->priv->synced && ix_ok && from_index(f, &ix, &now, &rc)) {
+        index_free(&ix);
+        dotlock_release(&lock);
+        return rc;
     }
     struct uidlist u;
     bool changed = false;
     rc = uidlist_read(f->path, &u);
+    /* No modseq can have been given in a folder without UIDs yet. */
+    bool fresh_ok = rc == ENOENT;
     if (rc == ENOENT || rc == EINVAL) {
         /* None yet, or damaged: a new one, and UIDs start again under a
          * new UIDVALIDITY, which tells clients to forget theirs. */
@@ -478,12 +506,17 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
                 (struct index_stamp){(int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec,
                                      (uint64_t)sb.st_ino, (uint64_t)sb.st_size};
     }
+    if (rc == 0)
+        rc = maildir_modseq_assign(f, msgs, n, u.uidvalidity, ix_ok ? &ix : NULL, fresh_ok);
     if (rc == 0) {
         /* Still under the lock, and before the uidlist is in place: an
          * index that names a uidlist not there yet is merely not used. */
-        struct folder_index out = {u.uidvalidity, u.nextuid, f->priv->highest_modseq, now, msgs, n};
-        if (index_write(f->path, &out) == 0)
+        struct folder_index out = {u.uidvalidity, u.nextuid, f->highest_modseq, now,
+                                   msgs,          n,         f->priv->expunged};
+        if (index_write(f->path, &out) == 0) {
             f->priv->index_dirty = false;
+            take_index_stamp(f->path, &f->priv->index_seen);
+        }
     }
     if (changed && rc == 0)
         rc = dotlock_commit(&lock);

@@ -212,8 +212,66 @@ static int relocate(const struct store_folder *f, struct store_msg *m)
     return ENOENT;
 }
 
-int maildir_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
-                      const char *const *keywords, size_t n_keywords)
+/* Renames m's file to carry flags and mask; ENOENT once relocated when
+ * another program renamed it (with unchanged, that is a change: *modified_r
+ * instead). The modseq lock is held across the rename, so that a value
+ * given later is given after this change is in place. */
+static int rename_flags(struct store_folder *f, struct store_msg *m, unsigned flags, uint32_t mask,
+                        const uint64_t *unchanged, bool *modified_r)
+{
+    uint64_t base;
+    bool trusted;
+    int rc = maildir_modseq_begin(f, false, &base, &trusted);
+    if (rc != 0)
+        return rc;
+    if (unchanged && m->modseq > *unchanged) {
+        *modified_r = true;
+        return maildir_modseq_end(f, base, base, false);
+    }
+    bool done = false;
+    for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
+        char *name = maildir_name_with_flags(strchr(m->file, '/') + 1, flags, mask);
+        char *rel = xasprintf("cur/%s", name);
+        free(name);
+        char *from = xasprintf("%s/%s", f->path, m->file);
+        char *to = xasprintf("%s/%s", f->path, rel);
+        bool same = strcmp(from, to) == 0;
+        rc = same || rename(from, to) == 0 ? 0 : errno;
+        free(from);
+        free(to);
+        if (rc == 0) {
+            /* The same name: nothing changes, no modseq is used. */
+            done = !same || m->flags != flags || m->keywords != mask;
+            free(m->file);
+            m->file = rel;
+            m->flags = flags;
+            m->keywords = mask;
+            break;
+        }
+        free(rel);
+        if (rc == ENOENT && unchanged) {
+            *modified_r = true; /* changed by another program since this view */
+            rc = 0;
+            break;
+        }
+        if (rc == ENOENT && attempt == 0)
+            rc = relocate(f, m);
+    }
+    uint64_t value = done ? maildir_modseq_next(f, base) : base;
+    int erc = maildir_modseq_end(f, base, value, false);
+    if (done) {
+        m->modseq = value;
+        if (value > f->highest_modseq)
+            f->highest_modseq = value;
+        f->priv->renamed = true; /* store_commit() makes it durable */
+        f->priv->index_dirty = true;
+    }
+    return rc ? rc : erc;
+}
+
+int maildir_set_flags_cond(struct store_folder *f, uint32_t uid, unsigned flags,
+                           const char *const *keywords, size_t n_keywords,
+                           const uint64_t *unchanged, bool *modified_r)
 {
     if (f->read_only)
         return EROFS;
@@ -222,28 +280,14 @@ int maildir_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
         return ENOENT;
     uint32_t mask;
     int rc = keywords_mask(f->path, f->keywords, keywords, n_keywords, &mask);
-    for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
-        char *name = maildir_name_with_flags(strchr(m->file, '/') + 1, flags, mask);
-        char *rel = xasprintf("cur/%s", name);
-        free(name);
-        char *from = xasprintf("%s/%s", f->path, m->file);
-        char *to = xasprintf("%s/%s", f->path, rel);
-        rc = strcmp(from, to) == 0 || rename(from, to) == 0 ? 0 : errno;
-        free(from);
-        free(to);
-        if (rc == 0) {
-            free(m->file);
-            m->file = rel;
-            m->flags = flags;
-            m->keywords = mask;
-            f->priv->renamed = true; /* store_commit() makes it durable */
-            break;
-        }
-        free(rel);
-        if (rc == ENOENT && attempt == 0)
-            rc = relocate(f, m);
-    }
-    return rc;
+    return rc ? rc : rename_flags(f, m, flags, mask, unchanged, modified_r);
+}
+
+int maildir_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
+                      const char *const *keywords, size_t n_keywords)
+{
+    bool modified = false;
+    return maildir_set_flags_cond(f, uid, flags, keywords, n_keywords, NULL, &modified);
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -278,6 +322,15 @@ int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint
         free(set);
         return rc;
     }
+    uint64_t base;
+    bool trusted;
+    rc = maildir_modseq_begin(f, false, &base, &trusted);
+    if (rc != 0) {
+        dotlock_release(&lock);
+        free(set);
+        return rc;
+    }
+    uint64_t value = maildir_modseq_next(f, base);
     struct uidlist u;
     int urc = uidlist_read(f->path, &u);
     uint32_t *gone = xcalloc(f->n + 1, sizeof(*gone));
@@ -298,6 +351,7 @@ int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint
         }
         if (target && (e == 0 || e == ENOENT)) {
             gone[ngone++] = m->uid;
+            expunges_add(&f->priv->expunged, m->uid, value);
             store_msg_clear(m);
             if (urc == 0) {
                 struct uidlist_rec *r = uidlist_find_uid(&u, m->uid);
@@ -311,6 +365,15 @@ int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint
         f->msgs[o++] = *m;
     }
     f->n = o;
+    /* The counter on disk before the expunge is (the fsync of cur/). */
+    int mrc = maildir_modseq_end(f, base, ngone ? value : base, ngone > 0);
+    if (ngone) {
+        f->highest_modseq = value;
+        f->priv->index_dirty = true;
+        expunges_limit(&f->priv->expunged, maildir_expunge_cap(f));
+    }
+    if (rc == 0)
+        rc = mrc;
     if (urc == 0) {
         struct buf out;
         buf_init(&out);

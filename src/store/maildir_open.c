@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/dotlock.h"
 #include "store/index.h"
@@ -25,6 +26,7 @@ int maildir_open(struct store *s, const char *name, bool read_only, struct store
     f->path = dir;
     f->read_only = read_only;
     f->priv = xcalloc(1, sizeof(*f->priv));
+    f->priv->modseq_fd = -1;
     int rc = maildir_sync(f, NULL);
     if (rc != 0) {
         maildir_close(f);
@@ -45,9 +47,28 @@ static void save_cache(struct store_folder *f)
     free(ulpath);
     if (rc != 0)
         return; /* only a cache: the strings are made again when asked for */
-    struct folder_index ix = {f->uidvalidity,  f->uidnext, f->priv->highest_modseq,
-                              f->priv->stamps, f->msgs,    f->n};
-    index_write(f->path, &ix);
+    /* Another session's index since: its expunge history is kept (an
+     * expunge it alone recorded must not be forgotten). */
+    struct index_stamp now;
+    char *ipath = xasprintf("%s/" INDEX_FILE, f->path);
+    index_stamp_take(ipath, false, &now);
+    free(ipath);
+    struct folder_index disk;
+    if (!index_stamp_same(&now, &f->priv->index_seen) && index_read(f->path, &disk) == 0) {
+        if (disk.uidvalidity == f->uidvalidity)
+            expunges_merge(&f->priv->expunged, &disk.expunged);
+        index_free(&disk);
+    }
+    uint64_t highest = f->highest_modseq;
+    for (size_t i = 0; i < f->priv->expunged.n; i++)
+        if (f->priv->expunged.v[i].modseq > highest)
+            highest = f->priv->expunged.v[i].modseq;
+    /* Every value in it must be on disk in postern-modseq first. */
+    if (maildir_modseq_flush(f) == 0) {
+        struct folder_index ix = {f->uidvalidity, f->uidnext, highest,          f->priv->stamps,
+                                  f->msgs,        f->n,       f->priv->expunged};
+        index_write(f->path, &ix);
+    }
     dotlock_release(&lock);
 }
 
@@ -59,6 +80,11 @@ void maildir_close(struct store_folder *f)
         store_msg_clear(&f->msgs[i]);
     free(f->msgs);
     keywords_free(f->keywords);
+    if (f->priv) {
+        if (f->priv->modseq_fd >= 0)
+            close(f->priv->modseq_fd);
+        expunges_free(&f->priv->expunged);
+    }
     free(f->priv);
     free(f->name);
     free(f->path);

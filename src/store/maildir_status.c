@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include "store/maildir_name.h"
+#include "store/index.h"
+#include "store/modseq.h"
 #include "store/store_int.h"
 #include "store/uidlist.h"
 #include "util/xmalloc.h"
@@ -66,6 +68,41 @@ static void count_dir(const char *dir, const char *sub, const struct stem *known
     free(path);
 }
 
+/* HIGHESTMODSEQ: postern-modseq's when the folder is as postern-index saw
+ * it (no change waits for a modseq); else a read-only sync gives the
+ * waiting changes theirs. */
+static int status_highest(struct store *s, const char *name, const char *dir, uint64_t *v_r)
+{
+    struct folder_index ix;
+    struct index_stamps now;
+    char *p = xasprintf("%s/cur", dir);
+    index_stamp_take(p, true, &now.cur);
+    free(p);
+    p = xasprintf("%s/new", dir);
+    index_stamp_take(p, true, &now.new_);
+    free(p);
+    p = xasprintf("%s/dovecot-uidlist", dir);
+    index_stamp_take(p, false, &now.uidlist);
+    free(p);
+    uint64_t counter = modseq_peek(dir);
+    if (index_read(dir, &ix) == 0) {
+        bool same = index_stamps_same(&now, &ix.stamps) && counter >= ix.highest_modseq &&
+                    ix.highest_modseq > 0;
+        index_free(&ix);
+        if (same) {
+            *v_r = counter;
+            return 0;
+        }
+    }
+    struct store_folder *f;
+    int rc = store_open(s, name, true, &f);
+    if (rc != 0)
+        return rc;
+    *v_r = f->highest_modseq;
+    store_close(f);
+    return 0;
+}
+
 int maildir_status(struct store *s, const char *name, struct store_status *st)
 {
     memset(st, 0, sizeof(*st));
@@ -95,6 +132,7 @@ int maildir_status(struct store *s, const char *name, struct store_status *st)
         }
         st->uidnext = f->uidnext;
         st->uidvalidity = f->uidvalidity;
+        st->highest_modseq = f->highest_modseq;
         store_close(f);
         return 0;
     }
@@ -120,6 +158,7 @@ int maildir_status(struct store *s, const char *name, struct store_status *st)
     st->uidnext = u.nextuid + unknown; /* what the next sync will give */
     free(known);
     uidlist_free(&u);
+    rc = status_highest(s, name, dir, &st->highest_modseq);
     free(dir);
-    return 0;
+    return rc;
 }

@@ -28,6 +28,7 @@ static const struct store_ops maildir_ops = {
     .close = maildir_close,
     .append = maildir_append,
     .set_flags = maildir_set_flags,
+    .set_flags_cond = maildir_set_flags_cond,
     .expunge = maildir_expunge,
     .copy = maildir_copy,
     .open_msg = maildir_open_msg,
@@ -80,7 +81,14 @@ int store_create(struct store *s, const char *name)
 
 int store_commit(struct store_folder *f)
 {
-    if (f->priv == NULL || !f->priv->renamed)
+    if (f->priv == NULL)
+        return 0;
+    /* The counter first: a rename on disk must not have a modseq that is
+     * not (see store.h). */
+    int mrc = maildir_modseq_flush(f);
+    if (mrc != 0)
+        return mrc;
+    if (!f->priv->renamed)
         return 0;
     f->priv->renamed = false;
     char *cur = xasprintf("%s/cur", f->path);

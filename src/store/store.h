@@ -83,7 +83,7 @@ enum store_cache_field {
 
 struct store_msg {
     uint32_t uid;
-    uint64_t modseq;            /* CONDSTORE's; 0 until it is implemented */
+    uint64_t modseq;            /* CONDSTORE's (RFC 7162): >= 1, see below */
     char *file;                 /* relative to the folder: "cur/BASE,S=..:2,FS" or "new/BASE" */
     unsigned flags;             /* enum store_flag */
     uint32_t keywords;          /* bit i: the folder's keyword i (dovecot-keywords) */
@@ -106,6 +106,7 @@ struct store_folder {
     struct store_msg *msgs;
     size_t n;
     char *keywords[STORE_KEYWORDS_MAX]; /* index -> name; NULL unused */
+    uint64_t highest_modseq;            /* HIGHESTMODSEQ of this view (see below) */
     struct store_folder_priv *priv;     /* the backend's own */
 };
 
@@ -121,8 +122,9 @@ struct store_changes {
 
 struct store_status {
     uint32_t messages, recent, unseen, uidnext, uidvalidity;
-    uint32_t deleted; /* messages with \Deleted (STATUS DELETED, RFC 9051) */
-    uint64_t size;    /* sum of RFC822.SIZE */
+    uint32_t deleted;        /* messages with \Deleted (STATUS DELETED, RFC 9051) */
+    uint64_t highest_modseq; /* STATUS HIGHESTMODSEQ: no change yet seen is above it */
+    uint64_t size;           /* sum of RFC822.SIZE */
 };
 
 /* COPYUID: src[i] became dst[i] in a folder with this UIDVALIDITY. */
@@ -149,6 +151,9 @@ struct store_ops {
                   uint32_t *uidvalidity_r, uint32_t *uid_r);
     int (*set_flags)(struct store_folder *f, uint32_t uid, unsigned flags,
                      const char *const *keywords, size_t n_keywords);
+    int (*set_flags_cond)(struct store_folder *f, uint32_t uid, unsigned flags,
+                          const char *const *keywords, size_t n_keywords,
+                          const uint64_t *unchangedsince, bool *modified_r);
     int (*expunge)(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
                    size_t *n_expunged_r);
     int (*copy)(struct store_folder *f, const uint32_t *uids, size_t n, const char *dest, bool move,
@@ -226,14 +231,17 @@ int store_append(struct store *s, const char *name, const char *data, size_t len
                  uint32_t *uidvalidity_r, uint32_t *uid_r);
 /* STORE: sets the message's flags and keywords to exactly these (the
  * caller works out +FLAGS/-FLAGS). A keyword not in dovecot-keywords yet is
- * added to it. Renames the file; the opened folder's view follows. */
+ * added to it. Renames the file; the opened folder's view follows, and the
+ * message gets a new modseq (none when its flags already were these). */
 int store_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
                     const char *const *keywords, size_t n_keywords);
-/* Makes the flag changes since the last call durable (one fsync of the
- * folder's cur/ for all of them): call it before telling the client. */
+/* Makes the flag changes since the last call durable (one fdatasync of
+ * postern-modseq, then one fsync of the folder's cur/ for all of them):
+ * call it before telling the client. */
 int store_commit(struct store_folder *f);
 /* EXPUNGE: the given UIDs, or with uids NULL every \Deleted message.
- * *expunged_r (caller frees) lists what was removed, ascending. */
+ * *expunged_r (caller frees) lists what was removed, ascending; they share
+ * one new modseq, in the expunge history. Durable when it returns. */
 int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
                   size_t *n_expunged_r);
 /* COPY or MOVE of these UIDs into folder dest (hard links when possible).
@@ -251,6 +259,79 @@ int store_status(struct store *s, const char *name, struct store_status *st);
 /* The directories to watch (inotify) for changes to folder name: new/ and
  * cur/. Caller frees both. */
 int store_watch_paths(struct store *s, const char *name, char **new_r, char **cur_r);
+
+/* ---- CONDSTORE and QRESYNC (RFC 7162) ----
+ *
+ * Every change in a folder gets a modification sequence (modseq): a new
+ * message (delivered by another program, appended, copied or moved in),
+ * a flag or keyword change (store_set_flags, or another program's rename
+ * found by a sync), an expunge (store_expunge, or a file found gone). A
+ * change takes the folder's highest modseq + 1; the changes one sync finds
+ * share one value. The counter lives in postern-modseq beside the folder
+ * (store/modseq.h), not in dovecot-uidlist (Dovecot keeps its modseqs in
+ * its own index files and is not told about ours) and not only in
+ * postern-index (a cache). It is on disk (fdatasync) before store_commit()
+ * or store_expunge() returns and before any postern-index naming a value is
+ * written, so after a crash it is at least every modseq a client was told.
+ *
+ * Rebuild: postern-index lost or damaged, the messages' own modseqs cannot
+ * be proved: every message gets counter + 1 (above anything a client saw)
+ * and the expunge history is complete only from there on. If
+ * postern-modseq is lost or damaged too (and the folder is not new), the
+ * new base is the larger of what the index said and the clock in
+ * microseconds since 1970 (a value no counter reaches: one step a change),
+ * so the highest modseq never goes back. UIDVALIDITY is never changed for
+ * this. Known limit: after a crash that lost postern-index's newest
+ * version, a message whose flags went A -> B -> A since that version keeps
+ * its older modseq (still <= HIGHESTMODSEQ, and its flags are as then).
+ *
+ * Views: f->highest_modseq is the largest modseq in this view (messages,
+ * expunges it saw or made): every change at or below it is in the view.
+ * A change another session made that this view has not seen yet gets, when
+ * a sync finds it, a value above the view's highest (a fresh one if
+ * postern-index's is not). Report MODSEQ values and HIGHESTMODSEQ after
+ * store_commit() (flags) or store_expunge() returned 0.
+ */
+
+struct store_uid_range {
+    uint32_t lo, hi; /* lo <= hi */
+};
+
+/* UIDs as ascending, disjoint ranges (VANISHED's uid-set). */
+struct store_uid_ranges {
+    struct store_uid_range *v;
+    size_t n;
+};
+void store_uid_ranges_free(struct store_uid_ranges *r);
+
+/* HIGHESTMODSEQ of the opened folder's view. */
+uint64_t store_highest_modseq(const struct store_folder *f);
+/* CHANGEDSINCE: the UIDs of the view whose modseq > modseq (ascending;
+ * caller frees *uids_r; NULL with 0 when none). */
+void store_changed_since(const struct store_folder *f, uint64_t modseq, uint32_t **uids_r,
+                         size_t *n_r);
+/* VANISHED (EARLIER): the UIDs expunged after modseq, within the ranges
+ * (NULL, 0: all UIDs), into *out (caller frees). *complete_r is true when
+ * the expunge history reaches back to modseq; when it does not (history
+ * capped, or lost in a rebuild), *out is instead every UID within the ranges
+ * and below UIDNEXT that is not a message now (what a client without the
+ * history must be told: a superset) and *complete_r false. */
+void store_expunged_since(const struct store_folder *f, uint64_t modseq,
+                          const struct store_uid_range *within, size_t n_within,
+                          struct store_uid_ranges *out, bool *complete_r);
+/* The modseq the expunge history is complete from (QRESYNC can use it
+ * when the client's modseq >= this). */
+uint64_t store_expunged_complete_since(const struct store_folder *f);
+/* STORE (UNCHANGEDSINCE unchangedsince): as store_set_flags, unless the
+ * message's modseq is above unchangedsince or another program changed its
+ * file since this view: then nothing is changed and *modified_r is true
+ * (the MODIFIED response code's UID). 0 with *modified_r false: done. */
+int store_set_flags_unchanged_since(struct store_folder *f, uint32_t uid, unsigned flags,
+                                    const char *const *keywords, size_t n_keywords,
+                                    uint64_t unchangedsince, bool *modified_r);
+/* The most expunge ranges a folder's history keeps (default 100000; 0
+ * means the default), for folders opened from now on. */
+void store_set_expunge_history_cap(struct store *s, size_t cap);
 
 /* ---- pure helpers (no I/O) ---- */
 

@@ -15,17 +15,43 @@
 
 struct store {
     const struct store_ops *ops;
-    char *root; /* the Maildir: INBOX */
+    char *root;         /* the Maildir: INBOX */
+    size_t expunge_cap; /* expunge history ranges kept; 0: EXPUNGES_CAP_DEFAULT */
 };
 
 /* What the Maildir backend keeps about an opened folder. */
 struct store_folder_priv {
-    struct index_stamps stamps; /* cur/, new/, uidlist as the last sync saw them */
-    uint64_t highest_modseq;
-    bool synced;      /* a sync has filled msgs */
-    bool index_dirty; /* cached strings postern-index does not have yet */
-    bool renamed;     /* flag changes (renames in cur/) not yet fsynced */
+    struct index_stamps stamps;    /* cur/, new/, uidlist as the last sync saw them */
+    struct index_stamp index_seen; /* postern-index as this view last read or wrote it */
+    struct expunges expunged;      /* the expunge history as this view knows it */
+    int modseq_fd;                 /* postern-modseq, or -1 not opened yet */
+    bool modseq_unsynced;          /* a value written to it not fdatasync'ed yet */
+    bool synced;                   /* a sync has filled msgs */
+    bool index_dirty;              /* cached strings postern-index does not have yet */
+    bool renamed;                  /* flag changes (renames in cur/) not yet fsynced */
 };
+
+/* Modification sequences (maildir_modseq.c, see store.h and modseq.h).
+ * begin locks postern-modseq and gives the counter (*trusted_r false when
+ * it was missing or damaged: then the base is 0 with fresh_ok, a folder
+ * where no modseq can have been given, else the clock in microseconds);
+ * end writes value when above the counter read, fdatasyncs when asked (or
+ * leaves it to maildir_modseq_flush) and unlocks. */
+int maildir_modseq_begin(struct store_folder *f, bool fresh_ok, uint64_t *base_r, bool *trusted_r);
+int maildir_modseq_end(struct store_folder *f, uint64_t base, uint64_t value, bool sync);
+/* fdatasync of what end left unsynced. */
+int maildir_modseq_flush(struct store_folder *f);
+/* A sync's pass: gives msgs (the new view, under uidvalidity) their
+ * modseqs against the old view and the index ix just read (NULL: none or
+ * not to be trusted), records the expunges found in the view's history,
+ * raises f->highest_modseq; the counter is on disk when it returns 0. */
+int maildir_modseq_assign(struct store_folder *f, struct store_msg *msgs, size_t n,
+                          uint32_t uidvalidity, const struct folder_index *ix, bool fresh_ok);
+/* A one-change value (set_flags, expunge) under the lock the caller took
+ * with begin: max(counter, view) + 1. */
+uint64_t maildir_modseq_next(const struct store_folder *f, uint64_t base);
+/* The expunge history's bound for this folder. */
+size_t maildir_expunge_cap(const struct store_folder *f);
 
 /* Frees a message's file name and cached strings. */
 void store_msg_clear(struct store_msg *m);
@@ -71,6 +97,10 @@ int maildir_append(struct store *s, const char *name, const char *data, size_t l
                    uint32_t *uidvalidity_r, uint32_t *uid_r);
 int maildir_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
                       const char *const *keywords, size_t n_keywords);
+/* With unchanged: STORE UNCHANGEDSINCE *unchanged (see store.h). */
+int maildir_set_flags_cond(struct store_folder *f, uint32_t uid, unsigned flags,
+                           const char *const *keywords, size_t n_keywords,
+                           const uint64_t *unchanged, bool *modified_r);
 int maildir_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
                     size_t *n_expunged_r);
 int maildir_copy(struct store_folder *f, const uint32_t *uids, size_t n, const char *dest,

@@ -169,16 +169,18 @@ static void test_parse_refuses(void **state)
     sample(&ix);
     buf_reset(&b);
     index_format(&ix, &b);
-    size_t blocks_at = b.len - 12;
+    /* count, then the (empty) expunge history block: type, length, 12 octets */
+    size_t blocks_at = b.len - 8 - 20 - 4;
+    assert_int_equal(b.data[blocks_at], 1);
     b.len -= 8;
-    b.data[blocks_at] = 1;
+    b.data[blocks_at] = 2;
     buf_append(&b, "\x07\0\0\0\x03\0\0\0abc", 11);
     buf_append(&b, "12345678", 8);
     reseal(&b);
     assert_int_equal(index_parse(b.data, b.len, &back), 0);
     assert_int_equal(back.n, 2);
     index_free(&back);
-    b.data[blocks_at + 8] = 4; /* longer than what follows */
+    b.data[blocks_at + 4 + 20 + 4] = 4; /* longer than what follows */
     reseal(&b);
     assert_int_equal(index_parse(b.data, b.len, &back), EINVAL);
     index_free(&ix);
