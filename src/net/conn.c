@@ -55,12 +55,18 @@ size_t conn_output_pending(struct conn *c)
     return n;
 }
 
+static size_t input_mark(const struct conn *c)
+{
+    return c->input_max ? c->input_max : CONN_INPUT_MAX;
+}
+
 static void update_reading(struct conn *c)
 {
     if (c->closing || c->reported || c->bev == NULL)
         return;
     c->reading_held = conn_output_pending(c) > CONN_OUTPUT_MAX;
-    if (!c->paused && !c->reading_held) {
+    c->input_full = evbuffer_get_length(bufferevent_get_input(c->bev)) >= input_mark(c);
+    if (!c->paused && !c->reading_held && !c->input_full) {
         bufferevent_enable(c->bev, EV_READ);
         conn_deflate_kick(c); /* input may wait inflated-to-be below */
     } else
@@ -75,6 +81,21 @@ static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_inf
     struct conn *c = arg;
     if (info->n_deleted > 0 && (c->want_drained || c->closing || c->reading_held))
         event_active(c->drained, EV_WRITE, 0);
+}
+
+/* The session's input reached the mark: stop reading (libevent would call
+ * on_read again and again, from the loop, while reading stays enabled at
+ * the mark); it fell below: read again, from the loop. */
+static void on_input_level(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+    size_t len = evbuffer_get_length(buf);
+    if (info->n_added > 0 && !c->input_full && len >= input_mark(c)) {
+        c->input_full = true;
+        bufferevent_disable(c->bev, EV_READ);
+    } else if (info->n_deleted > 0 && c->input_full && len < input_mark(c)) {
+        event_active(c->drained, EV_READ, 0);
+    }
 }
 
 static void close_when_flushed(struct conn *c)
@@ -103,7 +124,7 @@ static void on_drained_event(evutil_socket_t fd, short what, void *arg)
         close_when_flushed(c);
         return;
     }
-    if (c->reading_held)
+    if (c->reading_held || c->input_full)
         update_reading(c);
     if (c->want_drained && conn_output_pending(c) <= c->drain_low) {
         c->want_drained = false;
@@ -178,7 +199,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 void conn_attach_bev(struct conn *c, struct bufferevent *bev)
 {
+    if (c->bev) /* the old top's input now feeds the new layer */
+        evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input_level, c);
     c->bev = bev;
+    c->input_full = false;
     c->tls_reported = false;
     if (c->ssl)
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -190,6 +214,7 @@ void conn_attach_bev(struct conn *c, struct bufferevent *bev)
     /* Every layer's output is watched: after STARTTLS the socket's buffer
      * (now the layer below) keeps the watch it got first. */
     evbuffer_add_cb(bufferevent_get_output(bev), on_output_drained, c);
+    evbuffer_add_cb(bufferevent_get_input(bev), on_input_level, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -279,6 +304,7 @@ void conn_free(struct conn **cp)
     if (c->bev) {
         /* libevent finalises the buffers later: no drain may reach c then. */
         conn_deflate_detach(c);
+        evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input_level, c);
         for (struct bufferevent *b = c->bev; b; b = bufferevent_get_underlying(b))
             evbuffer_remove_cb(bufferevent_get_output(b), on_output_drained, c);
         bufferevent_free(c->bev);

@@ -32,6 +32,7 @@ struct conn {
     bool want_drained; /* conn_notify_drained() is waiting */
     bool paused;       /* by the session */
     bool reading_held; /* reading stopped: too much output pending */
+    bool input_full;   /* reading stopped: the session left its input at the mark */
     bool closing;      /* conn_close_after_write() called */
     bool reported;     /* on_close already delivered */
     bool notified;     /* TLS close_notify sent */
