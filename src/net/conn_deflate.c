@@ -178,7 +178,8 @@ static enum bufferevent_filter_result inflate_filter(struct evbuffer *src, struc
             break; /* every octet taken, every octet given */
     }
     /* Stopped for room: zlib may hold output already (a long match), with
-     * nothing left below to bring us back; the input drain does. */
+     * nothing left below to bring us back; conn.c reading again does
+     * (conn_deflate_kick). */
     if (room == 0)
         d->in_blocked = true;
     return progress ? BEV_OK : BEV_NEED_MORE;
@@ -204,14 +205,6 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     bufferevent_flush(c->bev, EV_READ, BEV_NORMAL);
     if (evbuffer_get_length(in) > before)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
-}
-
-/* The session consumed input: if inflating stopped for room, go on. */
-static void on_input_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    struct conn_deflate *d = arg;
-    if (info->n_deleted > 0 && d->in_blocked && d->resume)
-        event_active(d->resume, EV_READ, 0);
 }
 
 bool conn_start_deflate(struct conn *c)
@@ -240,7 +233,6 @@ bool conn_start_deflate(struct conn *c)
     d->bev = bev;
     d->flush = event_new(c->base, -1, 0, on_flush, c);
     d->resume = event_new(c->base, -1, 0, on_resume, c);
-    evbuffer_add_cb(bufferevent_get_input(bev), on_input_drained, d);
     c->deflate = d;
     bool tls_reported = c->tls_reported; /* the handshake is behind us */
     conn_attach_bev(c, bev);
@@ -282,7 +274,6 @@ void conn_deflate_detach(struct conn *c)
     struct conn_deflate *d = c->deflate;
     if (d == NULL)
         return;
-    evbuffer_remove_cb(bufferevent_get_input(d->bev), on_input_drained, d);
     event_free(d->flush);
     event_free(d->resume);
     d->flush = NULL;
