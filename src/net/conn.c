@@ -1,6 +1,7 @@
 /* The connection layer (see conn.h): a bufferevent (socket, or TLS over
- * one) behind the session's callbacks, with back-pressure, the output
- * drained event, the deadline, and the flush-then-close. */
+ * one, maybe deflate over those: conn_deflate.c) behind the session's
+ * callbacks, with back-pressure, the output drained event, the deadline,
+ * and the flush-then-close. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -46,12 +47,17 @@ size_t conn_output_pending(struct conn *c)
 {
     if (c->bev == NULL)
         return 0;
-    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
-    /* After STARTTLS the TLS records wait in the socket layer below. */
-    struct bufferevent *under = bufferevent_get_underlying(c->bev);
-    if (under)
-        n += evbuffer_get_length(bufferevent_get_output(under));
+    /* After STARTTLS the TLS records wait in the socket layer below; with
+     * COMPRESS the compressor holds some and the layers below the rest. */
+    size_t n = conn_deflate_held(c);
+    for (struct bufferevent *b = c->bev; b; b = bufferevent_get_underlying(b))
+        n += evbuffer_get_length(bufferevent_get_output(b));
     return n;
+}
+
+static size_t input_mark(const struct conn *c)
+{
+    return c->input_max ? c->input_max : CONN_INPUT_MAX;
 }
 
 static void update_reading(struct conn *c)
@@ -59,9 +65,11 @@ static void update_reading(struct conn *c)
     if (c->closing || c->reported || c->bev == NULL)
         return;
     c->reading_held = conn_output_pending(c) > CONN_OUTPUT_MAX;
-    if (!c->paused && !c->reading_held)
+    c->input_full = evbuffer_get_length(bufferevent_get_input(c->bev)) >= input_mark(c);
+    if (!c->paused && !c->reading_held && !c->input_full) {
         bufferevent_enable(c->bev, EV_READ);
-    else
+        conn_deflate_kick(c); /* input may wait inflated-to-be below */
+    } else
         bufferevent_disable(c->bev, EV_READ);
 }
 
@@ -73,6 +81,21 @@ static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_inf
     struct conn *c = arg;
     if (info->n_deleted > 0 && (c->want_drained || c->closing || c->reading_held))
         event_active(c->drained, EV_WRITE, 0);
+}
+
+/* The session's input reached the mark: stop reading (libevent would call
+ * on_read again and again, from the loop, while reading stays enabled at
+ * the mark); it fell below: read again, from the loop. */
+static void on_input_level(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+    size_t len = evbuffer_get_length(buf);
+    if (info->n_added > 0 && !c->input_full && len >= input_mark(c)) {
+        c->input_full = true;
+        bufferevent_disable(c->bev, EV_READ);
+    } else if (info->n_deleted > 0 && c->input_full && len < input_mark(c)) {
+        event_active(c->drained, EV_READ, 0);
+    }
 }
 
 static void close_when_flushed(struct conn *c)
@@ -101,7 +124,7 @@ static void on_drained_event(evutil_socket_t fd, short what, void *arg)
         close_when_flushed(c);
         return;
     }
-    if (c->reading_held)
+    if (c->reading_held || c->input_full)
         update_reading(c);
     if (c->want_drained && conn_output_pending(c) <= c->drain_low) {
         c->want_drained = false;
@@ -144,8 +167,13 @@ static void on_bev_event(struct bufferevent *bev, short what, void *arg)
     } else if (what & BEV_EVENT_ERROR) {
         const char *why = "I/O error";
         char tls_why[160];
-        unsigned long e = c->ssl ? bufferevent_get_openssl_error(bev) : 0;
-        if (e) {
+        unsigned long e = 0;
+        /* The TLS layer may sit below the deflate one. */
+        for (struct bufferevent *b = bev; c->ssl && b && e == 0; b = bufferevent_get_underlying(b))
+            e = bufferevent_get_openssl_error(b);
+        if (conn_deflate_error(c)) {
+            why = conn_deflate_error(c);
+        } else if (e) {
             ERR_error_string_n(e, tls_why, sizeof(tls_why));
             why = tls_why;
         } else if (c->ssl && !SSL_is_init_finished(c->ssl)) {
@@ -171,7 +199,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 void conn_attach_bev(struct conn *c, struct bufferevent *bev)
 {
+    if (c->bev) /* the old top's input now feeds the new layer */
+        evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input_level, c);
     c->bev = bev;
+    c->input_full = false;
     c->tls_reported = false;
     if (c->ssl)
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -183,6 +214,7 @@ void conn_attach_bev(struct conn *c, struct bufferevent *bev)
     /* Every layer's output is watched: after STARTTLS the socket's buffer
      * (now the layer below) keeps the watch it got first. */
     evbuffer_add_cb(bufferevent_get_output(bev), on_output_drained, c);
+    evbuffer_add_cb(bufferevent_get_input(bev), on_input_level, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -234,8 +266,8 @@ struct conn *conn_new_tls(struct event_base *base, int fd, const struct sockaddr
 
 bool conn_starttls(struct conn *c, SSL_CTX *ctx)
 {
-    if (c->ssl || c->reported)
-        return false;
+    if (c->ssl || c->reported || c->deflate)
+        return false; /* RFC 4978: TLS below COMPRESS, never above */
     /* Whatever the client sent after STARTTLS and before the handshake was
      * never protected: drop it (CVE-2011-0411, command injection). */
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -271,10 +303,10 @@ void conn_free(struct conn **cp)
     event_free(c->drained);
     if (c->bev) {
         /* libevent finalises the buffers later: no drain may reach c then. */
-        struct bufferevent *under = bufferevent_get_underlying(c->bev);
-        if (under)
-            evbuffer_remove_cb(bufferevent_get_output(under), on_output_drained, c);
-        evbuffer_remove_cb(bufferevent_get_output(c->bev), on_output_drained, c);
+        conn_deflate_detach(c);
+        evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input_level, c);
+        for (struct bufferevent *b = c->bev; b; b = bufferevent_get_underlying(b))
+            evbuffer_remove_cb(bufferevent_get_output(b), on_output_drained, c);
         bufferevent_free(c->bev);
     }
     free(c);

@@ -12,6 +12,11 @@
  * conn_notify_drained(c, low) to hear once pending falls to low; nothing
  * polls.
  *
+ * COMPRESS=DEFLATE (RFC 4978): conn_start_deflate() puts a deflate layer
+ * on top of the socket or TLS; the session goes on reading conn_input()
+ * and writing as before and sees plain text. Pending output then includes
+ * what the compressor holds until its flush after each write burst.
+ *
  * Back-pressure: reading stops while the session leaves more than
  * CONN_INPUT_MAX octets unconsumed or while the peer is not reading our
  * replies (output above CONN_OUTPUT_MAX), so no peer can grow our memory.
@@ -59,6 +64,16 @@ void conn_free(struct conn **c);
  * of the handshake over the same socket. Write the "go ahead" reply first:
  * it is flushed in plain text before any TLS record. */
 bool conn_starttls(struct conn *c, SSL_CTX *ctx);
+/* COMPRESS=DEFLATE: from now on everything written is raw-deflated
+ * (sync-flushed after each write burst) and everything read is inflated.
+ * Write the "OK" reply first: it leaves uncompressed, before the layer.
+ * Input already read after the command is taken as compressed. False
+ * when deflate is already active, the connection is closing, or a TLS
+ * handshake is still running; after it, conn_starttls() refuses (the
+ * RFC 4978 order is TLS, then COMPRESS). A corrupt stream from the peer
+ * closes the connection: on_close why = "deflate error: ...". */
+bool conn_start_deflate(struct conn *c);
+bool conn_deflate_active(const struct conn *c);
 /* The TLS session once the handshake finished, else NULL. */
 SSL *conn_tls(const struct conn *c);
 /* True once TLS was started (handshake maybe still running). */
@@ -67,7 +82,8 @@ bool conn_tls_started(const struct conn *c);
 struct evbuffer *conn_input(struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Octets written and not yet handed to the kernel, TLS layer included. */
+/* Octets written and not yet handed to the kernel, TLS layer included (and
+ * with deflate, the uncompressed octets the compressor holds). */
 size_t conn_output_pending(struct conn *c);
 /* One-shot: on_drained runs (from the loop) once conn_output_pending() is
  * at most low, at once if it already is. A later call replaces the mark. */

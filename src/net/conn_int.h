@@ -14,11 +14,13 @@
 
 struct bufferevent;
 struct event;
+struct conn_deflate;
 
 struct conn {
     struct event_base *base;
-    struct bufferevent *bev; /* the top layer: TLS filter or socket */
-    SSL *ssl;                /* owned by bev once set */
+    struct bufferevent *bev;      /* the top layer: deflate or TLS filter, or socket */
+    SSL *ssl;                     /* owned by bev once set */
+    struct conn_deflate *deflate; /* COMPRESS layer (conn_deflate.c), owned by bev */
     struct event *deadline;
     struct event *drained; /* activated when output left for the kernel */
     const struct conn_callbacks *cb;
@@ -30,6 +32,7 @@ struct conn {
     bool want_drained; /* conn_notify_drained() is waiting */
     bool paused;       /* by the session */
     bool reading_held; /* reading stopped: too much output pending */
+    bool input_full;   /* reading stopped: the session left its input at the mark */
     bool closing;      /* conn_close_after_write() called */
     bool reported;     /* on_close already delivered */
     bool notified;     /* TLS close_notify sent */
@@ -48,5 +51,14 @@ struct conn *conn_alloc(struct event_base *base, int fd, const struct sockaddr *
                         socklen_t peer_len, const struct conn_callbacks *cb, void *arg);
 /* Delivers on_close once (why: "peer closed", the TLS error, ...). */
 void conn_report_close(struct conn *c, const char *why);
+
+/* conn_deflate.c: uncompressed octets the compressor holds (not yet
+ * flushed); the layer's error text or NULL; ask it to inflate what is
+ * already buffered (reading resumed); forget the layer before the
+ * bufferevents are freed. All harmless without a deflate layer. */
+size_t conn_deflate_held(const struct conn *c);
+const char *conn_deflate_error(const struct conn *c);
+void conn_deflate_kick(struct conn *c);
+void conn_deflate_detach(struct conn *c);
 
 #endif
