@@ -196,8 +196,9 @@ static void test_authenticated_timeout_is_the_longer_one(void **state)
     /* Past the login deadline, inside the authenticated one. */
     fc_run_for(&fc, 200);
     assert_int_equal(fc.len, 0);
-    assert_string_equal(cmd("a NOOP"), "a OK NOOP completed\r\n");
+    /* t0 before the command: its deadline is armed when it is answered. */
     uint64_t t0 = fc_now_ms();
+    assert_string_equal(cmd("a NOOP"), "a OK NOOP completed\r\n");
     assert_string_equal(reply(), "* BYE Autologout; idle for too long\r\n");
     assert_true(fc_now_ms() - t0 >= 300 - FC_CLOCK_SLACK_MS);
     assert_closed();
@@ -286,9 +287,9 @@ static void test_idle_timeout_and_done(void **state)
     assert_string_equal(reply(), "+ idling\r\n");
     assert_string_equal(cmd("NOOP"), "a BAD Expected DONE to end IDLE\r\n");
     /* In IDLE the deadline is [imap] idle_timeout, not the command one. */
+    uint64_t t0 = fc_now_ms(); /* before IDLE: its deadline starts at "+ idling" */
     fc_send(&fc, "a IDLE\r\n");
     assert_string_equal(reply(), "+ idling\r\n");
-    uint64_t t0 = fc_now_ms();
     assert_string_equal(reply(), "* BYE Autologout; idle for too long\r\n");
     uint64_t waited = fc_now_ms() - t0;
     assert_true(waited >= 250 - FC_CLOCK_SLACK_MS && waited < 4000);
