@@ -14,6 +14,7 @@
 #include "imapd/messages.h"
 #include "imapd/select.h"
 #include "imapd/session.h"
+#include "imapd/sort.h"
 #include "snapshot.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -28,9 +29,10 @@ static bool cmd_uid(struct imapd_session *s, const struct imap_command *cmd)
     } subs[] = {
         {"FETCH", imapd_cmd_fetch}, {"STORE", imapd_cmd_store},   {"COPY", imapd_cmd_copy},
         {"MOVE", imapd_cmd_copy},   {"SEARCH", imapd_cmd_search}, {"EXPUNGE", imapd_cmd_expunge},
+        {"SORT", imapd_cmd_sort},   {"THREAD", imapd_cmd_sort},
     };
     if (cmd->n == 0 || cmd->args[0].type != IMAP_ARG_ATOM) {
-        imapd_reply_bad(s, "UID expects FETCH, STORE, COPY, MOVE, SEARCH or EXPUNGE");
+        imapd_reply_bad(s, "UID expects FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD or EXPUNGE");
         return true;
     }
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
@@ -67,6 +69,8 @@ static const struct imapd_command mailbox_table[] = {
     {"COPY", IMAPD_SELECTED_ONLY, 0, imapd_cmd_copy},
     {"MOVE", IMAPD_SELECTED_ONLY, 0, imapd_cmd_copy},
     {"SEARCH", IMAPD_SELECTED_ONLY, 0, imapd_cmd_search},
+    {"SORT", IMAPD_SELECTED_ONLY, 0, imapd_cmd_sort},
+    {"THREAD", IMAPD_SELECTED_ONLY, 0, imapd_cmd_sort},
     {"UID", IMAPD_SELECTED_ONLY, 0, cmd_uid},
     {NULL, 0, 0, NULL},
 };

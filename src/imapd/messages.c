@@ -273,9 +273,9 @@ static unsigned search_flags(unsigned flags, bool recent)
     return f;
 }
 
-static void search_work(struct imapd_job *j)
+size_t imapd_search_run(struct imapd_job *j, struct imap_search *search, bool want_data,
+                        imapd_match_fn each, void *arg)
 {
-    struct search_args *a = j->args;
     struct imapd_selected *sel = j->sel;
     imapd_view_update(sel, &j->out, j->uid);
     struct imap_search_mailbox mb = {
@@ -283,9 +283,8 @@ static void search_work(struct imapd_job *j)
         .uid_max = sel->n ? sel->v[sel->n - 1].uid : 0,
         .saved_uids = &sel->saved,
     };
-    imap_search_prepare(a->search, &mb);
-    bool content = imap_search_needs(a->search) != IMAP_SEARCH_NEEDS_NOTHING;
-    uint32_t *hits = xcalloc(sel->n ? sel->n : 1, sizeof(*hits));
+    imap_search_prepare(search, &mb);
+    bool content = want_data || imap_search_needs(search) != IMAP_SEARCH_NEEDS_NOTHING;
     size_t n_hits = 0;
     struct buf data;
     buf_init(&data);
@@ -314,10 +313,35 @@ static void search_work(struct imapd_job *j)
             continue;
         sm.data = data.data ? data.data : "";
         sm.len = data.len;
-        if (imap_search_match(a->search, &sm))
-            hits[n_hits++] = j->uid ? v->uid : (uint32_t)(i + 1);
+        if (imap_search_match(search, &sm)) {
+            n_hits++;
+            each(arg, &sm, m);
+        }
     }
     buf_free(&data);
+    return n_hits;
+}
+
+struct hits {
+    uint32_t *v;
+    size_t n;
+    bool uid;
+};
+
+static void add_hit(void *arg, const struct imap_search_msg *sm, const struct store_msg *m)
+{
+    struct hits *h = arg;
+    h->v[h->n++] = h->uid ? sm->uid : sm->seq;
+}
+
+static void search_work(struct imapd_job *j)
+{
+    struct search_args *a = j->args;
+    struct imapd_selected *sel = j->sel;
+    struct hits h = {.v = xcalloc(sel->n + 1, sizeof(uint32_t)), .uid = j->uid};
+    imapd_search_run(j, a->search, false, add_hit, &h);
+    uint32_t *hits = h.v;
+    size_t n_hits = h.n;
     unsigned ret = imap_search_return(a->search);
     if (ret & IMAP_SEARCH_RETURN_SAVE) {
         /* RFC 5182: the result, as UIDs, for "$" in later commands. */

@@ -74,6 +74,7 @@ void imapd_capabilities(const struct imapd_session *s, struct buf *out)
         return; /* the rest after login (RFC 9051 7.2.2 lets the list change) */
     buf_append_str(out, " IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH "
                         "LIST-EXTENDED LIST-STATUS STATUS=SIZE UTF8=ACCEPT SEARCHRES BINARY "
-                        "CREATE-SPECIAL-USE");
+                        "CREATE-SPECIAL-USE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT "
+                        "THREAD=REFERENCES");
     buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->snap->conf->message_size);
 }
