@@ -146,6 +146,31 @@ static bool cmd_enable(struct imapd_session *s, const struct imap_command *cmd)
     return true;
 }
 
+/* RFC 4978: DEFLATE from the octet after our OK, in both directions. */
+static bool cmd_compress(struct imapd_session *s, const struct imap_command *cmd)
+{
+    if (cmd->n != 1 || cmd->args[0].type != IMAP_ARG_ATOM) {
+        imapd_reply_bad(s, "COMPRESS expects a mechanism (DEFLATE)");
+        return true;
+    }
+    if (!imap_arg_atom_is(&cmd->args[0], "DEFLATE")) {
+        imapd_reply_bad(s, "Unknown compression mechanism (only DEFLATE)");
+        return true;
+    }
+    if (conn_deflate_active(s->conn)) {
+        imapd_reply_tagged(s, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active");
+        return true;
+    }
+    imapd_reply_tagged(s, "OK", "DEFLATE active");
+    if (!conn_start_deflate(s->conn)) {
+        /* The client compresses from now on: nothing more can be said. */
+        log_warn("event=imap_compress_failed client=%s", s->ip);
+        imapd_bye(s, NULL);
+        return false;
+    }
+    return true;
+}
+
 static const struct imapd_command command_table[] = {
     {"CAPABILITY", IMAPD_ANY, 0, cmd_capability},
     {"NOOP", IMAPD_ANY, 0, cmd_noop},
@@ -156,6 +181,7 @@ static const struct imapd_command command_table[] = {
     {"AUTHENTICATE", IMAPD_NOTAUTH, IMAPD_CMD_LOGIN, imapd_cmd_authenticate},
     {"ENABLE", IMAPD_AUTH, 0, cmd_enable},
     {"CHECK", IMAPD_SELECTED_ONLY, 0, cmd_noop},
+    {"COMPRESS", IMAPD_AUTH, 0, cmd_compress},
 };
 
 static const struct imapd_command *lookup(const char *name)
