@@ -140,6 +140,30 @@ static void test_setup_layout(void **state)
     store_list_free(&l);
 }
 
+static void test_special_use(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *s = fx->s;
+    assert_int_equal(store_create(s, "Old"), 0);
+    assert_int_equal(store_set_special_use(s, "Old", STORE_A_ARCHIVE | STORE_A_JUNK), 0);
+    assert_int_equal(store_set_special_use(s, "Nowhere", STORE_A_ARCHIVE), ENOENT);
+    assert_int_equal(store_set_special_use(s, "../x", STORE_A_ARCHIVE), EINVAL);
+    struct store_list l;
+    assert_int_equal(store_list(s, &l), 0);
+    unsigned use = find(&l, "Old")->attrs & (STORE_A_ARCHIVE | STORE_A_JUNK | STORE_A_SENT);
+    assert_int_equal(use, STORE_A_ARCHIVE | STORE_A_JUNK);
+    store_list_free(&l);
+    /* It moves with the folder, and 0 clears it. */
+    assert_int_equal(store_rename(s, "Old", "Older"), 0);
+    assert_int_equal(store_list(s, &l), 0);
+    assert_true(find(&l, "Older")->attrs & STORE_A_ARCHIVE);
+    store_list_free(&l);
+    assert_int_equal(store_set_special_use(s, "Older", 0), 0);
+    assert_int_equal(store_list(s, &l), 0);
+    assert_false(find(&l, "Older")->attrs & STORE_A_ARCHIVE);
+    store_list_free(&l);
+}
+
 static void test_folders(void **state)
 {
     struct fixture *fx = *state;
@@ -586,6 +610,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_setup_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_special_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flags_expunge, setup, teardown),
