@@ -13,6 +13,7 @@
 #include "imapd/select.h"
 #include "imapd/session.h"
 #include "proto/imap_date.h"
+#include "proto/imap_seqset.h"
 #include "snapshot.h"
 #include "store/store.h"
 #include "util/xmalloc.h"
@@ -327,8 +328,7 @@ void imapd_keywords_free(char **keywords, size_t n)
 
 /* APPEND */
 
-struct append_args {
-    char *name;
+struct append_msg {
     char *data;
     size_t len;
     unsigned flags;
@@ -337,85 +337,140 @@ struct append_args {
     int64_t date;
 };
 
+struct append_args {
+    char *name;
+    struct append_msg *msgs; /* MULTIAPPEND (RFC 3502): one or more */
+    size_t n;
+};
+
 static void append_args_free(void *arg)
 {
     struct append_args *a = arg;
     free(a->name);
-    free(a->data);
-    imapd_keywords_free(a->keywords, a->n_keywords);
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->msgs[i].data);
+        imapd_keywords_free(a->msgs[i].keywords, a->msgs[i].n_keywords);
+    }
+    free(a->msgs);
     free(a);
+}
+
+/* MULTIAPPEND is all or nothing: what was appended before a failure is
+ * expunged again. */
+static void append_undo(struct imapd_job *j, const char *name, const uint32_t *uids, size_t n)
+{
+    struct store_folder *f = NULL;
+    if (n == 0 || store_open(j->store, name, false, &f) != 0)
+        return;
+    uint32_t *gone = NULL;
+    size_t n_gone = 0;
+    store_expunge(f, uids, n, &gone, &n_gone);
+    free(gone);
+    store_close(f);
 }
 
 static void append_work(struct imapd_job *j)
 {
     struct append_args *a = j->args;
-    uint32_t uidvalidity = 0, uid = 0;
-    int err =
-        store_append(j->store, a->name, a->data, a->len, a->flags, (const char *const *)a->keywords,
-                     a->n_keywords, a->date, &uidvalidity, &uid);
-    if (err == ENOENT) {
-        imapd_job_tagged(j, "NO", "[TRYCREATE] No such folder: create it first");
-        return;
+    uint32_t uidvalidity = 0;
+    uint32_t *uids = xcalloc(a->n, sizeof(*uids));
+    int err = 0;
+    size_t done = 0;
+    for (; done < a->n && err == 0; done++) {
+        const struct append_msg *m = &a->msgs[done];
+        uint32_t uv = 0;
+        err = store_append(j->store, a->name, m->data, m->len, m->flags,
+                           (const char *const *)m->keywords, m->n_keywords, m->date, &uv,
+                           &uids[done]);
+        if (err == 0 && done > 0 && uv != uidvalidity)
+            err = EAGAIN; /* the folder was renumbered meanwhile: no APPENDUID set */
+        uidvalidity = uv;
     }
     if (err) {
-        imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->name));
+        append_undo(j, a->name, uids, done - 1);
+        free(uids);
+        if (err == ENOENT)
+            imapd_job_tagged(j, "NO", "[TRYCREATE] No such folder: create it first");
+        else
+            imapd_job_tagged(j, "NO", "%s", imapd_store_error(err, a->name));
         return;
     }
     if (j->sel && strcmp(j->sel->f->name, a->name) == 0)
         imapd_view_update(j->sel, &j->out, false);
-    imapd_job_tagged(j, "OK", "[APPENDUID %u %u] APPEND completed", (unsigned)uidvalidity,
-                     (unsigned)uid);
+    struct buf set;
+    buf_init(&set);
+    imap_seqset_format_numbers(&set, uids, a->n);
+    free(uids);
+    imapd_job_tagged(j, "OK", "[APPENDUID %u %s] APPEND completed", (unsigned)uidvalidity,
+                     set.data);
+    buf_free(&set);
 }
 
-bool imapd_cmd_append(struct imapd_session *s, const struct imap_command *cmd)
+/* One message of APPEND: [flags] [date-time] literal, or with UTF8=ACCEPT
+ * enabled [flags] [date-time] UTF8 (literal8) (RFC 6855 4). Advances *i;
+ * false after a BAD or NO. */
+static bool append_message(struct imapd_session *s, const struct imap_command *cmd, size_t *i,
+                           struct append_msg *m)
 {
-    /* APPEND mailbox [flags] [date-time] literal, or with UTF8=ACCEPT
-     * enabled ... UTF8 (literal8) (RFC 6855 4). */
+    const struct imap_arg *args = cmd->args, *flags = NULL, *date = NULL, *msg = NULL;
     size_t n = cmd->n;
-    const struct imap_arg *msg = n >= 2 ? &cmd->args[n - 1] : NULL;
-    if (msg && s->utf8_enabled && n >= 3 && msg->type == IMAP_ARG_LIST && msg->n == 1 &&
-        imap_arg_atom_is(&cmd->args[n - 2], "UTF8")) {
-        msg = &msg->list[0];
-        n--;
+    if (*i < n && args[*i].type == IMAP_ARG_LIST)
+        flags = &args[(*i)++];
+    if (*i < n && args[*i].type == IMAP_ARG_STRING)
+        date = &args[(*i)++];
+    if (*i < n && args[*i].type == IMAP_ARG_LITERAL) {
+        msg = &args[(*i)++];
+    } else if (s->utf8_enabled && *i + 1 < n && imap_arg_atom_is(&args[*i], "UTF8") &&
+               args[*i + 1].type == IMAP_ARG_LIST && args[*i + 1].n == 1 &&
+               args[*i + 1].list[0].type == IMAP_ARG_LITERAL) {
+        msg = &args[*i + 1].list[0];
+        *i += 2;
     }
-    if (msg == NULL || msg->type != IMAP_ARG_LITERAL || n > 4) {
-        imapd_reply_bad(s, "APPEND expects a folder, optional flags and date, and a literal");
-        return true;
-    }
-    const struct imap_arg *flags = NULL, *date = NULL;
-    for (size_t i = 1; i + 1 < n; i++) {
-        if (cmd->args[i].type == IMAP_ARG_LIST && flags == NULL && date == NULL)
-            flags = &cmd->args[i];
-        else if (cmd->args[i].type == IMAP_ARG_STRING && date == NULL)
-            date = &cmd->args[i];
-        else {
-            imapd_reply_bad(s, "APPEND expects a folder, optional flags and date, and a literal");
-            return true;
-        }
+    if (msg == NULL) {
+        imapd_reply_bad(s, "APPEND expects a folder, then for each message optional flags and "
+                           "date, and a literal");
+        return false;
     }
     if (msg->len == 0) {
         imapd_reply_tagged(s, "NO", "An empty message cannot be appended");
-        return true;
+        return false;
     }
     time_t when = time(NULL);
     int tz = 0;
     if (date && !imap_datetime_parse(date->str, date->len, &when, &tz)) {
         imapd_reply_bad(s, "Invalid date-time (expected \"17-Jul-1996 02:44:25 -0700\")");
+        return false;
+    }
+    if (flags && !imapd_flags_parse(s, flags, &m->flags, &m->keywords, &m->n_keywords))
+        return false;
+    m->date = (int64_t)when;
+    m->data = xmalloc(msg->len);
+    memcpy(m->data, msg->str, msg->len);
+    m->len = msg->len;
+    return true;
+}
+
+bool imapd_cmd_append(struct imapd_session *s, const struct imap_command *cmd)
+{
+    if (cmd->n < 2) {
+        imapd_reply_bad(s, "APPEND expects a folder, optional flags and date, and a literal");
         return true;
     }
     struct append_args *a = xcalloc(1, sizeof(*a));
-    if (flags && !imapd_flags_parse(s, flags, &a->flags, &a->keywords, &a->n_keywords)) {
-        append_args_free(a);
-        return true;
+    /* Each message takes at least one argument: at most n - 1 of them. */
+    a->msgs = xcalloc(cmd->n - 1, sizeof(*a->msgs));
+    for (size_t i = 1; i < cmd->n;) {
+        if (!append_message(s, cmd, &i, &a->msgs[a->n])) {
+            a->n++; /* its parts are freed with the rest */
+            append_args_free(a);
+            return true;
+        }
+        a->n++;
     }
     a->name = imapd_folder_arg(s, &cmd->args[0]);
     if (a->name == NULL) {
         append_args_free(a);
         return true;
     }
-    a->date = (int64_t)when;
-    a->data = xmalloc(msg->len);
-    memcpy(a->data, msg->str, msg->len);
-    a->len = msg->len;
     return imapd_job_submit(imapd_job_new(s, append_work, a, append_args_free));
 }

@@ -519,3 +519,32 @@ def test_create_special_use(srv):
     untagged, _ = c.ok('LIST "" "Older Mail"')
     assert b"\\Archive" in untagged[0]
     c.close()
+
+
+def test_multiappend_all_or_nothing(srv):
+    c = RawImap(srv.imaps_port, srv.ca, implicit_tls=True)
+    _, text = c.login()
+    assert b"MULTIAPPEND" in text.split()
+    m1, m2 = b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"
+    c.send(b'a APPEND Drafts (\\Draft) {%d+}\r\n%s "04-Dec-2026 10:00:00 +0000" {%d+}\r\n%s\r\n'
+           % (len(m1), m1, len(m2), m2))
+    _, status, text = c.until_tagged("a")
+    assert status == "OK" and re.search(rb"\[APPENDUID \d+ 1:2\]", text), text
+    untagged, _ = c.ok('STATUS Drafts (MESSAGES)')
+    assert b"MESSAGES 2" in untagged[0]
+    # The second message cannot be stored (more keywords than Maildir has
+    # letters): the first is taken back, nothing is appended.
+    kws = " ".join(f"k{i}" for i in range(30))
+    c.send(b'b APPEND Drafts (seen1) {%d+}\r\n%s (%s) {%d+}\r\n%s\r\n'
+           % (len(m1), m1, kws.encode(), len(m2), m2))
+    _, status, text = c.until_tagged("b")
+    assert status == "NO", text
+    untagged, _ = c.ok('STATUS Drafts (MESSAGES)')
+    assert b"MESSAGES 2" in untagged[0], untagged
+    # A bad second message is refused before anything is stored.
+    c.send(b'c APPEND Drafts {%d+}\r\n%s (\\Bogus) {%d+}\r\n%s\r\n' % (len(m1), m1, len(m2), m2))
+    _, status, _ = c.until_tagged("c")
+    assert status == "BAD"
+    untagged, _ = c.ok('STATUS Drafts (MESSAGES)')
+    assert b"MESSAGES 2" in untagged[0]
+    c.close()
