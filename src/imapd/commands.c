@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "imapd/condstore.h"
 #include "imapd/mailbox.h"
 #include "imapd/session.h"
 #include "net/conn.h"
@@ -139,6 +140,12 @@ static bool cmd_enable(struct imapd_session *s, const struct imap_command *cmd)
             /* RFC 9051: no \Recent, ESEARCH results, LIST at SELECT. */
             s->rev2 = true;
             buf_append_str(&enabled, " IMAP4rev2");
+        } else if (imap_arg_atom_is(&cmd->args[i], "CONDSTORE") && !s->condstore) {
+            imapd_condstore_enable(s); /* RFC 7162 3.1 */
+            buf_append_str(&enabled, " CONDSTORE");
+        } else if (imap_arg_atom_is(&cmd->args[i], "QRESYNC") && !s->qresync) {
+            imapd_qresync_enable(s); /* RFC 7162 3.2.3: CONDSTORE too */
+            buf_append_str(&enabled, " QRESYNC");
         }
     imapd_reply_untagged(s, "%s", enabled.data);
     buf_free(&enabled);

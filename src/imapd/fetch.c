@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imapd/condstore.h"
 #include "imapd/fetch.h"
 #include "imapd/job.h"
 #include "imapd/select.h"
@@ -39,6 +40,7 @@ enum fetch_item {
     FI_ENVELOPE = 1u << 4,
     FI_BODY = 1u << 5, /* BODY without a section */
     FI_BODYSTRUCTURE = 1u << 6,
+    FI_MODSEQ = 1u << 7, /* RFC 7162 3.1.4.1 */
 };
 
 /* The items that need the message itself. */
@@ -51,6 +53,8 @@ struct fetch_args {
     size_t n_sections;
     bool sets_seen; /* a section without .PEEK */
     struct imap_seqset set;
+    uint64_t changedsince; /* CHANGEDSINCE (RFC 7162 3.1.4.2), 0: none */
+    bool vanished;         /* UID FETCH's VANISHED modifier (RFC 7162 3.2.6) */
     /* Progress over batches */
     bool started;
     struct imap_seqlist seqs; /* sequence numbers to fetch (resolved at the start) */
@@ -198,6 +202,8 @@ static void fetch_one(struct imapd_job *j, size_t seq)
         a->expunged_seen = true; /* gone: reported at the next chance */
         return;
     }
+    if (a->changedsince && m->modseq <= a->changedsince)
+        return;
     bool stream = streamable(a, m);
     uint64_t stream_size = 0;
     if (stream) {
@@ -263,11 +269,14 @@ static void fetch_one(struct imapd_job *j, size_t seq)
     struct buf *out = &j->out;
     buf_printf(out, "* %zu FETCH (", seq);
     const char *sp = "";
-    if (a->items & FI_UID || j->uid) {
+    /* CONDSTORE-aware: a flag change FETCH made (\Seen) says UID and MODSEQ
+     * (RFC 7162 3.1), and so does every FLAGS answer (as Dovecot does). */
+    bool with_flags = (a->items & FI_FLAGS) || flags_changed;
+    if (a->items & FI_UID || j->uid || (sel->condstore && flags_changed)) {
         buf_printf(out, "UID %u", (unsigned)v->uid);
         sp = " ";
     }
-    if ((a->items & FI_FLAGS) || flags_changed) {
+    if (with_flags) {
         buf_printf(out, "%sFLAGS ", sp);
         imapd_flags_format(out, sel, m->flags, m->keywords, v->recent);
         v->flags = m->flags;
@@ -281,6 +290,10 @@ static void fetch_one(struct imapd_job *j, size_t seq)
     }
     if (a->items & FI_SIZE) {
         buf_printf(out, "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
+        sp = " ";
+    }
+    if ((a->items & FI_MODSEQ) || a->changedsince || (sel->condstore && with_flags)) {
+        buf_printf(out, "%sMODSEQ (%llu)", sp, (unsigned long long)m->modseq);
         sp = " ";
     }
     static const char *const structure_names[] = {"ENVELOPE", "BODY", "BODYSTRUCTURE"};
@@ -336,6 +349,8 @@ static void fetch_work(struct imapd_job *j)
         imap_seqlist_from_numbers(seqs, n, &a->seqs);
         free(seqs);
         imap_seqlist_iter_init(&a->it, &a->seqs);
+        if (a->vanished) /* before the FETCHes (RFC 7162 3.2.6) */
+            imapd_vanished_since(sel, a->changedsince, &a->set, &j->out);
     }
     uint32_t seq;
     for (;;) {
@@ -371,6 +386,7 @@ static bool add_item(struct imapd_session *s, struct fetch_args *a, const struct
     } simple[] = {
         {"UID", FI_UID},
         {"FLAGS", FI_FLAGS},
+        {"MODSEQ", FI_MODSEQ},
         {"INTERNALDATE", FI_INTERNALDATE},
         {"RFC822.SIZE", FI_SIZE},
         {"ENVELOPE", FI_ENVELOPE},
@@ -421,13 +437,45 @@ static bool add_item(struct imapd_session *s, struct fetch_args *a, const struct
     return true;
 }
 
+/* FETCH's modifiers (RFC 4466): CHANGEDSINCE m, and VANISHED with it for
+ * UID FETCH once QRESYNC is enabled. False after a BAD. */
+static bool fetch_modifiers(struct imapd_session *s, struct fetch_args *a, const struct imap_arg *l,
+                            bool uid)
+{
+    if (l->type != IMAP_ARG_LIST || l->n == 0) {
+        imapd_reply_bad(s, "FETCH modifiers are a list, such as (CHANGEDSINCE 12345)");
+        return false;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const struct imap_arg *m = &l->list[i];
+        if (imap_arg_atom_is(m, "CHANGEDSINCE") && m->type == IMAP_ARG_ATOM && !a->changedsince) {
+            if (i + 1 == l->n || !imapd_modseq_parse(&l->list[++i], false, &a->changedsince)) {
+                imapd_reply_bad(s, "CHANGEDSINCE expects a mod-sequence (1 to %lld)",
+                                (long long)IMAPD_MODSEQ_MAX);
+                return false;
+            }
+        } else if (imap_arg_atom_is(m, "VANISHED") && m->type == IMAP_ARG_ATOM && !a->vanished) {
+            a->vanished = true;
+        } else {
+            imapd_reply_bad(s, "Unknown or repeated FETCH modifier");
+            return false;
+        }
+    }
+    if (a->vanished && (!uid || !s->qresync || !a->changedsince)) {
+        /* RFC 7162 3.2.6 */
+        imapd_reply_bad(s, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
+        return false;
+    }
+    return true;
+}
+
 bool imapd_cmd_fetch(struct imapd_session *s, const struct imap_command *cmd)
 {
-    /* FETCH set items, or UID FETCH set items (args after the subcommand) */
+    /* FETCH set items [modifiers], or UID FETCH ... (args after the subcommand) */
     bool uid = strcmp(cmd->name, "UID") == 0;
     const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
-    if (n != 2 || args[0].type != IMAP_ARG_ATOM) {
+    if ((n != 2 && n != 3) || args[0].type != IMAP_ARG_ATOM) {
         imapd_reply_bad(s, "%sFETCH expects a message set and fetch items", uid ? "UID " : "");
         return true;
     }
@@ -450,10 +498,14 @@ bool imapd_cmd_fetch(struct imapd_session *s, const struct imap_command *cmd)
     } else {
         ok = add_item(s, a, &args[1]);
     }
+    if (ok && n == 3)
+        ok = fetch_modifiers(s, a, &args[2], uid);
     if (!ok) {
         fetch_args_free(a);
         return true;
     }
+    if ((a->items & FI_MODSEQ) || a->changedsince)
+        imapd_condstore_enable(s); /* a CONDSTORE enabling command (RFC 7162 3.1) */
     struct imapd_job *j = imapd_job_new(s, fetch_work, a, fetch_args_free);
     j->uid = uid;
     return imapd_job_submit(j);

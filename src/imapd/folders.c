@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imapd/condstore.h"
 #include "imapd/folders.h"
 #include "imapd/job.h"
 #include "imapd/names.h"
@@ -135,6 +136,7 @@ enum status_item {
     ST_UNSEEN = 1u << 4,
     ST_SIZE = 1u << 5,
     ST_DELETED = 1u << 6,
+    ST_HIGHESTMODSEQ = 1u << 7, /* RFC 7162 3.1.6 */
 };
 
 bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, unsigned *items_r)
@@ -143,9 +145,10 @@ bool imapd_status_items(struct imapd_session *s, const struct imap_arg *list, un
         const char *name;
         unsigned bit;
     } items[] = {
-        {"MESSAGES", ST_MESSAGES},       {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
-        {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"SIZE", ST_SIZE},
-        {"DELETED", ST_DELETED},
+        {"MESSAGES", ST_MESSAGES}, {"RECENT", ST_RECENT},
+        {"UIDNEXT", ST_UIDNEXT},   {"UIDVALIDITY", ST_UIDVALIDITY},
+        {"UNSEEN", ST_UNSEEN},     {"SIZE", ST_SIZE},
+        {"DELETED", ST_DELETED},   {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
     };
     if (list->type != IMAP_ARG_LIST || list->n == 0) {
         imapd_reply_bad(s, "Expected a list of STATUS items such as (MESSAGES UNSEEN)");
@@ -191,6 +194,7 @@ int imapd_status_format(struct store *store, const char *name, unsigned items, b
     ITEM(ST_UNSEEN, "UNSEEN %u", (unsigned)st.unseen);
     ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)st.size);
     ITEM(ST_DELETED, "DELETED %u", (unsigned)st.deleted);
+    ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)st.highest_modseq);
 #undef ITEM
     buf_append_str(out, ")\r\n");
     return 0;
@@ -235,6 +239,8 @@ bool imapd_cmd_status(struct imapd_session *s, const struct imap_command *cmd)
     a->name = name;
     a->items = want;
     a->utf8 = s->utf8_enabled;
+    if (want & ST_HIGHESTMODSEQ)
+        imapd_condstore_enable(s); /* a CONDSTORE enabling command (RFC 7162 3.1) */
     return imapd_job_submit(imapd_job_new(s, status_work, a, status_args_free));
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imapd/condstore.h"
 #include "imapd/folders.h"
 #include "imapd/job.h"
 #include "imapd/messages.h"
@@ -31,6 +32,8 @@ struct store_args {
     unsigned flags;
     char **keywords;
     size_t n_keywords;
+    bool conditional;        /* UNCHANGEDSINCE (RFC 7162 3.1.3) */
+    uint64_t unchangedsince; /* may be 0: then every message fails */
 };
 
 static void store_args_free(void *arg)
@@ -74,6 +77,8 @@ static void store_work(struct imapd_job *j)
     if (seqs == NULL)
         return;
     int failed = 0;
+    uint32_t *modified = NULL; /* UNCHANGEDSINCE failures: numbers as the command gave them */
+    size_t n_modified = 0;
     for (size_t i = 0; i < n; i++) {
         struct imapd_view_msg *v = &sel->v[seqs[i] - 1];
         struct store_msg *m = store_msg_by_uid(sel->f, v->uid);
@@ -84,39 +89,69 @@ static void store_work(struct imapd_job *j)
                                                 : m->flags & ~a->flags;
         const char *kw[STORE_KEYWORDS_MAX * 2];
         size_t n_kw = new_keywords(a, sel->f, m->keywords, kw);
-        int err = store_set_flags(sel->f, v->uid, flags, kw, n_kw);
+        bool was_modified = false;
+        int err = a->conditional ? store_set_flags_unchanged_since(sel->f, v->uid, flags, kw, n_kw,
+                                                                   a->unchangedsince, &was_modified)
+                                 : store_set_flags(sel->f, v->uid, flags, kw, n_kw);
         if (err) {
             failed = err;
+            continue;
+        }
+        if (was_modified) {
+            if (modified == NULL)
+                modified = xcalloc(n, sizeof(*modified));
+            modified[n_modified++] = j->uid ? v->uid : seqs[i];
             continue;
         }
         m = store_msg_by_uid(sel->f, v->uid);
         v->flags = m->flags;
         v->keywords = m->keywords;
-        if (!a->silent) {
-            buf_printf(&j->out, "* %u FETCH (", (unsigned)seqs[i]);
-            if (j->uid)
-                buf_printf(&j->out, "UID %u ", (unsigned)v->uid);
-            buf_append_str(&j->out, "FLAGS ");
-            imapd_flags_format(&j->out, sel, v->flags, v->keywords, v->recent);
-            buf_append_str(&j->out, ")\r\n");
-        }
+        /* .SILENT still says the new MODSEQ to a CONDSTORE-aware client
+         * (RFC 7162 3.1.3). Sent after store_commit below: the buffer
+         * goes out when this job ends. */
+        imapd_flags_response(&j->out, sel, seqs[i], v, m->modseq, j->uid, a->silent);
     }
     free(seqs);
     int durable = store_commit(sel->f); /* the new flags are on disk before OK */
     if (failed == 0)
         failed = durable;
-    if (failed)
+    if (failed) {
         imapd_job_tagged(j, "NO", "%s", imapd_store_error(failed, sel->f->name));
-    else
+    } else if (n_modified) {
+        struct buf set;
+        buf_init(&set);
+        imap_seqset_format_numbers(&set, modified, n_modified);
+        imapd_job_tagged(j, "OK", "[MODIFIED %s] Conditional %sSTORE failed for some messages",
+                         set.data, j->uid ? "UID " : "");
+        buf_free(&set);
+    } else {
         imapd_job_tagged(j, "OK", "%sSTORE completed", j->uid ? "UID " : "");
+    }
+    free(modified);
+}
+
+/* STORE's modifier list: (UNCHANGEDSINCE m). False after a BAD. */
+static bool store_modifiers(struct imapd_session *s, struct store_args *a, const struct imap_arg *l)
+{
+    if (l->type != IMAP_ARG_LIST || l->n != 2 || !imap_arg_atom_is(&l->list[0], "UNCHANGEDSINCE") ||
+        l->list[0].type != IMAP_ARG_ATOM ||
+        !imapd_modseq_parse(&l->list[1], true, &a->unchangedsince)) {
+        imapd_reply_bad(s, "STORE modifiers: (UNCHANGEDSINCE mod-sequence)");
+        return false;
+    }
+    a->conditional = true;
+    return true;
 }
 
 bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
 {
+    /* STORE set [(UNCHANGEDSINCE m)] FLAGS... flags */
     bool uid = strcmp(cmd->name, "UID") == 0;
     const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
-    if (n != 3 || args[0].type != IMAP_ARG_ATOM || args[1].type != IMAP_ARG_ATOM) {
+    const struct imap_arg *mods = n == 4 ? &args[1] : NULL;
+    const struct imap_arg *item = mods ? &args[2] : &args[1];
+    if ((n != 3 && n != 4) || args[0].type != IMAP_ARG_ATOM || item->type != IMAP_ARG_ATOM) {
         imapd_reply_bad(s, "STORE expects a message set, FLAGS, +FLAGS or -FLAGS, and flags");
         return true;
     }
@@ -125,7 +160,11 @@ bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
         return true;
     }
     struct store_args *a = xcalloc(1, sizeof(*a));
-    const char *what = args[1].str;
+    if (mods && !store_modifiers(s, a, mods)) {
+        store_args_free(a);
+        return true;
+    }
+    const char *what = item->str;
     a->mode = what[0] == '+' ? STORE_ADD : what[0] == '-' ? STORE_REMOVE : STORE_SET;
     if (a->mode != STORE_SET)
         what++;
@@ -142,10 +181,12 @@ bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
         store_args_free(a);
         return true;
     }
-    if (!imapd_flags_parse(s, &args[2], &a->flags, &a->keywords, &a->n_keywords)) {
+    if (!imapd_flags_parse(s, &item[1], &a->flags, &a->keywords, &a->n_keywords)) {
         store_args_free(a);
         return true;
     }
+    if (a->conditional)
+        imapd_condstore_enable(s); /* a CONDSTORE enabling command (RFC 7162 3.1) */
     struct imapd_job *j = imapd_job_new(s, store_work, a, store_args_free);
     j->uid = uid;
     return imapd_job_submit(j);
@@ -307,6 +348,7 @@ size_t imapd_search_run(struct imapd_job *j, struct imap_search *search, bool wa
             .internal_date = when,
             .internal_tz = (int)(tm.tm_gmtoff / 60),
             .size = m->size,
+            .modseq = m->modseq,
         };
         buf_reset(&data);
         if (content && !imapd_read_message(sel->f, v->uid, false, &data))
@@ -326,12 +368,15 @@ struct hits {
     uint32_t *v;
     size_t n;
     bool uid;
+    uint64_t modseq; /* the highest of the hits */
 };
 
 static void add_hit(void *arg, const struct imap_search_msg *sm, const struct store_msg *m)
 {
     struct hits *h = arg;
     h->v[h->n++] = h->uid ? sm->uid : sm->seq;
+    if (m->modseq > h->modseq)
+        h->modseq = m->modseq;
 }
 
 static void search_work(struct imapd_job *j)
@@ -352,12 +397,14 @@ static void search_work(struct imapd_job *j)
         imap_seqlist_from_numbers(uids, n_hits, &sel->saved);
         free(uids);
     }
+    /* With a MODSEQ key, the highest modseq of what was found (RFC 7162 3.1.5). */
+    uint64_t modseq = imap_search_uses_modseq(a->search) ? h.modseq : 0;
     if (ret == IMAP_SEARCH_RETURN_SAVE)
         ; /* SAVE alone: no result now (RFC 5182 2.4) */
     else if (imap_search_is_esearch(a->search) || sel->rev2)
-        imap_search_format_esearch(&j->out, j->tag, j->uid, ret, hits, n_hits);
+        imap_search_format_esearch(&j->out, j->tag, j->uid, ret, hits, n_hits, modseq);
     else
-        imap_search_format_search(&j->out, hits, n_hits);
+        imap_search_format_search(&j->out, hits, n_hits, modseq);
     free(hits);
     imapd_job_tagged(j, "OK", "%sSEARCH completed", j->uid ? "UID " : "");
 }
@@ -385,6 +432,8 @@ bool imapd_cmd_search(struct imapd_session *s, const struct imap_command *cmd)
         search_args_free(a);
         return true;
     }
+    if (imap_search_uses_modseq(a->search))
+        imapd_condstore_enable(s); /* a CONDSTORE enabling command (RFC 7162 3.1) */
     struct imapd_job *j = imapd_job_new(s, search_work, a, search_args_free);
     j->uid = uid;
     return imapd_job_submit(j);

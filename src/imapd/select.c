@@ -11,6 +11,7 @@
 #include <sys/inotify.h>
 
 #include "daemon.h"
+#include "imapd/condstore.h"
 #include "imapd/imapd.h"
 #include "imapd/job.h"
 #include "imapd/names.h"
@@ -198,14 +199,28 @@ void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunge
      * RFC 9051 7.5.1 numbers each EXPUNGE after the previous ones: report
      * in ascending order, each with its number at that moment. */
     size_t w = 0;
+    uint32_t *vanished = NULL; /* QRESYNC: the expunged UIDs, as one VANISHED */
+    size_t n_vanished = 0;
     for (size_t r = 0; r < sel->n; r++) {
         struct imapd_view_msg m = sel->v[r];
         if (expunges && store_msg_by_uid(f, m.uid) == NULL) {
-            buf_printf(out, "* %zu EXPUNGE\r\n", w + 1);
+            if (sel->qresync) {
+                if (vanished == NULL)
+                    vanished = xcalloc(sel->n - r, sizeof(*vanished));
+                vanished[n_vanished++] = m.uid;
+            } else {
+                buf_printf(out, "* %zu EXPUNGE\r\n", w + 1);
+            }
             continue;
         }
         sel->v[w++] = m;
     }
+    if (n_vanished) {
+        buf_append_str(out, "* VANISHED ");
+        imap_seqset_format_numbers(out, vanished, n_vanished);
+        buf_append_str(out, "\r\n");
+    }
+    free(vanished);
     sel->n = w;
     /* Flag changes of the messages the client knows. */
     for (size_t i = 0; i < sel->n; i++) {
@@ -215,9 +230,7 @@ void imapd_view_update(struct imapd_selected *sel, struct buf *out, bool expunge
             continue;
         m->flags = sm->flags;
         m->keywords = sm->keywords;
-        buf_printf(out, "* %zu FETCH (FLAGS ", i + 1);
-        imapd_flags_format(out, sel, m->flags, m->keywords, m->recent);
-        buf_append_str(out, ")\r\n");
+        imapd_flags_response(out, sel, i + 1, m, sm->modseq, false, false);
     }
     /* New messages: every UID above the last one known. */
     uint32_t last = sel->n ? sel->v[sel->n - 1].uid : 0;
@@ -248,6 +261,8 @@ struct select_args {
     char *name;
     bool read_only;
     bool rev2, utf8;
+    bool condstore, qresync; /* the session's, as the command starts */
+    struct imapd_select_params params;
     int err;
 };
 
@@ -255,6 +270,7 @@ static void select_args_free(void *arg)
 {
     struct select_args *a = arg;
     free(a->name);
+    imapd_select_params_free(&a->params);
     free(a);
 }
 
@@ -273,6 +289,8 @@ static void select_work(struct imapd_job *j)
     sel->f = f;
     sel->read_only = a->read_only;
     sel->rev2 = a->rev2;
+    sel->condstore = a->condstore;
+    sel->qresync = a->qresync;
     report_keywords(sel, &j->out, true);
     imapd_view_update(sel, &j->out, true);
     if (sel->n == 0) /* imapd_view_update reports EXISTS only on a change */
@@ -290,6 +308,7 @@ static void select_work(struct imapd_job *j)
         }
     buf_printf(&j->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", (unsigned)f->uidvalidity);
     buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", (unsigned)f->uidnext);
+    imapd_select_resync(sel, &a->params, &j->out);
     imapd_job_tagged(j, "OK", "[%s] %s completed", a->read_only ? "READ-ONLY" : "READ-WRITE",
                      a->read_only ? "EXAMINE" : "SELECT");
     j->sel = sel;
@@ -310,29 +329,40 @@ static void select_done(struct imapd_job *j)
 
 bool imapd_cmd_select(struct imapd_session *s, const struct imap_command *cmd)
 {
-    if (cmd->n != 1) {
-        imapd_reply_bad(s, "%s expects one folder name", cmd->name);
+    if (cmd->n != 1 && cmd->n != 2) {
+        imapd_reply_bad(s, "%s expects a folder name and optional parameters", cmd->name);
         return true;
     }
+    struct imapd_select_params params;
+    memset(&params, 0, sizeof(params));
+    if (cmd->n == 2 && !imapd_select_params_parse(s, &cmd->args[1], &params))
+        return true; /* a BAD: the folder selected before stays selected */
     char *name = imapd_folder_arg(s, &cmd->args[0]);
-    if (name == NULL)
+    if (name == NULL) {
+        imapd_select_params_free(&params);
         return true;
+    }
     /* A new SELECT closes the current folder first, without expunging
      * (RFC 9051 6.3.2), and the state is authenticated if it fails. */
     if (s->sel) {
         imapd_selected_free(s->sel);
         s->sel = NULL;
-        /* [CLOSED] is RFC 9051's (and QRESYNC's); IMAP4rev1 clients get
-         * none, as from Dovecot. */
-        if (s->rev2)
+        /* [CLOSED] is RFC 9051's and QRESYNC's (RFC 7162 3.2.11);
+         * IMAP4rev1 clients get none, as from Dovecot. */
+        if (s->rev2 || s->qresync)
             conn_printf(s->conn, "* OK [CLOSED] Previous folder closed\r\n");
     }
     s->state = IMAPD_AUTHENTICATED;
+    if (params.condstore || params.qresync)
+        imapd_condstore_enable(s);
     struct select_args *a = xcalloc(1, sizeof(*a));
     a->name = name;
     a->read_only = strcmp(cmd->name, "EXAMINE") == 0;
     a->rev2 = s->rev2;
     a->utf8 = s->utf8_enabled;
+    a->condstore = s->condstore;
+    a->qresync = s->qresync;
+    a->params = params;
     struct imapd_job *j = imapd_job_new(s, select_work, a, select_args_free);
     j->done = select_done;
     return imapd_job_submit(j);
@@ -385,6 +415,13 @@ static void expunge_work(struct imapd_job *j)
     }
     if (!a->silent)
         imapd_view_update(sel, &j->out, true);
+    if (sel->qresync && !a->close) {
+        /* RFC 7162 3.2.10: the client's cached HIGHESTMODSEQ may move on. */
+        imapd_job_tagged(j, "OK", "[HIGHESTMODSEQ %llu] %s completed",
+                         (unsigned long long)store_highest_modseq(sel->f),
+                         a->has_uids ? "UID EXPUNGE" : "EXPUNGE");
+        return;
+    }
     imapd_job_tagged(j, "OK", "%s completed",
                      a->close ? (a->expunge ? "CLOSE" : "UNSELECT")
                               : (a->has_uids ? "UID EXPUNGE" : "EXPUNGE"));

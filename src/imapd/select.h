@@ -42,6 +42,8 @@ struct imapd_selected {
     char *keywords_reported[STORE_KEYWORDS_MAX]; /* the FLAGS list last sent */
     struct imap_seqlist saved; /* SEARCH RETURN (SAVE)'s result as UIDs (RFC 5182) */
     bool rev2;                 /* IMAP4rev2 is enabled: no \Recent, no RECENT */
+    bool condstore;            /* the session is CONDSTORE-aware: MODSEQ in flag responses */
+    bool qresync;              /* QRESYNC is enabled: VANISHED instead of EXPUNGE */
 };
 
 void imapd_selected_free(struct imapd_selected *sel);

@@ -68,6 +68,8 @@ struct imapd_session {
     char *maildir;            /* its Maildir */
     bool utf8_enabled;        /* ENABLE UTF8=ACCEPT */
     bool rev2;                /* ENABLE IMAP4rev2 */
+    bool condstore;           /* CONDSTORE-aware (imapd/condstore.h) */
+    bool qresync;             /* ENABLE QRESYNC */
 
     struct imapd_selected *sel; /* the selected folder, or NULL */
     struct worker_job *job;     /* the command's worker job, if any */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imapd/condstore.h"
 #include "imapd/job.h"
 #include "imapd/messages.h"
 #include "imapd/select.h"
@@ -40,11 +41,14 @@ struct sort_state {
     struct imap_sort_key *keys;
     struct imap_thread_msg *msgs;
     size_t n, cap;
+    uint64_t modseq; /* the highest of the matches (SORT MODSEQ, RFC 7162 3.1.5) */
 };
 
 static void add_match(void *arg, const struct imap_search_msg *sm, const struct store_msg *m)
 {
     struct sort_state *st = arg;
+    if (m->modseq > st->modseq)
+        st->modseq = m->modseq;
     if (st->n == st->cap) {
         st->cap = st->cap ? st->cap * 2 : 64;
         if (st->a->thread)
@@ -92,6 +96,13 @@ static void sort_work(struct imapd_job *j)
             imap_sort_format_esort(&j->out, j->tag, j->uid, a->spec.ret, nums, st.n);
         else
             imap_sort_format_sort(&j->out, nums, st.n);
+        if (imap_search_uses_modseq(a->search) && st.n && j->out.len >= 2) {
+            /* RFC 7162 3.1.5: the response line ends with the highest
+             * modseq of the messages found. */
+            j->out.len -= 2; /* the line's CRLF */
+            buf_printf(&j->out, a->spec.esort ? " MODSEQ %llu\r\n" : " (MODSEQ %llu)\r\n",
+                       (unsigned long long)st.modseq);
+        }
         for (size_t i = 0; i < st.n; i++)
             imap_sort_key_free(&st.keys[i]);
         free(st.keys);
@@ -130,6 +141,8 @@ bool imapd_cmd_sort(struct imapd_session *s, const struct imap_command *cmd)
         sort_args_free(a);
         return true;
     }
+    if (imap_search_uses_modseq(a->search))
+        imapd_condstore_enable(s); /* a CONDSTORE enabling command (RFC 7162 3.1) */
     struct imapd_job *j = imapd_job_new(s, sort_work, a, sort_args_free);
     j->uid = uid;
     return imapd_job_submit(j);

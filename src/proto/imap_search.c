@@ -223,6 +223,29 @@ static bool compile_number(struct compiler *c, struct search_node *node, enum se
     return true;
 }
 
+/* MODSEQ [entry-name entry-type-req] mod-sequence-valzer (RFC 7162 3.1.5):
+ * the entry is a quoted "/flags/NAME", its type "priv", "shared" or "all". */
+static bool compile_modseq(struct compiler *c, struct search_node *node)
+{
+    if (c->pos + 2 < c->n &&
+        (c->args[c->pos].type == IMAP_ARG_STRING || c->args[c->pos].type == IMAP_ARG_LITERAL)) {
+        const struct imap_arg *entry = &c->args[c->pos++];
+        const struct imap_arg *type = &c->args[c->pos++];
+        if (entry->str == NULL || entry->len < 8 || strncasecmp(entry->str, "/flags/", 7) != 0) {
+            fail(c, "MODSEQ entry names are \"/flags/NAME\"");
+            return false;
+        }
+        if (!atom_is(type, "priv") && !atom_is(type, "shared") && !atom_is(type, "all")) {
+            fail(c, "MODSEQ entry types are priv, shared or all");
+            return false;
+        }
+    }
+    if (!compile_number(c, node, SN_MODSEQ, "MODSEQ"))
+        return false;
+    c->s->uses_modseq = true;
+    return true;
+}
+
 static bool compile_keyword(struct compiler *c, struct search_node *node, const char *key)
 {
     if (c->pos >= c->n) {
@@ -275,6 +298,7 @@ enum key_kind {
     K_NOT,
     K_OR,
     K_UID,
+    K_MODSEQ,
 };
 
 static const struct search_key_def {
@@ -298,6 +322,7 @@ static const struct search_key_def {
     {"HEADER", K_HEADER, SN_HEADER, 0, false, NULL},
     {"KEYWORD", K_KEYWORD, SN_KEYWORD, 0, false, NULL},
     {"LARGER", K_NUMBER, SN_LARGER, 0, false, NULL},
+    {"MODSEQ", K_MODSEQ, SN_MODSEQ, 0, false, NULL},
     {"NEW", K_NEW, SN_AND, 0, false, NULL},
     {"NOT", K_NOT, SN_NOT, 0, false, NULL},
     {"OLD", K_FLAG, SN_FLAG, IMAP_FLAG_RECENT, true, NULL},
@@ -375,6 +400,8 @@ static bool compile_def(struct compiler *c, unsigned depth, const struct search_
             return false;
         }
         return compile_set(c, node, SN_UID, &c->args[c->pos++]);
+    case K_MODSEQ:
+        return compile_modseq(c, node);
     }
     return false;
 }
@@ -510,6 +537,11 @@ enum imap_search_needs imap_search_needs(const struct imap_search *s)
 bool imap_search_uses_saved(const struct imap_search *s)
 {
     return s->uses_saved;
+}
+
+bool imap_search_uses_modseq(const struct imap_search *s)
+{
+    return s->uses_modseq;
 }
 
 static void prepare_node(struct search_node *node, const struct imap_search_mailbox *mb)

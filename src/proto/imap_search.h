@@ -98,6 +98,7 @@ struct imap_search_msg {
     time_t internal_date; /* INTERNALDATE ... */
     int internal_tz;      /* ... and its offset, minutes east of UTC */
     uint64_t size;        /* RFC822.SIZE */
+    uint64_t modseq;      /* CONDSTORE's (RFC 7162), for the MODSEQ key */
     const char *data;     /* NEEDS_HEADER: the message or its header section; */
     size_t len;           /* NEEDS_MESSAGE: the message (CRLF or LF lines) */
 };
@@ -115,6 +116,11 @@ unsigned imap_search_return(const struct imap_search *s);
 enum imap_search_needs imap_search_needs(const struct imap_search *s);
 /* Whether a key refers to the saved result ("$"). */
 bool imap_search_uses_saved(const struct imap_search *s);
+/* Whether a MODSEQ key (RFC 7162 3.1.5) is used: the result then carries
+ * the highest modseq of the messages found, and the session becomes
+ * CONDSTORE-aware. MODSEQ's optional entry name and type (per-flag modseqs)
+ * are checked and ignored: a message has one modseq for all its flags. */
+bool imap_search_uses_modseq(const struct imap_search *s);
 
 /* Resolves the sequence sets for mb (call it before imap_search_match, and
  * again whenever the mailbox changes). mb->saved_uids is used by match and
@@ -122,13 +128,15 @@ bool imap_search_uses_saved(const struct imap_search *s);
 void imap_search_prepare(struct imap_search *s, const struct imap_search_mailbox *mb);
 bool imap_search_match(const struct imap_search *s, const struct imap_search_msg *m);
 
-/* "* SEARCH 2 3 5\r\n" (numbers as given). */
-void imap_search_format_search(struct buf *out, const uint32_t *nums, size_t n);
+/* "* SEARCH 2 3 5\r\n" (numbers as given); with modseq (not 0) and a match,
+ * "* SEARCH 2 3 5 (MODSEQ 917)\r\n". */
+void imap_search_format_search(struct buf *out, const uint32_t *nums, size_t n, uint64_t modseq);
 /* "* ESEARCH (TAG "a1") UID MIN 2 MAX 9 COUNT 3 ALL 2,5:9\r\n" for the
  * matches nums[0..n) (any order) and the options ret (SAVE is ignored; no
  * option at all is ALL). MIN, MAX and ALL are left out when nothing
- * matched (RFC 4731 3.1); tag NULL leaves out the correlator. */
+ * matched (RFC 4731 3.1); tag NULL leaves out the correlator; modseq (not 0)
+ * adds " MODSEQ 917" when something matched (RFC 7162 3.1.5). */
 void imap_search_format_esearch(struct buf *out, const char *tag, bool uid, unsigned ret,
-                                const uint32_t *nums, size_t n);
+                                const uint32_t *nums, size_t n, uint64_t modseq);
 
 #endif

@@ -277,6 +277,8 @@ static bool eval_node(struct eval *e, const struct search_node *node)
         return m->size > node->number;
     case SN_SMALLER:
         return m->size < node->number;
+    case SN_MODSEQ:
+        return m->modseq >= node->number;
     case SN_HEADER:
         return field_match(e, node->str, node->str_len, &node->needle);
     case SN_BODY:
@@ -307,16 +309,18 @@ bool imap_search_match(const struct imap_search *s, const struct imap_search_msg
     return r;
 }
 
-void imap_search_format_search(struct buf *out, const uint32_t *nums, size_t n)
+void imap_search_format_search(struct buf *out, const uint32_t *nums, size_t n, uint64_t modseq)
 {
     buf_append_str(out, "* SEARCH");
     for (size_t k = 0; k < n; k++)
         buf_printf(out, " %u", (unsigned)nums[k]);
+    if (modseq && n)
+        buf_printf(out, " (MODSEQ %llu)", (unsigned long long)modseq);
     buf_append_str(out, "\r\n");
 }
 
 void imap_search_format_esearch(struct buf *out, const char *tag, bool uid, unsigned ret,
-                                const uint32_t *nums, size_t n)
+                                const uint32_t *nums, size_t n, uint64_t modseq)
 {
     struct imap_seqlist list;
     imap_seqlist_from_numbers(nums, n, &list);
@@ -344,6 +348,8 @@ void imap_search_format_esearch(struct buf *out, const char *tag, bool uid, unsi
         buf_append_str(out, " ALL ");
         imap_seqlist_format(out, &list);
     }
+    if (modseq && list.n > 0)
+        buf_printf(out, " MODSEQ %llu", (unsigned long long)modseq);
     buf_append_str(out, "\r\n");
     imap_seqlist_free(&list);
 }

@@ -22,6 +22,7 @@ enum search_node_type {
     SN_SENTSINCE,
     SN_LARGER, /* number: RFC822.SIZE */
     SN_SMALLER,
+    SN_MODSEQ, /* number: the message's modseq is at least this (RFC 7162) */
     SN_HEADER, /* str: the field name; needle: the folded value */
     SN_BODY,   /* needle */
     SN_TEXT,   /* needle */
@@ -51,6 +52,7 @@ struct imap_search {
     unsigned ret;
     enum imap_search_needs needs;
     bool uses_saved;
+    bool uses_modseq; /* a MODSEQ key: the result carries the highest modseq */
     const struct imap_seqlist *saved_uids;
 };
 

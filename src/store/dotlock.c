@@ -4,9 +4,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,9 +37,59 @@ int fsync_parent(const char *path)
     return rc;
 }
 
+/* Whether the lock file names its holder ("PID:HOST", as Dovecot writes
+ * it) and that process is gone from this host: then it was left by a crash
+ * and need not age first. *st_r: the lock file judged. */
+static bool holder_gone(const char *lock_path, struct stat *st_r)
+{
+    int fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    char text[320];
+    ssize_t n = fstat(fd, st_r) == 0 ? read(fd, text, sizeof(text) - 1) : -1;
+    close(fd);
+    if (n <= 0)
+        return false; /* just created, the holder has not written yet */
+    text[n] = '\0';
+    char *colon = strchr(text, ':');
+    if (colon == NULL || colon == text || colon - text > 10)
+        return false; /* not a PID: the holder's own data, or another kind of lock */
+    long pid = 0;
+    for (const char *p = text; p < colon; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        pid = pid * 10 + (*p - '0');
+    }
+    char *host = colon + 1;
+    host[strcspn(host, "\r\n")] = '\0';
+    char me[256];
+    if (pid <= 0 || pid > INT32_MAX || gethostname(me, sizeof(me)) != 0)
+        return false;
+    me[sizeof(me) - 1] = '\0';
+    if (strcmp(host, me) != 0)
+        return false; /* another machine's (shared storage): only age tells */
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes the lock file judged stale. It is renamed aside first and
+ * compared with the one judged: if another waiter broke it meanwhile and
+ * already holds a new lock, that one is put back, not removed. */
+static void break_lock(const char *lock_path, const struct stat *judged)
+{
+    char *aside = xasprintf("%s.stale.%ld", lock_path, (long)syscall(SYS_gettid));
+    if (rename(lock_path, aside) == 0) {
+        struct stat st;
+        if (stat(aside, &st) == 0 && (st.st_ino != judged->st_ino || st.st_dev != judged->st_dev))
+            (void)link(aside, lock_path); /* fails only if yet another lock exists */
+        unlink(aside);
+    }
+    free(aside);
+}
+
 int dotlock_take(const char *path, struct dotlock *l)
 {
     l->fd = -1;
+    l->tmp_path = NULL;
     l->path = xstrdup(path);
     l->lock_path = xasprintf("%s.lock", path);
     struct timespec start;
@@ -44,16 +98,25 @@ int dotlock_take(const char *path, struct dotlock *l)
     int e;
     for (;;) {
         l->fd = open(l->lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (l->fd >= 0)
+        if (l->fd >= 0) {
+            char me[256] = "";
+            gethostname(me, sizeof(me));
+            me[sizeof(me) - 1] = '\0';
+            char text[300];
+            int len = snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), me);
+            if (write(l->fd, text, (size_t)len) != len) {
+                /* no PID in it: a crash now leaves a lock that only ages */
+            }
             return 0;
+        }
         e = errno;
         if (e != EEXIST)
             break;
         struct stat st;
-        if (stat(l->lock_path, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SECS) {
-            /* Left by a crash. Another waiter may break it at the same time:
-             * then one of us wins the O_EXCL above, as with a live lock. */
-            unlink(l->lock_path);
+        if (holder_gone(l->lock_path, &st) ||
+            (stat(l->lock_path, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SECS)) {
+            /* Left by a crash. */
+            break_lock(l->lock_path, &st);
             continue;
         }
         struct timespec now;
@@ -75,6 +138,11 @@ int dotlock_take(const char *path, struct dotlock *l)
 
 void dotlock_release(struct dotlock *l)
 {
+    if (l->tmp_path) {
+        unlink(l->tmp_path); /* written, not committed */
+        free(l->tmp_path);
+        l->tmp_path = NULL;
+    }
     if (l->fd >= 0) {
         close(l->fd);
         unlink(l->lock_path);
@@ -87,10 +155,15 @@ void dotlock_release(struct dotlock *l)
 
 int dotlock_write(struct dotlock *l, const char *data, size_t len, struct stat *st_r)
 {
+    free(l->tmp_path);
+    l->tmp_path = xasprintf("%s.tmp", l->path);
+    int fd = open(l->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno;
     int rc = 0;
     const char *p = data;
     while (rc == 0 && len > 0) {
-        ssize_t n = write(l->fd, p, len);
+        ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -100,19 +173,20 @@ int dotlock_write(struct dotlock *l, const char *data, size_t len, struct stat *
             len -= (size_t)n;
         }
     }
-    if (rc == 0 && fsync(l->fd) != 0)
+    if (rc == 0 && fsync(fd) != 0)
         rc = errno;
-    if (rc == 0 && st_r && fstat(l->fd, st_r) != 0)
+    if (rc == 0 && st_r && fstat(fd, st_r) != 0)
         rc = errno;
+    close(fd);
     return rc;
 }
 
 int dotlock_commit(struct dotlock *l)
 {
-    int rc = rename(l->lock_path, l->path) == 0 ? 0 : errno;
+    int rc = l->tmp_path && rename(l->tmp_path, l->path) == 0 ? 0 : errno;
     if (rc == 0) {
-        close(l->fd);
-        l->fd = -1;
+        free(l->tmp_path);
+        l->tmp_path = NULL;
         rc = fsync_parent(l->path);
     }
     dotlock_release(l);

@@ -247,8 +247,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct buf out;
     buf_init(&out);
-    imap_search_format_esearch(&out, "t", true, imap_search_return(search), found, nfound);
-    imap_search_format_search(&out, found, nfound);
+    imap_search_format_esearch(&out, "t", true, imap_search_return(search), found, nfound, 0);
+    imap_search_format_search(&out, found, nfound, 0);
     buf_free(&out);
     imap_seqlist_free(&saved);
     imap_search_free(search);

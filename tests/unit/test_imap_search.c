@@ -189,6 +189,7 @@ static struct imap_search_msg test_msg(void)
         .internal_date = internal_time(),
         .internal_tz = -480,
         .size = 1000,
+        .modseq = 700,
         .data = message_text,
         .len = strlen(message_text),
     };
@@ -279,6 +280,46 @@ static void test_sizes(void **state)
     bad("SMALLER 99999999999999999999", "Invalid number for SMALLER");
     bad("SMALLER \"5\"", "Invalid number for SMALLER");
     bad("SMALLER 1e3", "Invalid number for SMALLER");
+}
+
+/* MODSEQ (RFC 7162 3.1.5): at least the value; the per-flag entry is
+ * checked, then ignored. */
+static void test_modseq(void **state)
+{
+    (void)state;
+    YES("MODSEQ 700");
+    YES("MODSEQ 0");
+    NO("MODSEQ 701");
+    YES("MODSEQ \"/flags/\\\\Draft\" all 620");
+    YES("MODSEQ \"/flags/$Work\" priv 1 SEEN");
+    NO("NOT MODSEQ 1");
+    bad("MODSEQ", "Missing argument for MODSEQ");
+    bad("MODSEQ x", "Invalid number for MODSEQ");
+    bad("MODSEQ 9223372036854775808", "Invalid number for MODSEQ");
+    bad("MODSEQ \"/flags/\\\\Seen\" both 5", "MODSEQ entry types");
+    bad("MODSEQ \"/other/x\" all 5", "MODSEQ entry names");
+    struct imap_search *s;
+    char err[128];
+    assert_int_equal(compile("MODSEQ 5", &s, err), IMAP_SEARCH_OK);
+    assert_true(imap_search_uses_modseq(s));
+    imap_search_free(s);
+    assert_int_equal(compile("OR SEEN (NOT MODSEQ 5)", &s, err), IMAP_SEARCH_OK);
+    assert_true(imap_search_uses_modseq(s));
+    imap_search_free(s);
+    assert_int_equal(compile("SEEN", &s, err), IMAP_SEARCH_OK);
+    assert_false(imap_search_uses_modseq(s));
+    imap_search_free(s);
+    struct buf b;
+    buf_init(&b);
+    imap_search_format_search(&b, (uint32_t[]){2, 5}, 2, 917162500);
+    assert_string_equal(b.data, "* SEARCH 2 5 (MODSEQ 917162500)\r\n");
+    buf_reset(&b);
+    imap_search_format_search(&b, NULL, 0, 917162500); /* nothing found: no modseq */
+    assert_string_equal(b.data, "* SEARCH\r\n");
+    buf_reset(&b);
+    imap_search_format_esearch(&b, "a", true, IMAP_SEARCH_RETURN_ALL, (uint32_t[]){1, 2, 3}, 3, 42);
+    assert_string_equal(b.data, "* ESEARCH (TAG \"a\") UID ALL 1:3 MODSEQ 42\r\n");
+    buf_free(&b);
 }
 
 static void test_internal_dates(void **state)
@@ -676,7 +717,7 @@ static void test_unknown_keys(void **state)
     bad("SEEN BAR", "Unknown search key BAR");
     bad("\"SEEN\"", "Unknown search key (string)");
     bad("NIL", "Unknown search key");
-    bad("MODSEQ 5", "Unknown search key MODSEQ");
+    bad("XMODSEQ 5", "Unknown search key XMODSEQ");
     bad("UNSEENX", "Unknown search key UNSEENX");
     /* A key echoed in the error is bounded and printable. */
     struct imap_search *s;
@@ -708,31 +749,31 @@ static void test_responses(void **state)
 {
     struct buf b;
     buf_init(&b);
-    imap_search_format_search(&b, (uint32_t[]){2, 3, 10}, 3);
+    imap_search_format_search(&b, (uint32_t[]){2, 3, 10}, 3, 0);
     check_output("* SEARCH 2 3 10\r\n", &b);
-    imap_search_format_search(&b, NULL, 0);
+    imap_search_format_search(&b, NULL, 0, 0);
     check_output("* SEARCH\r\n", &b);
     uint32_t nums[] = {9, 1, 2, 3, 9};
     imap_search_format_esearch(&b, "a", true,
                                IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX |
                                    IMAP_SEARCH_RETURN_COUNT | IMAP_SEARCH_RETURN_ALL,
-                               nums, 5);
+                               nums, 5, 0);
     check_output("* ESEARCH (TAG \"a\") UID MIN 1 MAX 9 COUNT 4 ALL 1:3,9\r\n", &b);
     imap_search_format_esearch(&b, "A282", false, IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_COUNT,
-                               (uint32_t[]){2, 10, 11}, 3);
+                               (uint32_t[]){2, 10, 11}, 3, 0);
     check_output("* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n", &b);
     /* Nothing matched: no MIN, MAX or ALL, COUNT 0. */
     imap_search_format_esearch(&b, "t", false,
                                IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX |
                                    IMAP_SEARCH_RETURN_COUNT | IMAP_SEARCH_RETURN_ALL,
-                               NULL, 0);
+                               NULL, 0, 0);
     check_output("* ESEARCH (TAG \"t\") COUNT 0\r\n", &b);
-    imap_search_format_esearch(&b, "t", true, IMAP_SEARCH_RETURN_ALL, NULL, 0);
+    imap_search_format_esearch(&b, "t", true, IMAP_SEARCH_RETURN_ALL, NULL, 0, 0);
     check_output("* ESEARCH (TAG \"t\") UID\r\n", &b);
     /* No option (or SAVE alone) is ALL; a tag with a quote is escaped. */
-    imap_search_format_esearch(&b, "q\"\\", false, 0, (uint32_t[]){4, 5}, 2);
+    imap_search_format_esearch(&b, "q\"\\", false, 0, (uint32_t[]){4, 5}, 2, 0);
     check_output("* ESEARCH (TAG \"q\\\"\\\\\") ALL 4:5\r\n", &b);
-    imap_search_format_esearch(&b, NULL, false, IMAP_SEARCH_RETURN_MAX, (uint32_t[]){4}, 1);
+    imap_search_format_esearch(&b, NULL, false, IMAP_SEARCH_RETURN_MAX, (uint32_t[]){4}, 1, 0);
     check_output("* ESEARCH MAX 4\r\n", &b);
     buf_free(&b);
 }
@@ -759,7 +800,7 @@ static void test_mailbox_walk(void **state)
     struct buf b;
     buf_init(&b);
     imap_search_format_esearch(&b, "x", true, IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT,
-                               found, n);
+                               found, n, 0);
     assert_string_equal(b.data, "* ESEARCH (TAG \"x\") UID COUNT 4 ALL 10,20,40,50\r\n");
     buf_free(&b);
 }
@@ -775,7 +816,7 @@ int main(void)
         cmocka_unit_test(test_key_count),    cmocka_unit_test(test_sets),
         cmocka_unit_test(test_saved),        cmocka_unit_test(test_return_charset),
         cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_responses),
-        cmocka_unit_test(test_mailbox_walk),
+        cmocka_unit_test(test_mailbox_walk), cmocka_unit_test(test_modseq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

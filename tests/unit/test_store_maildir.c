@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -531,6 +533,32 @@ static void test_stale_lock(void **state)
     free(p);
 }
 
+/* A fresh lock naming a process that is gone (a kill -9) is broken at
+ * once, not after DOTLOCK_STALE_SECS. */
+static void test_dead_holder_lock(void **state)
+{
+    struct fixture *fx = *state;
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_true(child > 0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    char host[256] = "";
+    gethostname(host, sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    char *p = xasprintf("%s/dovecot-uidlist.lock", fx->root);
+    char *text = xasprintf("%ld:%s", (long)child, host);
+    spit(p, text);
+    time_t t0 = time(NULL);
+    struct store_folder *f;
+    assert_int_equal(store_open(fx->s, "INBOX", false, &f), 0);
+    assert_true(time(NULL) - t0 < 5);
+    assert_int_equal(access(p, F_OK), -1);
+    store_close(f);
+    free(text);
+    free(p);
+}
+
 struct race {
     struct store *s;
     int rc;
@@ -619,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_uidlist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uids_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_holder_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_sync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
