@@ -400,7 +400,7 @@ static void fan_free(struct user_table *t)
 
 static void test_resolve_fan_out(void **state)
 {
-    static const struct user_table_ops ops = {"fan", fan_hash, fan_aliases, fan_free};
+    static const struct user_table_ops ops = {"fan", fan_hash, fan_aliases, fan_free, NULL};
     struct user_table t = {&ops};
     for (int i = 0; i < FAN; i++)
         snprintf(fan_keys[i], sizeof(fan_keys[i]), "g%d@example.test", i);
