@@ -27,6 +27,14 @@ bool user_table_has_mailbox(const struct user_table *t, const char *addr)
     return t->ops->password_hash(t, addr) != NULL;
 }
 
+uint64_t user_table_quota(const struct user_table *t, const char *addr, uint64_t dflt)
+{
+    uint64_t limit;
+    if (t->ops->quota && t->ops->quota(t, addr, &limit))
+        return limit;
+    return dflt;
+}
+
 static void add_target(char ***v, size_t *n, const char *addr)
 {
     for (size_t i = 0; i < *n; i++)

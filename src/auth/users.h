@@ -5,7 +5,10 @@
  *
  * users file:   one "address:hash" per line; '#' starts a comment. The hash
  *               is a crypt(3) string (yescrypt); "!" or "*" means the
- *               mailbox exists but cannot log in.
+ *               mailbox exists but cannot log in. An optional third field
+ *               "address:hash:quota=SIZE" gives the mailbox its own storage
+ *               limit (SIZE as [limits] message_size; 0: none), overriding
+ *               [imap] quota.
  * aliases file: "alias@domain: target[, target...]"; "@domain: target" is a
  *               catch-all for a domain. Targets may be local or remote.
  *
@@ -18,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -30,6 +34,9 @@ struct user_table_ops {
     /* The targets one alias (or catch-all) entry names, NULL if none. */
     const char *const *(*alias_targets)(const struct user_table *t, const char *key, size_t *n_r);
     void (*free)(struct user_table *t);
+    /* The mailbox's own storage limit: true and *limit_r (0: none), or
+     * false when it has none of its own (the default applies). May be NULL. */
+    bool (*quota)(const struct user_table *t, const char *addr, uint64_t *limit_r);
 };
 
 struct user_table {
@@ -44,6 +51,10 @@ void user_table_free(struct user_table **t);
 
 bool user_table_has_mailbox(const struct user_table *t, const char *addr);
 const char *user_table_password_hash(const struct user_table *t, const char *addr);
+
+/* The storage limit of mailbox addr in octets: its own, else dflt
+ * ([imap] quota). 0: unlimited. */
+uint64_t user_table_quota(const struct user_table *t, const char *addr, uint64_t dflt);
 
 /* Resolves a recipient address into final targets: local mailboxes or
  * remote addresses, lower-cased, de-duplicated, aliases expanded (depth

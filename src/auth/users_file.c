@@ -4,14 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/users.h"
+#include "conf/conf.h"
 #include "proto/smtp_parse.h"
 #include "util/xmalloc.h"
 
 struct entry {
     char *key;
     char *hash;     /* users */
+    bool has_quota; /* users: "quota=SIZE" given */
+    uint64_t quota;
     char **targets; /* aliases */
     size_t ntargets;
 };
@@ -43,6 +47,19 @@ static const char *file_password_hash(const struct user_table *t, const char *ad
     struct entry *e = find(ft->users, ft->nusers, key);
     free(key);
     return e ? e->hash : NULL;
+}
+
+static bool file_quota(const struct user_table *t, const char *addr, uint64_t *limit_r)
+{
+    const struct file_table *ft = (const struct file_table *)t;
+    char *key = xstrdup(addr);
+    address_lower(key);
+    struct entry *e = find(ft->users, ft->nusers, key);
+    free(key);
+    if (e == NULL || !e->has_quota)
+        return false;
+    *limit_r = e->quota;
+    return true;
 }
 
 static const char *const *file_alias_targets(const struct user_table *t, const char *key,
@@ -81,6 +98,7 @@ static const struct user_table_ops file_ops = {
     .password_hash = file_password_hash,
     .alias_targets = file_alias_targets,
     .free = file_free,
+    .quota = file_quota,
 };
 
 void address_lower(char *s)
@@ -160,7 +178,12 @@ static bool user_line(struct file_table *ft, char *line, const char *path, unsig
     }
     *colon = '\0';
     char *addr = trim(line);
-    char *hash = trim(colon + 1);
+    char *hash = colon + 1;
+    /* A third field: "quota=SIZE" (a crypt(3) hash never has ':'). */
+    char *opt = strchr(hash, ':');
+    if (opt)
+        *opt++ = '\0';
+    hash = trim(hash);
     address_lower(addr);
     if (!address_mailbox_safe(addr)) {
         buf_printf(err, "%s:%u: '%s' is not a valid mailbox address\n", path, lineno, addr);
@@ -170,12 +193,23 @@ static bool user_line(struct file_table *ft, char *line, const char *path, unsig
         buf_printf(err, "%s:%u: missing or malformed password hash for %s\n", path, lineno, addr);
         return false;
     }
+    uint64_t quota = 0;
+    if (opt) {
+        opt = trim(opt);
+        if (strncasecmp(opt, "quota=", 6) != 0 || !conf_parse_size(trim(opt + 6), &quota)) {
+            buf_printf(err,
+                       "%s:%u: expected \"quota=SIZE\" (such as quota=500M) after the hash of %s\n",
+                       path, lineno, addr);
+            return false;
+        }
+    }
     if (find(ft->users, ft->nusers, addr)) {
         buf_printf(err, "%s:%u: %s is listed twice\n", path, lineno, addr);
         return false;
     }
     ft->users = xrealloc(ft->users, (ft->nusers + 1) * sizeof(*ft->users));
-    ft->users[ft->nusers++] = (struct entry){.key = xstrdup(addr), .hash = xstrdup(hash)};
+    ft->users[ft->nusers++] = (struct entry){
+        .key = xstrdup(addr), .hash = xstrdup(hash), .has_quota = opt != NULL, .quota = quota};
     qsort(ft->users, ft->nusers, sizeof(*ft->users), entry_cmp);
     return true;
 }

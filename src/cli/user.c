@@ -270,6 +270,14 @@ int cli_user(const char *conf_path, int argc, char **argv)
                     l.v = xrealloc(l.v, (l.n + 1) * sizeof(char *));
                     l.v[l.n++] = line;
                 } else {
+                    /* Keep the line's other fields ("quota=SIZE"). */
+                    const char *colon = strchr(l.v[at], ':');
+                    const char *rest = colon ? strchr(colon + 1, ':') : NULL;
+                    if (rest) {
+                        char *with = xasprintf("%s%s", line, rest);
+                        free(line);
+                        line = with;
+                    }
                     free(l.v[at]);
                     l.v[at] = line;
                 }

@@ -98,6 +98,7 @@ struct conf {
     unsigned imap_timeout_ms;       /* after login (RFC 9051 5.4: at least 30 minutes) */
     unsigned imap_idle_timeout_ms;  /* in IDLE (RFC 2177: re-issue at least every 29 min) */
     size_t imap_line_max;           /* a command's text, literals excluded */
+    uint64_t imap_quota;            /* storage per mailbox in octets (QUOTA); 0: none */
 
     /* [auth] */
     unsigned auth_failure_delay_ms; /* reply delay after one failure; grows */

@@ -70,7 +70,14 @@ const char *conf_mailbox_key(struct conf *c, const char *section, const char *ke
         c->imap_line_max = (size_t)n;
         return NULL;
     }
+    if (KEY("quota")) {
+        /* Enforced at APPEND, COPY and delivery; the users file can give a
+         * mailbox its own ("address:hash:quota=SIZE"). */
+        if (!conf_parse_size(value, &c->imap_quota))
+            return "expected a size such as 1G (0: no limit)";
+        return NULL;
+    }
 #undef KEY
-    return "unknown key (expected allow_plaintext_auth, timeout, login_timeout, idle_timeout or "
-           "line_max)";
+    return "unknown key (expected allow_plaintext_auth, timeout, login_timeout, idle_timeout, "
+           "line_max or quota)";
 }

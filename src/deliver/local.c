@@ -8,12 +8,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/users.h"
 #include "conf/conf.h"
 #include "deliver/maildir.h"
 #include "deliver/retry.h"
 #include "proto/headers.h"
 #include "proto/smtp_parse.h"
 #include "queue/queue.h"
+#include "store/maildirsize.h"
+#include "store/store_quota.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -32,6 +35,38 @@ static void defer(struct local_attempt *a, const struct envelope *env, struct en
     r->next_attempt = retry_next(a->conf, r->attempts, env->arrival, a->now);
     log_warn("event=deferred id=%s to=%s relay=local status=4.2.0 error=%s next_attempt_in=%llds",
              env->id, log_q(r->addr), log_q(strerror(rc)), (long long)(r->next_attempt - a->now));
+}
+
+/* The mailbox's storage limit (0: none). */
+static uint64_t quota_of(const struct local_attempt *a, const char *addr)
+{
+    return a->users ? user_table_quota(a->users, addr, a->conf->imap_quota) : a->conf->imap_quota;
+}
+
+/* Whether the prepared copy (its size is in its name) would take the
+ * mailbox over its limit. A usage that cannot be read lets it in. */
+static bool over_quota(const struct local_attempt *a, const char *addr, const char *name)
+{
+    uint64_t limit = quota_of(a, addr), size;
+    if (limit == 0 || !maildirsize_name_size(name, &size))
+        return false;
+    char *box = maildir_path(a->conf->data_dir, addr);
+    struct store_quota_usage u;
+    bool over = store_quota_usage(box, limit, &u) == 0 && u.bytes + size > limit;
+    free(box);
+    return over;
+}
+
+/* Mailbox full: retried on the normal schedule (space may be freed); the
+ * 4.2.2 becomes 5.2.2 in the bounce when the message expires. */
+static void defer_full(struct local_attempt *a, const struct envelope *env, struct envelope_rcpt *r)
+{
+    free(r->last_error);
+    r->last_error = xasprintf("4.2.2 <%s>: Mailbox full, over its storage quota", r->addr);
+    r->next_attempt = retry_next(a->conf, r->attempts, env->arrival, a->now);
+    log_warn("event=deferred id=%s to=%s relay=local status=4.2.2 error=mailbox_full "
+             "next_attempt_in=%llds",
+             env->id, log_q(r->addr), (long long)(r->next_attempt - a->now));
 }
 
 #define LOOP_HEADER_MAX (64 * 1024)
@@ -75,6 +110,12 @@ static void finish_copy(struct local_attempt *a, const struct envelope *env,
                         struct envelope_rcpt *r, bool recovering)
 {
     int rc = maildir_commit(a->conf->data_dir, r->addr, r->file);
+    uint64_t size;
+    if (rc == 0 && maildirsize_name_size(r->file, &size)) {
+        char *box = maildir_path(a->conf->data_dir, r->addr);
+        store_quota_change(box, quota_of(a, r->addr), (int64_t)size, 1);
+        free(box);
+    }
     if (rc == 0) {
         r->state = RCPT_DONE;
         a->delivered = xrealloc(a->delivered, (a->ndelivered + 1) * sizeof(*a->delivered));
@@ -158,7 +199,11 @@ void local_attempt_run(struct local_attempt *a)
         }
         changed = true;
         r->attempts++;
-        if (rc == 0) {
+        if (rc == 0 && over_quota(a, r->addr, name)) {
+            maildir_discard(a->conf->data_dir, r->addr, name);
+            free(name);
+            defer_full(a, env, r);
+        } else if (rc == 0) {
             r->state = RCPT_DELIVERING;
             r->file = name;
             prepared++;

@@ -14,11 +14,13 @@
 
 struct queue;
 struct conf;
+struct user_table;
 
 struct local_attempt {
     /* in */
     struct queue *queue;
     const struct conf *conf;
+    const struct user_table *users; /* for each mailbox's quota; NULL: [imap] quota */
     char id[QUEUE_ID_LEN + 1];
     struct envelope *env; /* NULL: load it from the queue first */
     int64_t now;

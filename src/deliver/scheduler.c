@@ -157,6 +157,7 @@ void sched_attempt_start(struct sched_msg *m)
      * free it under the job. */
     job->snap = snapshot_ref(m->sched->d->snap);
     job->a.conf = job->snap->conf;
+    job->a.users = job->snap->users;
     memcpy(job->a.id, m->id, sizeof(job->a.id));
     job->a.env = m->env; /* the job owns it while it runs */
     m->env = NULL;

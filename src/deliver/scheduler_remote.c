@@ -149,7 +149,9 @@ void sched_remote_start(struct sched_msg *m, int64_t now)
         if (sched_is_local(s, r->addr)) {
             /* Local recipients that kept failing also expire. */
             if (r->attempts > 0 && retry_expired(conf, env->arrival, now)) {
-                sched_fail_add(m, i, "5.4.7", NULL,
+                /* A mailbox still full at the end is 5.2.2 (RFC 3463). */
+                bool full = r->last_error && strncmp(r->last_error, "4.2.2 ", 6) == 0;
+                sched_fail_add(m, i, full ? "5.2.2" : "5.4.7", NULL,
                                r->last_error ? r->last_error : "delivery time expired", false);
             }
             continue;

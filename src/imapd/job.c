@@ -38,6 +38,7 @@ struct imapd_job *imapd_job_new(struct imapd_session *s, void (*work)(struct ima
     struct imapd_job *j = xcalloc(1, sizeof(*j));
     j->s = s;
     j->store = store_maildir_new(s->maildir);
+    store_set_quota(j->store, s->quota);
     snprintf(j->tag, sizeof(j->tag), "%s", s->tag);
     j->work = work;
     j->args = args;

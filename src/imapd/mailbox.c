@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/users.h"
 #include "daemon.h"
 #include "deliver/maildir.h"
 #include "imapd/fetch.h"
@@ -12,6 +13,7 @@
 #include "imapd/job.h"
 #include "imapd/mailbox.h"
 #include "imapd/messages.h"
+#include "imapd/quota.h"
 #include "imapd/select.h"
 #include "imapd/session.h"
 #include "imapd/sort.h"
@@ -61,6 +63,9 @@ static const struct imapd_command mailbox_table[] = {
     {"STATUS", IMAPD_AUTH, 0, imapd_cmd_status},
     {"APPEND", IMAPD_AUTH, 0, imapd_cmd_append},
     {"IDLE", IMAPD_AUTH, 0, imapd_cmd_idle},
+    {"GETQUOTAROOT", IMAPD_AUTH, 0, imapd_cmd_quota},
+    {"GETQUOTA", IMAPD_AUTH, 0, imapd_cmd_quota},
+    {"SETQUOTA", IMAPD_AUTH, 0, imapd_cmd_quota},
     {"CLOSE", IMAPD_SELECTED_ONLY, 0, cmd_unselect_or_close},
     {"UNSELECT", IMAPD_SELECTED_ONLY, 0, cmd_unselect_or_close},
     {"EXPUNGE", IMAPD_SELECTED_ONLY, 0, imapd_cmd_expunge},
@@ -119,6 +124,7 @@ void imapd_mailbox_login(struct imapd_session *s, const char *user)
 {
     s->auth_user = xstrdup(user);
     s->maildir = maildir_path(s->snap->conf->data_dir, user);
+    s->quota = user_table_quota(s->d->users, user, s->snap->conf->imap_quota);
     struct imapd_job *j = imapd_job_new(s, setup_work, xstrdup(user), free);
     j->done = setup_done;
     imapd_job_submit(j);

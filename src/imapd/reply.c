@@ -75,6 +75,7 @@ void imapd_capabilities(const struct imapd_session *s, struct buf *out)
     buf_append_str(out, " IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH "
                         "LIST-EXTENDED LIST-STATUS STATUS=SIZE UTF8=ACCEPT SEARCHRES BINARY "
                         "CREATE-SPECIAL-USE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT "
-                        "THREAD=REFERENCES COMPRESS=DEFLATE MULTIAPPEND CONDSTORE QRESYNC");
+                        "THREAD=REFERENCES COMPRESS=DEFLATE MULTIAPPEND CONDSTORE QRESYNC QUOTA "
+                        "QUOTA=RES-STORAGE");
     buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->snap->conf->message_size);
 }

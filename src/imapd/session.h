@@ -66,6 +66,7 @@ struct imapd_session {
     struct auth_check *check; /* a password check in progress */
     char *auth_user;          /* the authenticated address */
     char *maildir;            /* its Maildir */
+    uint64_t quota;           /* its storage limit in octets, 0: none (QUOTA) */
     bool utf8_enabled;        /* ENABLE UTF8=ACCEPT */
     bool rev2;                /* ENABLE IMAP4rev2 */
     bool condstore;           /* CONDSTORE-aware (imapd/condstore.h) */

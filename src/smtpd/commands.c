@@ -246,12 +246,37 @@ static bool cmd_mail(struct smtpd_session *s, const struct smtp_command *cmd)
     return true;
 }
 
-/* Fills the envelope with the final targets of a local recipient. Returns
- * false when the address reaches no mailbox. The user table is the
- * current one (d->users), not the session's snapshot: a user added by a
- * reload receives mail from sessions already open. */
-static bool add_local_rcpt(struct smtpd_session *s, const char *addr,
-                           const struct smtp_rcpt_params *rp)
+void smtpd_rcpt_add_targets(struct smtpd_session *s, const char *addr,
+                            const struct smtp_rcpt_params *rp, char *const *targets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (envelope_find_rcpt(s->env, targets[i]) < 0) {
+            struct envelope_rcpt *r = envelope_add_rcpt(s->env, targets[i], addr);
+            r->notify = rp->notify;
+            if (rp->orcpt[0])
+                r->orcpt = xstrdup(rp->orcpt);
+        }
+    }
+}
+
+void smtpd_rcpt_accepted(struct smtpd_session *s, const char *addr)
+{
+    s->rcpt_commands++;
+    free(s->single_rcpt);
+    s->single_rcpt = s->rcpt_commands == 1 ? xstrdup(addr) : NULL;
+    s->state = SMTPD_RCPT;
+    smtpd_reply(s, 250, "2.1.5", "Ok");
+}
+
+enum local_rcpt { LOCAL_RCPT_UNKNOWN, LOCAL_RCPT_ADDED, LOCAL_RCPT_CHECKING };
+
+/* Fills the envelope with the final targets of a local recipient, or
+ * hands them to the quota check (which answers). UNKNOWN when the address
+ * reaches no mailbox. The user table is the current one (d->users), not
+ * the session's snapshot: a user added by a reload receives mail from
+ * sessions already open. */
+static enum local_rcpt add_local_rcpt(struct smtpd_session *s, const char *addr,
+                                      const struct smtp_rcpt_params *rp)
 {
     char **targets = NULL;
     size_t n = 0;
@@ -263,20 +288,22 @@ static bool add_local_rcpt(struct smtpd_session *s, const char *addr,
         if (local && !user_table_has_mailbox(s->d->users, targets[i])) {
             log_warn("event=alias_target_unknown rcpt=%s target=%s", log_q(addr),
                      log_q(targets[i]));
+            free(targets[i]);
             continue;
         }
-        kept++;
-        if (envelope_find_rcpt(s->env, targets[i]) < 0) {
-            struct envelope_rcpt *r = envelope_add_rcpt(s->env, targets[i], addr);
-            r->notify = rp->notify;
-            if (rp->orcpt[0])
-                r->orcpt = xstrdup(rp->orcpt);
-        }
+        targets[kept++] = targets[i];
     }
-    for (size_t i = 0; i < n; i++)
+    enum local_rcpt result = LOCAL_RCPT_UNKNOWN;
+    if (kept > 0 && smtpd_rcpt_quota_start(s, addr, rp, targets, kept)) {
+        result = LOCAL_RCPT_CHECKING;
+    } else if (kept > 0) {
+        smtpd_rcpt_add_targets(s, addr, rp, targets, kept);
+        result = LOCAL_RCPT_ADDED;
+    }
+    for (size_t i = 0; i < kept; i++)
         free(targets[i]);
     free(targets);
-    return kept > 0;
+    return result;
 }
 
 static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
@@ -319,6 +346,7 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
     if (conf_is_local_domain(conf, domain))
         address_lower(addr);
     enum smtpd_srs srs = smtpd_srs_rcpt(s, path.local, domain, &rp);
+    enum local_rcpt local;
     if (srs == SMTPD_SRS_REFUSED) {
         free(addr);
         return true;
@@ -340,7 +368,10 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
                     addr);
         free(addr);
         return true;
-    } else if (!add_local_rcpt(s, addr, &rp)) {
+    } else if ((local = add_local_rcpt(s, addr, &rp)) == LOCAL_RCPT_CHECKING) {
+        free(addr); /* the check answers */
+        return false;
+    } else if (local == LOCAL_RCPT_UNKNOWN) {
         log_info("event=rcpt_rejected client=%s rcpt=%s reason=unknown_user", s->ip, log_q(addr));
         smtpd_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: no such user here", addr);
         free(addr);
@@ -358,11 +389,7 @@ static bool cmd_rcpt(struct smtpd_session *s, const struct smtp_command *cmd)
         }
         return s->state != SMTPD_CLOSING && s->state != SMTPD_ERROR_WAIT;
     }
-    s->rcpt_commands++;
-    free(s->single_rcpt);
-    s->single_rcpt = s->rcpt_commands == 1 ? xstrdup(addr) : NULL;
-    s->state = SMTPD_RCPT;
-    smtpd_reply(s, 250, "2.1.5", "Ok");
+    smtpd_rcpt_accepted(s, addr);
     free(addr);
     return true;
 }

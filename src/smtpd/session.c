@@ -61,6 +61,7 @@ void smtpd_error_pause(struct smtpd_session *s, unsigned ms)
 
 void smtpd_transaction_reset(struct smtpd_session *s)
 {
+    smtpd_rcpt_quota_cancel(s);
     smtpd_data_abort(s);
     envelope_free(&s->env);
     free(s->single_rcpt);
@@ -113,6 +114,7 @@ static enum session_input op_input(struct session *base)
         return SESSION_INPUT_RAW;
     case SMTPD_COMMIT:
     case SMTPD_AUTH_CHECK:
+    case SMTPD_RCPT_CHECK:
     case SMTPD_ERROR_WAIT:
         return SESSION_INPUT_BUSY;
     case SMTPD_CLOSING:

@@ -40,6 +40,7 @@ enum smtpd_state {
     SMTPD_COMMIT,     /* waiting for the queue to make the message durable */
     SMTPD_AUTH,       /* AUTH sent a 334 challenge: the next line is a response */
     SMTPD_AUTH_CHECK, /* the password is being verified (worker) or failure delayed */
+    SMTPD_RCPT_CHECK, /* a local recipient's quota is being read (worker) */
     SMTPD_ERROR_WAIT, /* an error reply was sent; input waits out [limits] error_delay */
     SMTPD_CLOSING,
 };
@@ -64,8 +65,9 @@ struct smtpd_session {
     /* the transaction */
     struct envelope *env;
     struct smtp_mail_params mail;
-    unsigned rcpt_commands; /* accepted RCPT commands */
-    char *single_rcpt;      /* the RCPT address while there is exactly one */
+    unsigned rcpt_commands;        /* accepted RCPT commands */
+    char *single_rcpt;             /* the RCPT address while there is exactly one */
+    struct worker_job *rcpt_check; /* rcpt_quota.c's job, in a worker */
 
     /* content */
     struct smtp_data_decoder decoder;
@@ -104,6 +106,21 @@ void smtpd_process_input(struct smtpd_session *s);
 /* commands.c: returns false when input processing must stop (the session
  * is closing or waiting for something asynchronous). */
 bool smtpd_dispatch(struct smtpd_session *s, const char *line, size_t len, bool more_input);
+
+/* commands.c: a RCPT's targets go into the envelope; the RCPT is counted
+ * and answered 250. */
+void smtpd_rcpt_add_targets(struct smtpd_session *s, const char *addr,
+                            const struct smtp_rcpt_params *rp, char *const *targets, size_t n);
+void smtpd_rcpt_accepted(struct smtpd_session *s, const char *addr);
+
+/* rcpt_quota.c: RCPT TO a local mailbox with a storage limit. Starts the
+ * check of targets (local mailboxes and others, all kept) in a worker and
+ * returns true: the session waits (SMTPD_RCPT_CHECK), then replies 452
+ * 4.2.2 (full), 552 5.2.2 (SIZE= alone above the limit) or adds them and
+ * replies 250. False when no target has a limit: nothing was started. */
+bool smtpd_rcpt_quota_start(struct smtpd_session *s, const char *addr,
+                            const struct smtp_rcpt_params *rp, char *const *targets, size_t n);
+void smtpd_rcpt_quota_cancel(struct smtpd_session *s);
 
 /* auth.c */
 bool smtpd_auth_offered(const struct smtpd_session *s);

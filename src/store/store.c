@@ -13,6 +13,7 @@
 
 #include "store/dotlock.h"
 #include "store/store_int.h"
+#include "store/store_quota.h"
 #include "util/xmalloc.h"
 
 static const struct store_ops maildir_ops = {
@@ -102,9 +103,42 @@ int store_set_special_use(struct store *s, const char *name, unsigned use)
     return s->ops->set_special_use(s, name, use);
 }
 
+void store_set_quota(struct store *s, uint64_t limit)
+{
+    s->quota = limit;
+}
+
+int store_quota_get(struct store *s, uint64_t *bytes_r, uint64_t *count_r)
+{
+    struct store_quota_usage u = {0};
+    int rc = s->quota ? store_quota_usage(s->root, s->quota, &u) : EINVAL;
+    *bytes_r = u.bytes;
+    *count_r = u.count;
+    return rc;
+}
+
+/* Whether adding octets would go over the limit. A usage that cannot be
+ * read does not refuse mail (the next recalculation has the truth). */
+static bool over_quota(struct store *s, uint64_t octets)
+{
+    struct store_quota_usage u;
+    if (s->quota == 0 || store_quota_usage(s->root, s->quota, &u) != 0)
+        return false;
+    return u.bytes + octets > s->quota;
+}
+
 int store_delete(struct store *s, const char *name)
 {
-    return s->ops->delete_folder(s, name);
+    /* Its messages leave the usage: counted before they go. */
+    char *dir = maildir_folder_dir(s, name);
+    struct store_quota_usage u = {0};
+    if (dir && !store_name_is_inbox(name))
+        store_quota_folder_usage(dir, &u);
+    free(dir);
+    int rc = s->ops->delete_folder(s, name);
+    if (rc == 0)
+        store_quota_change(s->root, s->quota, -(int64_t)u.bytes, -(int64_t)u.count);
+    return rc;
 }
 
 int store_rename(struct store *s, const char *from, const char *to)
@@ -200,8 +234,23 @@ int store_append(struct store *s, const char *name, const char *data, size_t len
                  const char *const *keywords, size_t n_keywords, int64_t internal_date,
                  uint32_t *uidvalidity_r, uint32_t *uid_r)
 {
-    return s->ops->append(s, name, data, len, flags, keywords, n_keywords, internal_date,
-                          uidvalidity_r, uid_r);
+    /* The file will hold LF line ends (maildir_append): its size. */
+    uint64_t size = len;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (data[i] == '\r' && data[i + 1] == '\n')
+            size--;
+    if (s->quota) {
+        char *dir = maildir_folder_dir(s, name);
+        bool exists = dir && maildir_exists(dir); /* else TRYCREATE, not OVERQUOTA */
+        free(dir);
+        if (exists && over_quota(s, size))
+            return EDQUOT;
+    }
+    int rc = s->ops->append(s, name, data, len, flags, keywords, n_keywords, internal_date,
+                            uidvalidity_r, uid_r);
+    if (rc == 0)
+        store_quota_change(s->root, s->quota, (int64_t)size, 1);
+    return rc;
 }
 
 int store_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
@@ -210,16 +259,72 @@ int store_set_flags(struct store_folder *f, uint32_t uid, unsigned flags,
     return f->store->ops->set_flags(f, uid, flags, keywords, n_keywords);
 }
 
+struct uid_size {
+    uint32_t uid;
+    uint64_t size;
+};
+
 int store_expunge(struct store_folder *f, const uint32_t *uids, size_t n, uint32_t **expunged_r,
                   size_t *n_expunged_r)
 {
-    return f->store->ops->expunge(f, uids, n, expunged_r, n_expunged_r);
+    /* The sizes of what may go, ascending by UID like the result. */
+    struct uid_size *cand = xcalloc(f->n + 1, sizeof(*cand));
+    size_t nc = 0;
+    if (uids == NULL) {
+        for (size_t i = 0; i < f->n; i++)
+            if (f->msgs[i].flags & STORE_F_DELETED)
+                cand[nc++] = (struct uid_size){f->msgs[i].uid, f->msgs[i].file_size};
+    } else {
+        for (size_t i = 0; i < f->n; i++)
+            cand[nc++] = (struct uid_size){f->msgs[i].uid, f->msgs[i].file_size};
+    }
+    int rc = f->store->ops->expunge(f, uids, n, expunged_r, n_expunged_r);
+    if (rc == 0 && *n_expunged_r) {
+        uint64_t bytes = 0;
+        int64_t count = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < *n_expunged_r; i++) {
+            while (k < nc && cand[k].uid < (*expunged_r)[i])
+                k++;
+            if (k < nc && cand[k].uid == (*expunged_r)[i]) {
+                bytes += cand[k].size;
+                count++;
+            }
+        }
+        store_quota_change(f->store->root, f->store->quota, -(int64_t)bytes, -count);
+    }
+    free(cand);
+    return rc;
 }
 
 int store_copy(struct store_folder *f, const uint32_t *uids, size_t n, const char *dest, bool move,
                struct store_uidmap *map_r)
 {
-    return f->store->ops->copy(f, uids, n, dest, move, map_r);
+    struct store *s = f->store;
+    uint64_t bytes = 0;
+    if (!move && s->quota) {
+        for (size_t i = 0; i < n; i++) {
+            const struct store_msg *m = store_msg_by_uid(f, uids[i]);
+            if (m && (i == 0 || uids[i] != uids[i - 1]))
+                bytes += m->file_size;
+        }
+        char *dir = maildir_folder_dir(s, dest);
+        bool exists = dir && maildir_exists(dir); /* else TRYCREATE, not OVERQUOTA */
+        free(dir);
+        if (exists && bytes && over_quota(s, bytes))
+            return EDQUOT;
+    }
+    int rc = s->ops->copy(f, uids, n, dest, move, map_r);
+    if (rc == 0 && !move && map_r->n) {
+        /* What was copied (UIDs gone meanwhile were skipped). */
+        bytes = 0;
+        for (size_t i = 0; i < map_r->n; i++) {
+            const struct store_msg *m = store_msg_by_uid(f, map_r->src[i]);
+            bytes += m ? m->file_size : 0;
+        }
+        store_quota_change(s->root, s->quota, (int64_t)bytes, (int64_t)map_r->n);
+    }
+    return rc;
 }
 
 void store_uidmap_free(struct store_uidmap *m)

@@ -333,6 +333,21 @@ int store_set_flags_unchanged_since(struct store_folder *f, uint32_t uid, unsign
  * means the default), for folders opened from now on. */
 void store_set_expunge_history_cap(struct store *s, size_t cap);
 
+/* ---- QUOTA (RFC 9208): the user's storage in Maildir++ maildirsize ----
+ *
+ * With a limit set, store_append() and store_copy() (not a MOVE, which
+ * does not change the usage) fail with EDQUOT when the folder's new usage
+ * would be above it, and change nothing. Whatever the limit, every
+ * change of usage (append, copy, expunge, delete of a folder) is recorded
+ * in maildirsize when that file exists or a limit applies, so Dovecot's
+ * quota plugin on the same Maildir agrees (store/store_quota.h). */
+
+/* The storage limit in octets for this store's calls (0: none). */
+void store_set_quota(struct store *s, uint64_t limit);
+/* The usage now (GETQUOTA): octets and messages, under the limit set
+ * (which must not be 0). */
+int store_quota_get(struct store *s, uint64_t *bytes_r, uint64_t *count_r);
+
 /* ---- pure helpers (no I/O) ---- */
 
 /* Whether name may be a folder: not empty, at most STORE_NAME_MAX octets,

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/index.h"
 #include "store/store.h"
@@ -17,6 +18,7 @@ struct store {
     const struct store_ops *ops;
     char *root;         /* the Maildir: INBOX */
     size_t expunge_cap; /* expunge history ranges kept; 0: EXPUNGES_CAP_DEFAULT */
+    uint64_t quota;     /* storage limit in octets (store_set_quota); 0: none */
 };
 
 /* What the Maildir backend keeps about an opened folder. */

@@ -221,7 +221,13 @@ static void test_bad_users(void **state)
         {"x\xff@example.test:!", "not a valid mailbox"},
         {"x@example.test:", "password hash"},
         {"x@example.test:a b", "password hash"},
-        {"x@example.test:a:b", "password hash"},
+        {"x@example.test:a:b", "quota=SIZE"},
+        {"x@example.test:!:quota=", "quota=SIZE"},
+        {"x@example.test:!:quota=lots", "quota=SIZE"},
+        {"x@example.test:!:quota=5T", "quota=SIZE"},
+        {"x@example.test:!:quota=-1", "quota=SIZE"},
+        {"x@example.test:!:size=5M", "quota=SIZE"},
+        {"x@example.test::quota=5M", "password hash"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[300];
@@ -245,6 +251,29 @@ static void test_bad_users(void **state)
 
 /* A NUL would end the line early (a hash cut short, an alias target
  * dropped): refused with its line, in both files. */
+/* The third field: a mailbox's own limit, 0 meaning none; others keep
+ * the default. */
+static void test_quota_field(void **state)
+{
+    struct buf err;
+    buf_init(&err);
+    struct user_table *t = load("a@example.test:!:quota=500M\n"
+                                "B@example.test : $y$j9T$s$h : QUOTA=1k  # small\n"
+                                "c@example.test:*:quota=0\n"
+                                "d@example.test:!\n",
+                                NULL, &err);
+    if (t == NULL)
+        fail_msg("refused: %s", err.data);
+    assert_int_equal(user_table_quota(t, "a@example.test", 7), 500ull * 1024 * 1024);
+    assert_int_equal(user_table_quota(t, "b@EXAMPLE.test", 7), 1024);
+    assert_string_equal(user_table_password_hash(t, "b@example.test"), "$y$j9T$s$h");
+    assert_int_equal(user_table_quota(t, "c@example.test", 7), 0);
+    assert_int_equal(user_table_quota(t, "d@example.test", 7), 7);
+    assert_int_equal(user_table_quota(t, "nobody@example.test", 7), 7);
+    user_table_free(&t);
+    buf_free(&err);
+}
+
 static void test_nul_in_line(void **state)
 {
     static const char users[] = "ok@example.test:!\nx@example.test:$y$abc\0junk\n";
@@ -400,7 +429,7 @@ static void fan_free(struct user_table *t)
 
 static void test_resolve_fan_out(void **state)
 {
-    static const struct user_table_ops ops = {"fan", fan_hash, fan_aliases, fan_free};
+    static const struct user_table_ops ops = {"fan", fan_hash, fan_aliases, fan_free, NULL};
     struct user_table t = {&ops};
     for (int i = 0; i < FAN; i++)
         snprintf(fan_keys[i], sizeof(fan_keys[i]), "g%d@example.test", i);
@@ -427,6 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve, load_sample, free_sample),
         cmocka_unit_test_setup_teardown(test_resolve_appends, load_sample, free_sample),
         cmocka_unit_test_setup_teardown(test_bad_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_in_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_aliases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
