@@ -149,12 +149,12 @@ bool imapd_cmd_store(struct imapd_session *s, const struct imap_command *cmd)
     bool uid = strcmp(cmd->name, "UID") == 0;
     const struct imap_arg *args = uid ? cmd->args + 1 : cmd->args; /* NULL without arguments */
     size_t n = cmd->n - (uid ? 1 : 0);
-    const struct imap_arg *mods = n == 4 ? &args[1] : NULL;
-    const struct imap_arg *item = mods ? &args[2] : &args[1];
-    if ((n != 3 && n != 4) || args[0].type != IMAP_ARG_ATOM || item->type != IMAP_ARG_ATOM) {
+    if ((n != 3 && n != 4) || args[0].type != IMAP_ARG_ATOM || args[n - 2].type != IMAP_ARG_ATOM) {
         imapd_reply_bad(s, "STORE expects a message set, FLAGS, +FLAGS or -FLAGS, and flags");
         return true;
     }
+    const struct imap_arg *mods = n == 4 ? &args[1] : NULL;
+    const struct imap_arg *item = &args[n - 2]; /* FLAGS..., then the flags */
     if (s->sel->read_only) {
         imapd_reply_tagged(s, "NO", "[READ-ONLY] The folder was opened with EXAMINE");
         return true;
