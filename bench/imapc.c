@@ -10,11 +10,12 @@
  *           SEARCH FROM, APPEND, STORE \Deleted of the appended message,
  *           EXPUNGE, IDLE+DONE until SECS; every command's time goes to
  *           LATFILE ("NAME USEC" a line).
- *   script: imapc -m script -s HOST:PORT -u USER -p PASS [-o UNTAGGED] CMD...
+ *   script: imapc -m script -s HOST:PORT -u USER -p PASS [-o UNTAGGED] [-H] CMD...
  *           one session: LOGIN, then each CMD in turn; prints one line per CMD,
  *           "INDEX USEC OCTETS STATUS", OCTETS being what the server sent for
  *           it (untagged data and the tagged reply); untagged lines that are
  *           not FETCH data go to UNTAGGED, prefixed by the command's index.
+ *           -H: then prints "holding" and keeps the session until stdin closes.
  *   idle:   imapc -m idle -s HOST:PORT -c CONNS -P THREADS -U USERS -p PASS
  *           opens CONNS sessions (THREADS at a time), each LOGIN, SELECT INBOX,
  *           IDLE, and waits for "+"; prints "idling=N failed=F", then holds
@@ -43,7 +44,7 @@
 static struct sockaddr_in target;
 static const char *mode = "mixed", *password = "bench-password", *user = "big@bench.test";
 static const char *latfile, *untagged_file;
-static int nconns = 1, nusers = 1, nthreads = 8;
+static int nconns = 1, nusers = 1, nthreads = 8, hold;
 static double secs = 5;
 static atomic_long n_ok, n_err;
 static double t_end;
@@ -399,6 +400,14 @@ static int script(int argc, char **argv)
     }
     if (u)
         fclose(u);
+    if (hold) {
+        /* The folder stays selected while the harness measures the server. */
+        printf("holding\n");
+        fflush(stdout);
+        char b[64];
+        while (read(0, b, sizeof b) > 0)
+            ;
+    }
     command(c, "LOGOUT");
     close(c->fd);
     free(c);
@@ -442,7 +451,7 @@ int main(int argc, char **argv)
 {
     int opt;
     const char *addr = "127.0.0.1:143";
-    while ((opt = getopt(argc, argv, "m:s:c:d:U:u:p:o:P:")) != -1) {
+    while ((opt = getopt(argc, argv, "m:s:c:d:U:u:p:o:P:H")) != -1) {
         switch (opt) {
         case 'm':
             mode = optarg;
@@ -470,6 +479,9 @@ int main(int argc, char **argv)
             break;
         case 'P':
             nthreads = atoi(optarg);
+            break;
+        case 'H':
+            hold = 1;
             break;
         default:
             fprintf(stderr, "imapc: see the comment at the top of bench/imapc.c\n");
