@@ -16,9 +16,10 @@
  *           it (untagged data and the tagged reply); untagged lines that are
  *           not FETCH data go to UNTAGGED, prefixed by the command's index.
  *           -H: then prints "holding" and keeps the session until stdin closes.
- *   idle:   imapc -m idle -s HOST:PORT -c CONNS -P THREADS -U USERS -p PASS
+ *   idle:   imapc -m idle -s HOST:PORT -c CONNS -P THREADS -U USERS -p PASS -d SECS
  *           opens CONNS sessions (THREADS at a time), each LOGIN, SELECT INBOX,
- *           IDLE, and waits for "+"; prints "idling=N failed=F", then holds
+ *           IDLE, and waits for "+" (no new one after SECS); prints
+ *           "idling=N failed=F", then holds
  *           them until stdin closes.
  *
  * Load modes print "ok=N err=E secs=S" at the end. Plain text on loopback:
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,6 +211,8 @@ static int conn_open(struct conn *c)
         return -1;
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval tv = {30, 0}; /* a server that never answers is an error, not a hang */
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(c->fd, (struct sockaddr *)&target, sizeof target) < 0 || read_line(c) < 0 ||
         strncmp(c->line, "* OK", 4) != 0) {
         close(c->fd);
@@ -398,6 +402,7 @@ static int script(int argc, char **argv)
         if (r < 0)
             return 1;
     }
+    c->untagged = NULL; /* LOGOUT's BYE is nobody's */
     if (u)
         fclose(u);
     if (hold) {
@@ -423,7 +428,7 @@ static void *idle_open(void *arg)
     char u[64];
     for (;;) {
         int k = next_idle++;
-        if (k >= nconns)
+        if (k >= nconns || mono() > t_end)
             return NULL;
         struct conn *c = &idle_conns[k];
         user_name(u, sizeof u, k);
@@ -501,6 +506,9 @@ int main(int argc, char **argv)
     if (strcmp(mode, "script") == 0)
         return script(argc - optind, argv + optind);
     if (strcmp(mode, "idle") == 0) {
+        /* -d: no new session after SECS (a server out of descriptors
+         * leaves connections unanswered in its backlog). */
+        t_end = mono() + secs;
         idle_conns = calloc((size_t)nconns, sizeof *idle_conns);
         pthread_t t[256];
         int nt = nthreads < 256 ? nthreads : 256;
