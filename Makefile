@@ -3,7 +3,7 @@ BUILD      ?= build
 TEST_BUILD ?= build-test
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all build run test unit integration fuzz format lint bench clean install install-files
+.PHONY: all build run test unit integration fuzz format lint bench bench-imap clean install install-files
 
 all: build
 
@@ -35,6 +35,10 @@ lint:
 
 bench: build
 	@bench/run $(BUILD)/postern
+
+# IMAP against Dovecot (bench/README.md); ~15 min, as root.
+bench-imap: build
+	@bench/imap_run $(BUILD)/postern
 
 # Installs postern, sendmail and mailq (as names of postern), the systemd
 # unit, the README and, where absent, a configuration that `postern check`

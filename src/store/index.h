@@ -81,5 +81,17 @@ int index_read(const char *dir, struct folder_index *ix);
 /* Writes dir/postern-index through a temporary file and a rename; the
  * caller holds dovecot-uidlist.lock, which serialises writers. */
 int index_write(const char *dir, const struct folder_index *ix);
+/* What an index write put on disk: its length and checksum. */
+struct index_written {
+    size_t len;
+    uint64_t sum;
+};
+/* index_write, unless the index would be the same as *before (what this
+ * view wrote, if the file is still that one: the caller checks its stamp):
+ * then nothing is written and it gives EEXIST. *after (if not NULL) is what
+ * is on disk when it gives 0 or EEXIST. A sync that found nothing new
+ * writes nothing: no temporary file, no fsync, no rename. */
+int index_write_changed(const char *dir, const struct folder_index *ix,
+                        const struct index_written *before, struct index_written *after);
 
 #endif

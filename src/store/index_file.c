@@ -77,9 +77,23 @@ static int write_all(int fd, const char *p, size_t len)
 
 int index_write(const char *dir, const struct folder_index *ix)
 {
+    return index_write_changed(dir, ix, NULL, NULL);
+}
+
+int index_write_changed(const char *dir, const struct folder_index *ix,
+                        const struct index_written *before, struct index_written *after)
+{
     struct buf b;
     buf_init(&b);
     index_format(ix, &b);
+    /* The formatted index ends with its checksum. */
+    struct index_written w = {b.len, index_checksum(b.data, b.len)};
+    if (before && before->len == w.len && before->sum == w.sum) {
+        buf_free(&b);
+        if (after)
+            *after = w;
+        return EEXIST;
+    }
     /* One temporary name is enough: writers hold the uidlist lock. */
     char *tmp = xasprintf("%s/" INDEX_FILE ".tmp", dir);
     char *path = xasprintf("%s/" INDEX_FILE, dir);
@@ -100,5 +114,7 @@ int index_write(const char *dir, const struct folder_index *ix)
     free(tmp);
     free(path);
     buf_free(&b);
+    if (rc == 0 && after)
+        *after = w;
     return rc;
 }

@@ -435,6 +435,8 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
      * and expunge history are merged in. */
     struct index_stamp ixst;
     take_index_stamp(f->path, &ixst);
+    /* Still the index this view wrote: a write of the same is skipped. */
+    bool ix_ours = f->priv->written.len != 0 && index_stamp_same(&ixst, &f->priv->index_seen);
     bool ix_ok = false;
     if (!f->priv->synced || !index_stamp_same(&ixst, &f->priv->index_seen)) {
         ix_ok = index_read(f->path, &ix) == 0;
@@ -513,9 +515,15 @@ int maildir_sync(struct store_folder *f, struct store_changes *changes)
          * index that names a uidlist not there yet is merely not used. */
         struct folder_index out = {u.uidvalidity, u.nextuid, f->highest_modseq, now,
                                    msgs,          n,         f->priv->expunged};
-        if (index_write(f->path, &out) == 0) {
+        int wrc = index_write_changed(f->path, &out, ix_ours ? &f->priv->written : NULL,
+                                      &f->priv->written);
+        if (wrc == 0) {
             f->priv->index_dirty = false;
             take_index_stamp(f->path, &f->priv->index_seen);
+        } else if (wrc == EEXIST) {
+            f->priv->index_dirty = false;
+        } else {
+            f->priv->written.len = 0;
         }
     }
     if (changed && rc == 0)

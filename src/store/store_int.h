@@ -25,6 +25,7 @@ struct store {
 struct store_folder_priv {
     struct index_stamps stamps;    /* cur/, new/, uidlist as the last sync saw them */
     struct index_stamp index_seen; /* postern-index as this view last read or wrote it */
+    struct index_written written;  /* what this view last wrote there; len 0: none */
     struct expunges expunged;      /* the expunge history as this view knows it */
     int modseq_fd;                 /* postern-modseq, or -1 not opened yet */
     bool modseq_unsynced;          /* a value written to it not fdatasync'ed yet */

@@ -2,7 +2,8 @@
  * store_open/store_sync): the format round trip and every kind of damage
  * refused; on a temporary Maildir, an index that is reused without looking
  * at the message files, damaged indexes and one of another UIDVALIDITY
- * rebuilt, cached strings kept across opens and renames, and several
+ * rebuilt, an index not written again by a sync that found nothing new,
+ * cached strings kept across opens and renames, and several
  * threads using one folder at once. */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,6 +368,66 @@ static void test_index_reused(void **state)
     free(old_name);
 }
 
+static ino_t index_ino(struct fixture *fx)
+{
+    char *p = xasprintf("%s/postern-index", fx->folder);
+    struct stat sb;
+    ino_t ino = stat(p, &sb) == 0 ? sb.st_ino : 0;
+    free(p);
+    return ino;
+}
+
+/* A folder changed in the last seconds is scanned again at every sync (its
+ * stamps are not trusted), but the index is written again only when what
+ * it says changed: not for a sync that found nothing new, yes for a flag
+ * changed behind the view, and yes when the file is no longer the one
+ * this view wrote. */
+static void test_unchanged_not_rewritten(void **state)
+{
+    struct fixture *fx = *state;
+    fill_drafts(fx);
+    struct store_folder *f;
+    age(fx, time(NULL));
+    assert_int_equal(store_open(fx->s, "Drafts", false, &f), 0);
+    ino_t first = index_ino(fx);
+    assert_int_not_equal(first, 0);
+    struct store_changes c;
+    for (int i = 0; i < 3; i++) {
+        age(fx, time(NULL)); /* racy: scanned again */
+        assert_int_equal(store_sync(f, &c), 0);
+        assert_int_equal(c.n_flags_changed + c.n_added + c.n_expunged, 0);
+        store_changes_free(&c);
+        assert_int_equal(index_ino(fx), first);
+    }
+    /* Another program sets \Seen: the index says so after the next sync. */
+    char *from = xasprintf("%s/%s", fx->folder, f->msgs[0].file);
+    char *to = xasprintf("%s/cur/%.*s:2,S", fx->folder, (int)strcspn(f->msgs[0].file + 4, ":"),
+                         f->msgs[0].file + 4);
+    assert_int_equal(rename(from, to), 0);
+    free(from);
+    free(to);
+    age(fx, time(NULL));
+    assert_int_equal(store_sync(f, &c), 0);
+    assert_int_equal(c.n_flags_changed, 1);
+    store_changes_free(&c);
+    ino_t second = index_ino(fx);
+    assert_int_not_equal(second, first);
+    struct folder_index ix;
+    assert_int_equal(index_read(fx->folder, &ix), 0);
+    assert_int_equal(ix.msgs[0].flags, STORE_F_SEEN);
+    index_free(&ix);
+    /* The index removed behind the view: written again, though the view
+     * has not changed. */
+    char *ipath = xasprintf("%s/postern-index", fx->folder);
+    assert_int_equal(unlink(ipath), 0);
+    age(fx, time(NULL));
+    assert_int_equal(store_sync(f, &c), 0);
+    store_changes_free(&c);
+    assert_int_equal(access(ipath, F_OK), 0);
+    free(ipath);
+    store_close(f);
+}
+
 /* Writes the index file as given, checksum and all. */
 static void put_index(struct fixture *fx, const char *data, size_t len)
 {
@@ -611,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_parse_refuses),
         cmocka_unit_test(test_stamps),
         cmocka_unit_test_setup_teardown(test_index_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_uidvalidity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
