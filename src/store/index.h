@@ -40,6 +40,7 @@
 #define INDEX_CACHED_MAX     (16u << 20) /* one cached string */
 #define INDEX_FILE_MAX       (1u << 30)  /* a larger file is not read */
 #define INDEX_RACY_SECS      2           /* a directory changed this recently is not trusted */
+#define INDEX_RACY_NS        100000000   /* ... or this, with nanosecond time stamps (100 ms) */
 #define INDEX_BLOCK_EXPUNGES 1
 
 /* What a directory or file looked like; ino 0: not to be trusted. */
@@ -73,8 +74,13 @@ bool index_stamp_same(const struct index_stamp *a, const struct index_stamp *b);
 bool index_stamps_same(const struct index_stamps *a, const struct index_stamps *b);
 
 /* stat of path into *st (ino 0 when it fails). With racy, a stamp whose
- * mtime is less than INDEX_RACY_SECS before now is not trusted either: a
- * change in the same clock tick would not show. */
+ * mtime is too recent is not trusted either: a change in the same clock
+ * tick would not show. Too recent is INDEX_RACY_SECS for a file system
+ * whose stamps are whole seconds (a nanosecond part of 0), INDEX_RACY_NS
+ * for one with finer stamps (ext4, xfs, btrfs, tmpfs: the kernel's stamp
+ * clock ticks every few milliseconds, and a change made once the tick is
+ * past gets a later stamp). A folder a client keeps changing is then
+ * re-read only for the commands within 100 ms of a change, not 2 s. */
 void index_stamp_take(const char *path, bool racy, struct index_stamp *st);
 /* Reads dir/postern-index: 0, ENOENT, EINVAL (damaged) or an errno. */
 int index_read(const char *dir, struct folder_index *ix);

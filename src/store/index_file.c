@@ -20,8 +20,14 @@ void index_stamp_take(const char *path, bool racy, struct index_stamp *st)
         return;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    if (racy && (int64_t)sb.st_mtim.tv_sec > (int64_t)now.tv_sec - INDEX_RACY_SECS)
-        return;
+    if (racy) {
+        int64_t age_ns = ((int64_t)now.tv_sec - (int64_t)sb.st_mtim.tv_sec) * 1000000000 +
+                         ((int64_t)now.tv_nsec - (int64_t)sb.st_mtim.tv_nsec);
+        int64_t racy_ns =
+            sb.st_mtim.tv_nsec == 0 ? (int64_t)INDEX_RACY_SECS * 1000000000 : INDEX_RACY_NS;
+        if (age_ns < racy_ns)
+            return;
+    }
     st->sec = (int64_t)sb.st_mtim.tv_sec;
     st->nsec = (int64_t)sb.st_mtim.tv_nsec;
     st->ino = (uint64_t)sb.st_ino;

@@ -208,6 +208,23 @@ static void test_stamps(void **state)
     assert_int_equal(b.sec, 1600000000);
     assert_int_equal(b.nsec, 123);
     assert_int_equal(b.ino, a.ino);
+    /* The racy window: 100 ms for nanosecond stamps, 2 s for whole seconds. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct timespec fine[2] = {{now.tv_sec - 1, 1}, {now.tv_sec - 1, 1}};
+    assert_int_equal(utimensat(AT_FDCWD, dir, fine, 0), 0);
+    index_stamp_take(dir, true, &b);
+    assert_int_not_equal(b.ino, 0); /* 1 s old, nanosecond stamp: trusted */
+    struct timespec whole[2] = {{now.tv_sec - 1, 0}, {now.tv_sec - 1, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, dir, whole, 0), 0);
+    index_stamp_take(dir, true, &b);
+    assert_int_equal(b.ino, 0); /* whole seconds: within 2 s is not */
+    struct timespec recent = now;
+    recent.tv_nsec = recent.tv_nsec >= 20000000 ? recent.tv_nsec - 20000000 : 1;
+    struct timespec close_by[2] = {recent, recent};
+    assert_int_equal(utimensat(AT_FDCWD, dir, close_by, 0), 0);
+    index_stamp_take(dir, true, &b);
+    assert_int_equal(b.ino, 0); /* at most 20 ms old: not trusted */
     char *missing = xasprintf("%s/none", dir);
     index_stamp_take(missing, false, &a);
     assert_int_equal(a.ino, 0);
