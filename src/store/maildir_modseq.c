@@ -24,6 +24,17 @@ static uint64_t clock_usec(void)
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 }
 
+/* The counter is open only from a change until it is on disk: a folder
+ * held open by an idle session costs no descriptor for it (10,000 IDLE
+ * sessions would otherwise hold 10,000 more). */
+static void release_fd(struct store_folder *f)
+{
+    if (f->priv->modseq_fd >= 0 && !f->priv->modseq_unsynced) {
+        close(f->priv->modseq_fd);
+        f->priv->modseq_fd = -1;
+    }
+}
+
 int maildir_modseq_begin(struct store_folder *f, bool fresh_ok, uint64_t *base_r, bool *trusted_r)
 {
     *base_r = 0;
@@ -55,6 +66,17 @@ int maildir_modseq_begin(struct store_folder *f, bool fresh_ok, uint64_t *base_r
     return 0;
 }
 
+/* fdatasync of what was written; the descriptor stays open. */
+static int flush_keep_open(struct store_folder *f)
+{
+    if (!f->priv->modseq_unsynced || f->priv->modseq_fd < 0)
+        return 0;
+    int rc = modseq_sync(f->priv->modseq_fd);
+    if (rc == 0)
+        f->priv->modseq_unsynced = false;
+    return rc;
+}
+
 int maildir_modseq_end(struct store_folder *f, uint64_t base, uint64_t value, bool sync)
 {
     int fd = f->priv->modseq_fd, rc = 0;
@@ -64,18 +86,17 @@ int maildir_modseq_end(struct store_folder *f, uint64_t base, uint64_t value, bo
             f->priv->modseq_unsynced = true;
     }
     if (rc == 0 && sync)
-        rc = maildir_modseq_flush(f);
+        rc = flush_keep_open(f);
     modseq_unlock(fd);
+    release_fd(f); /* after the unlock: never flock a closed (or reused) descriptor */
     return rc;
 }
 
 int maildir_modseq_flush(struct store_folder *f)
 {
-    if (!f->priv->modseq_unsynced || f->priv->modseq_fd < 0)
-        return 0;
-    int rc = modseq_sync(f->priv->modseq_fd);
+    int rc = flush_keep_open(f);
     if (rc == 0)
-        f->priv->modseq_unsynced = false;
+        release_fd(f); /* not locked here: store_commit's call */
     return rc;
 }
 
