@@ -197,8 +197,11 @@ def test_mbsync_two_way(srv, workdir):
     local.mkdir()
     conf = mbsync_config(srv, workdir, local)
 
-    # 1. First sync: the delivered mail and the default folders arrive.
-    mbsync(conf, workdir)
+    # 1. First sync: the delivered mail and the default folders arrive,
+    # over a compressed stream (mbsync uses COMPRESS=DEFLATE when offered).
+    out = mbsync(conf, workdir)
+    assert re.search(r"COMPRESS DEFLATE\r?\n", out), out[-3000:]
+    assert re.search(r"OK DEFLATE active", out), out[-3000:]
     for name in ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"):
         assert (local / name / "cur").is_dir(), (name, sorted(os.listdir(local)))
     inbox = by_subject(local_messages(local / "INBOX"))
