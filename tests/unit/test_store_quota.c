@@ -132,7 +132,7 @@ static void test_missing_recalculated(void **state)
     assert_int_equal(access(fx->file, F_OK), -1);
     store_set_quota(fx->s, 100000);
     assert_usage_is_disk(fx);
-    size_t len;
+    size_t len = 0;
     char *text = slurp(fx->file, &len);
     assert_non_null(text);
     /* 1000 octets with CRLF, 999 stored with LF (two CRLFs in the
@@ -162,7 +162,7 @@ static void test_damaged_recalculated(void **state)
     for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
         put(fx->file, damaged[i]);
         assert_usage_is_disk(fx);
-        size_t len;
+        size_t len = 0;
         char *text = slurp(fx->file, &len);
         assert_int_equal(strncmp(text, "100000S\n", 8), 0);
         struct maildirsize m;
@@ -265,7 +265,7 @@ static void test_two_processes(void **state)
         assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    size_t len;
+    size_t len = 0;
     char *text = slurp(fx->file, &len);
     struct maildirsize m;
     assert_int_equal(maildirsize_parse(text, len, &m), MAILDIRSIZE_OK);
@@ -286,7 +286,7 @@ static void test_unlimited(void **state)
     assert_int_equal(access(fx->file, F_OK), -1);
     put(fx->file, "0S\n0 0\n");
     append(fx, "INBOX", 100, 0);
-    size_t len;
+    size_t len = 0;
     char *text = slurp(fx->file, &len);
     assert_string_equal(text, "0S\n0 0\n97 1\n");
     free(text);
