@@ -23,6 +23,23 @@ uint64_t index_checksum(const void *data, size_t len)
     return h;
 }
 
+uint64_t index_digest(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8); /* any alignment */
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    h ^= h >> 32;
+    return h;
+}
+
 bool index_stamp_same(const struct index_stamp *a, const struct index_stamp *b)
 {
     return a->ino != 0 && b->ino != 0 && a->ino == b->ino && a->sec == b->sec &&
@@ -120,7 +137,7 @@ void index_format(const struct folder_index *ix, struct buf *out)
     put32(out, (uint32_t)blk.len);
     buf_append(out, blk.data, blk.len);
     buf_free(&blk);
-    put64(out, index_checksum(out->data + start, out->len - start));
+    put64(out, index_digest(out->data + start, out->len - start));
 }
 
 /* ---- reading ---- */
@@ -217,7 +234,7 @@ int index_parse(const char *data, size_t len, struct folder_index *ix)
         return EINVAL;
     struct reader r = {(const unsigned char *)data, (const unsigned char *)data + len - 8, false};
     struct reader sum = {r.end, r.end + 8, false};
-    if (get64(&sum) != index_checksum(data, len - 8))
+    if (get64(&sum) != index_digest(data, len - 8))
         return EINVAL;
     r.p += sizeof(magic);
     if (get32(&r) != INDEX_VERSION || get32(&r) != HEADER_SIZE)

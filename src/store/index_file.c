@@ -93,7 +93,7 @@ int index_write_changed(const char *dir, const struct folder_index *ix,
     buf_init(&b);
     index_format(ix, &b);
     /* The formatted index ends with its checksum. */
-    struct index_written w = {b.len, index_checksum(b.data, b.len)};
+    struct index_written w = {b.len, index_digest(b.data, b.len)};
     if (before && before->len == w.len && before->sum == w.sum) {
         buf_free(&b);
         if (after)

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = xmalloc(size + 1);
     memcpy(text, data, size);
     if (size >= 8) {
-        uint64_t h = index_checksum(text, size - 8);
+        uint64_t h = index_digest(text, size - 8);
         for (int i = 0; i < 8; i++)
             text[size - 8 + (size_t)i] = (char)(h >> (8 * i));
     }
