@@ -18,6 +18,7 @@
 #include "auth/users.h"
 #include "proto/pop3_msg.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 char *maildir_path(const char *data_dir, const char *addr)
@@ -65,21 +66,6 @@ static int ensure_maildir(const char *data_dir, const char *box)
     free(mail);
     free(domain);
     return rc;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* Copies CRLF text as LF text. pending_cr carries a CR split across reads. */
@@ -165,7 +151,7 @@ int maildir_prepare(const char *data_dir, const char *addr, const char *prefix, 
         if (n == 0)
             break;
         crlf_to_lf(&out, chunk, (size_t)n, &pending_cr);
-        rc = write_all(fd, out.data, out.len);
+        rc = fd_write_all(fd, out.data, out.len);
         size += out.len;
         pop3_msg_count(&crlf, out.data, out.len);
         buf_reset(&out);
@@ -173,7 +159,7 @@ int maildir_prepare(const char *data_dir, const char *addr, const char *prefix, 
     if (rc == 0 && pending_cr)
         buf_append_char(&out, '\r');
     if (rc == 0 && out.len) {
-        rc = write_all(fd, out.data, out.len);
+        rc = fd_write_all(fd, out.data, out.len);
         size += out.len;
         pop3_msg_count(&crlf, out.data, out.len);
     }

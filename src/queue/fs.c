@@ -17,6 +17,7 @@
 #include "queue/spare.h"
 #include "util/log.h"
 #include "util/worker.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 /* One message waiting for the group commit's renames (see commit_group). */
@@ -201,28 +202,12 @@ static int incoming_create(struct queue_incoming *in)
     return in->fd < 0 ? errno : 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Appends to tmp/ID.msg, creating it first if needed. 0 or an errno. */
 static int incoming_append_file(struct queue_incoming *in, const void *data, size_t len)
 {
     int rc = in->fd < 0 ? incoming_create(in) : 0;
-    if (rc == 0 && len > 0 && write_all(in->fd, data, len) != 0)
-        rc = errno;
+    if (rc == 0 && len > 0)
+        rc = fd_write_all(in->fd, data, len);
     return rc;
 }
 
@@ -354,7 +339,7 @@ static int write_file_synced(struct queue *q, const char *name, const void *data
     if (fd < 0)
         return errno;
     int rc = 0;
-    if (write_all(fd, data, len) != 0 || ftruncate(fd, (off_t)len) != 0 || fsync(fd) != 0)
+    if (fd_write_all(fd, data, len) != 0 || ftruncate(fd, (off_t)len) != 0 || fsync(fd) != 0)
         rc = errno;
     if (close(fd) != 0 && rc == 0)
         rc = errno;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 int fsync_dir(const char *dir)
@@ -160,19 +161,7 @@ int dotlock_write(struct dotlock *l, const char *data, size_t len, struct stat *
     int fd = open(l->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return errno;
-    int rc = 0;
-    const char *p = data;
-    while (rc == 0 && len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = errno;
-        else {
-            p += n;
-            len -= (size_t)n;
-        }
-    }
+    int rc = fd_write_all(fd, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = errno;
     if (rc == 0 && st_r && fstat(fd, st_r) != 0)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "store/index.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 void index_stamp_take(const char *path, bool racy, struct index_stamp *st)
@@ -67,20 +68,6 @@ int index_read(const char *dir, struct folder_index *ix)
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int index_write(const char *dir, const struct folder_index *ix)
 {
     return index_write_changed(dir, ix, NULL, NULL);
@@ -108,7 +95,7 @@ int index_write_changed(const char *dir, const struct folder_index *ix,
     if (fd < 0)
         rc = errno;
     if (rc == 0)
-        rc = write_all(fd, b.data, b.len);
+        rc = fd_write_all(fd, b.data, b.len);
     if (rc == 0 && fsync(fd) != 0)
         rc = errno;
     if (fd >= 0 && close(fd) != 0 && rc == 0)

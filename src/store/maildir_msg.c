@@ -16,21 +16,8 @@
 #include "store/maildir_name.h"
 #include "store/store_int.h"
 #include "store/uidlist.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* A new file in dir/tmp/ under a fresh unique base: fd, and the base. */
 static int create_tmp(const char *dir, char **base_r, char **tmp_r)
@@ -121,7 +108,7 @@ static int write_lf(int fd, const char *data, size_t len, uint64_t *s_r, uint64_
                 continue;
             buf_append_char(&out, data[i]);
         }
-        rc = write_all(fd, out.data, out.len);
+        rc = fd_write_all(fd, out.data, out.len);
         pop3_msg_count(&crlf, out.data, out.len);
         s += out.len;
         buf_reset(&out);
@@ -416,7 +403,7 @@ static int copy_file(const char *from, const char *to_dir, char **base_r, char *
             rc = errno;
         if (r <= 0)
             break;
-        rc = write_all(out, chunk, (size_t)r);
+        rc = fd_write_all(out, chunk, (size_t)r);
         if (rc)
             break;
     }

@@ -16,23 +16,10 @@
 #include <unistd.h>
 
 #include "store/maildirsize.h"
+#include "util/fileio.h"
 #include "util/xmalloc.h"
 
 #define MAILDIRSIZE_NAME "maildirsize"
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* Adds one message directory (new/ or cur/); a missing one is empty. The
  * newest mtime seen goes to *mtime_r. */
@@ -147,7 +134,7 @@ static int rewrite(const char *root, uint64_t limit, const struct store_quota_us
     char *tmp = xasprintf("%s/tmp/" MAILDIRSIZE_NAME ".%d.%08x", root, (int)getpid(), r);
     char *path = xasprintf("%s/" MAILDIRSIZE_NAME, root);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? errno : write_all(fd, text, len);
+    int rc = fd < 0 ? errno : fd_write_all(fd, text, len);
     if (fd >= 0 && close(fd) != 0 && rc == 0)
         rc = errno;
     if (rc == 0 && rename(tmp, path) != 0)
@@ -244,7 +231,7 @@ int store_quota_change(const char *root, uint64_t limit, int64_t bytes, int64_t 
         free(path);
         if (fd < 0)
             return errno == ENOENT ? 0 : errno;
-        int rc = write_all(fd, line, len);
+        int rc = fd_write_all(fd, line, len);
         if (close(fd) != 0 && rc == 0)
             rc = errno;
         return rc;
@@ -259,7 +246,7 @@ int store_quota_change(const char *root, uint64_t limit, int64_t bytes, int64_t 
         return store_quota_recalc(root, limit, &u);
     }
     /* One write(2) with O_APPEND: other writers' lines never interleave. */
-    int rc = write_all(fd, line, len);
+    int rc = fd_write_all(fd, line, len);
     if (close(fd) != 0 && rc == 0)
         rc = errno;
     return rc;

@@ -27,6 +27,21 @@ static void append_chunk(void *arg, const char *data, size_t len)
     buf_append(arg, data, len);
 }
 
+int fd_write_all(int fd, const void *p, size_t len)
+{
+    const char *c = p;
+    while (len > 0) {
+        ssize_t n = write(fd, c, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        c += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int fd_read_all(int fd, struct buf *out)
 {
     return read_chunks(fd, append_chunk, out);

@@ -497,6 +497,38 @@ static void test_expunges_pure(void **state)
     expunges_free(&h);
 }
 
+/* Two sessions on one folder. A's message goes S -> F -> S while B's view
+ * still has it at S with an older modseq; B closes last. The index B
+ * leaves must not bring back that older modseq for the same flags. */
+static void test_stale_view_closes_last(void **state)
+{
+    struct fixture *fx = *state;
+    add(fx, "INBOX", 1);
+    add(fx, "INBOX", 2);
+    struct store_folder *a, *b;
+    assert_int_equal(store_open(fx->s, "INBOX", false, &a), 0);
+    assert_int_equal(store_open(fx->s, "INBOX", false, &b), 0);
+    uint32_t u1 = a->msgs[0].uid, u2 = a->msgs[1].uid;
+    assert_int_equal(store_set_flags(a, u1, STORE_F_SEEN, NULL, 0), 0);
+    assert_int_equal(store_commit(a), 0);
+    assert_int_equal(store_sync(b, NULL), 0); /* B sees u1 at \Seen */
+    assert_int_equal(store_msg_by_uid(b, u1)->flags, STORE_F_SEEN);
+    assert_int_equal(store_set_flags(b, u2, STORE_F_FLAGGED, NULL, 0), 0);
+    assert_int_equal(store_commit(b), 0);
+    assert_int_equal(store_set_flags(a, u1, STORE_F_FLAGGED, NULL, 0), 0);
+    assert_int_equal(store_commit(a), 0);
+    assert_int_equal(store_set_flags(a, u1, STORE_F_SEEN, NULL, 0), 0);
+    assert_int_equal(store_commit(a), 0);
+    uint64_t told = store_msg_by_uid(a, u1)->modseq;
+    assert_true(told > store_msg_by_uid(b, u1)->modseq);
+    store_close(a);
+    store_close(b); /* the stale view, last */
+    uint64_t by_uid[8];
+    uint64_t h = snapshot(fx, by_uid, 8);
+    assert_true(h >= told);
+    assert_true(by_uid[u1] >= told);
+}
+
 struct racer {
     struct fixture *fx;
     int which;
@@ -656,6 +688,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history_cap, setup, teardown),
         cmocka_unit_test(test_expunges_pure),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_view_closes_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
